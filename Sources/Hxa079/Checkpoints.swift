@@ -1,0 +1,122 @@
+// Checkpoints: the one mechanism for observing a forward pass.
+//
+// Contract: an engine (the reference, the fast path) reports each named
+// intermediate of a call to a `CheckpointObserver`, in execution order, as a
+// [T, …] tensor of that call. The fixtures, the debug CLI (`hxa079 step`) and
+// `hxa079 compare` all consume this one stream. Names are fixed (SPEC.md §4)
+// and built only by the functions below.
+
+/// One observed tensor.
+public struct Checkpoint: Sendable {
+    /// Stable name, e.g. `layers.3.rwkv.kk` (SPEC.md §4).
+    public var name: String
+    /// Shape, outermost first; the first axis is the call's token axis T for activations.
+    public var shape: [Int]
+    /// Row-major values, widened to Double (exact for Float and Double runs).
+    public var values: [Double]
+
+    public init(name: String, shape: [Int], values: [Double]) {
+        self.name = name
+        self.shape = shape
+        self.values = values
+    }
+}
+
+/// Receives checkpoints. `wants` lets an engine skip the conversion of
+/// checkpoints nobody asked for; `observe` may throw to stop the run (the
+/// debugger's `q`).
+public protocol CheckpointObserver: AnyObject {
+    func wants(_ name: String) -> Bool
+    func observe(_ checkpoint: Checkpoint) throws
+}
+
+extension Optional where Wrapped == any CheckpointObserver {
+    /// Reports `values` under `name` if an observer is attached and wants it.
+    @inlinable
+    public func record<T: BinaryFloatingPoint>(_ name: @autoclosure () -> String, shape: [Int], _ values: [T]) throws {
+        guard let observer = self else { return }
+        let n = name()
+        guard observer.wants(n) else { return }
+        try observer.observe(Checkpoint(name: n, shape: shape, values: values.map { Double($0) }))
+    }
+}
+
+/// Collects checkpoints in order (for dumps and fixtures).
+public final class CheckpointCollector: CheckpointObserver {
+    /// What to keep; `nil` keeps everything.
+    public let filter: ((String) -> Bool)?
+    /// Everything kept, in execution order.
+    public private(set) var checkpoints: [Checkpoint] = []
+
+    public init(filter: ((String) -> Bool)? = nil) { self.filter = filter }
+
+    public func wants(_ name: String) -> Bool { filter?(name) ?? true }
+    public func observe(_ checkpoint: Checkpoint) throws { checkpoints.append(checkpoint) }
+
+    /// The last checkpoint recorded under `name`.
+    public subscript(name: String) -> Checkpoint? { checkpoints.last { $0.name == name } }
+}
+
+/// Stable checkpoint names (SPEC.md §4). Build names only through these.
+public enum CheckpointName {
+    public static let embed = "embed"
+    public static let finalNorm = "final_norm"
+    public static let logits = "logits"
+
+    public static func norm1(_ layer: Int) -> String { "layers.\(layer).norm1" }
+    public static func mixerResidual(_ layer: Int) -> String { "layers.\(layer).mixer_residual" }
+    public static func norm2(_ layer: Int) -> String { "layers.\(layer).norm2" }
+    public static func mlpOut(_ layer: Int) -> String { "layers.\(layer).mlp_out" }
+    public static func layerOut(_ layer: Int) -> String { "layers.\(layer).out" }
+
+    /// RWKV-layer leaves in execution order.
+    public static let rwkvLeaves = ["r", "k", "v", "k_mixed", "v_mixed", "w", "a", "kk", "k_scaled",
+                                    "decay", "wkv", "bonus", "gate", "mixer_out"]
+    /// GQA-layer leaves in execution order.
+    public static let gqaLeaves = ["q", "k", "v", "attn", "mixer_out"]
+
+    public static func rwkv(_ layer: Int, _ leaf: String) -> String { "layers.\(layer).rwkv.\(leaf)" }
+    public static func gqa(_ layer: Int, _ leaf: String) -> String { "layers.\(layer).gqa.\(leaf)" }
+
+    /// Every activation checkpoint of a forward call, in execution order.
+    public static func all(layerKinds: [LayerKind]) -> [String] {
+        var names = [embed]
+        for (i, kind) in layerKinds.enumerated() {
+            names.append(norm1(i))
+            switch kind {
+            case .rwkv: names += rwkvLeaves.map { rwkv(i, $0) }
+            case .gqa: names += gqaLeaves.map { gqa(i, $0) }
+            }
+            names += [mixerResidual(i), norm2(i), mlpOut(i), layerOut(i)]
+        }
+        return names + [finalNorm, logits]
+    }
+
+    // State tensors (state files, dumps).
+    public static let statePosition = "state.position"
+    public static func stateWKV(_ layer: Int) -> String { "state.layers.\(layer).wkv" }
+    public static func stateKeys(_ layer: Int) -> String { "state.layers.\(layer).k" }
+    public static func stateValues(_ layer: Int) -> String { "state.layers.\(layer).v" }
+
+    /// The layer index a name belongs to (`layers.7.…` or `state.layers.7.…`), if any.
+    public static func layerIndex(of name: String) -> Int? {
+        let parts = name.split(separator: ".")
+        guard let i = parts.firstIndex(of: "layers"), i + 1 < parts.count else { return nil }
+        return Int(parts[i + 1])
+    }
+}
+
+/// Matches checkpoint names against a glob with `*` (any run of characters,
+/// dots included) and `?` (one character), e.g. `layers.*.rwkv.wkv`.
+public func globMatches(_ pattern: String, _ name: String) -> Bool {
+    let p = Array(pattern), s = Array(name)
+    var pi = 0, si = 0, star = -1, mark = 0
+    while si < s.count {
+        if pi < p.count && (p[pi] == "?" || p[pi] == s[si]) { pi += 1; si += 1 }
+        else if pi < p.count && p[pi] == "*" { star = pi; mark = si; pi += 1 }
+        else if star >= 0 { pi = star + 1; mark += 1; si = mark }
+        else { return false }
+    }
+    while pi < p.count && p[pi] == "*" { pi += 1 }
+    return pi == p.count
+}

@@ -1,0 +1,100 @@
+// GQAMixer: grouped-query softmax attention without positional encoding
+// (SPEC.md (25)–(31)).
+//
+// Contract: readable reference, strict arithmetic. No RoPE. The KV cache is
+// kept whole (no eviction); a query at absolute position p sees every cached
+// position ≤ p, including those written by earlier calls.
+//
+// Index conventions: t token of the call, h query head, g = ⌊h/G⌋ its KV
+// head, j cached position (absolute), n channel within a head.
+
+import Hxa079
+import RealModule
+
+extension GQAWeights where T: ReferenceScalar {
+    /// Runs the attention on the normed input of one call.
+    ///
+    /// - Parameters:
+    ///   - x: x̂ [T][C], the block's RMSNorm(x; ln1).
+    ///   - position: absolute position of the call's first token (= cache.count on entry).
+    ///   - cache: K and V [P][Hkv][N], extended by the call's T positions.
+    /// - Returns: the mixer output [T][C] (SPEC.md (31)).
+    func forward(_ x: [T], tokens: Int, layer: Int, config: ModelConfig, position: Int,
+                 cache: inout KVCache<T>, observer: (any CheckpointObserver)?) throws -> [T] {
+        let C = config.hiddenSize, H = config.numHeads, N = config.headDim, Hkv = config.numKVHeads
+        let G = config.groupSize
+        let eps = T(config.rmsNormEps)
+        let name = { (leaf: String) in CheckpointName.gqa(layer, leaf) }
+
+        // (25) projections: q [T][H][N], k [T][Hkv][N], v [T][Hkv][N]
+        var q = query.applyRows(x, rows: tokens)
+        var k = key.applyRows(x, rows: tokens)
+        let v = value.applyRows(x, rows: tokens)
+        // (26) optional per-head RMSNorm of q and k; no RoPE
+        if let qNorm {
+            for t in 0..<tokens {
+                for h in 0..<H {
+                    let o = (t * H + h) * N
+                    let y = rmsNorm(q, offset: o, count: N, weight: qNorm, eps: eps)
+                    for n in 0..<N { q[o + n] = y[n] }
+                }
+            }
+        }
+        if let kNorm {
+            for t in 0..<tokens {
+                for g in 0..<Hkv {
+                    let o = (t * Hkv + g) * N
+                    let y = rmsNorm(k, offset: o, count: N, weight: kNorm, eps: eps)
+                    for n in 0..<N { k[o + n] = y[n] }
+                }
+            }
+        }
+        try observer.record(name("q"), shape: [tokens, H, N], q)
+        try observer.record(name("k"), shape: [tokens, Hkv, N], k)
+        try observer.record(name("v"), shape: [tokens, Hkv, N], v)
+
+        // (27) append the call's keys and values to the cache
+        cache.keys += k
+        cache.values += v
+
+        // (28)–(30) causal softmax attention over every cached position ≤ p
+        let scale: T = inverseSquareRoot(N)   // c_N, SPEC.md (21a)
+        var attn = [T](repeating: 0, count: tokens * H * N)     // [T][H][N]
+        for t in 0..<tokens {
+            let p = position + t
+            for h in 0..<H {
+                let g = h / G
+                let qo = (t * H + h) * N
+                // (28) s_j = (q · k_j)·N^−½ for j = 0…p
+                var scores = [T](repeating: 0, count: p + 1)
+                for j in 0...p {
+                    let ko = (j * Hkv + g) * N
+                    var dot: T = 0
+                    for n in 0..<N { dot += q[qo + n] * cache.keys[ko + n] }
+                    scores[j] = dot * scale
+                }
+                // (29) softmax with the maximum subtracted
+                var m = scores[0]
+                for j in 1..<(p + 1) { m = max(m, scores[j]) }
+                var sum: T = 0
+                for j in 0...p {
+                    scores[j] = T.exp(scores[j] - m)
+                    sum += scores[j]
+                }
+                for j in 0...p { scores[j] = scores[j] / sum }
+                // (30) o = Σ_j p_j·v_j
+                for n in 0..<N {
+                    var acc: T = 0
+                    for j in 0...p { acc += scores[j] * cache.values[(j * Hkv + g) * N + n] }
+                    attn[qo + n] = acc
+                }
+            }
+        }
+        try observer.record(name("attn"), shape: [tokens, H, N], attn)
+
+        // (31) out = concat_h(o_h)·Woᵀ (+ bo)
+        let out = output.applyRows(attn, rows: tokens)
+        try observer.record(name("mixer_out"), shape: [tokens, C], out)
+        return out
+    }
+}

@@ -1,0 +1,96 @@
+// Model: the whole forward pass of an hxa079 model (SPEC.md (1), (33)–(37)).
+//
+// Contract: readable reference, generic over Float and Double, strict
+// arithmetic. One call consumes T tokens starting at `state.position`,
+// reports every named checkpoint (SPEC.md §4) to the observer in execution
+// order, and returns the logits of every position. The state is updated only
+// when the whole call succeeds.
+
+import Hxa079
+import RealModule
+
+/// How a forward call computes the WKV.
+public struct ForwardOptions: Sendable, Equatable {
+    /// 0: token-by-token recurrence (SPEC.md (18)–(20)); L ≥ 1: chunked form
+    /// with chunks of L tokens (SPEC.md (40)–(49)).
+    public var chunkSize: Int
+
+    public init(chunkSize: Int = 0) { self.chunkSize = chunkSize }
+}
+
+/// The readable reference engine.
+public enum Reference {
+    /// Runs `tokens` through `model`, continuing from `state`.
+    ///
+    /// - Returns: logits [T][V].
+    /// - Throws: `Hxa079Error.tokenOutOfRange`, `.invalidState`,
+    ///   `.invalidArgument`, or whatever the observer throws. On a throw the
+    ///   state is unchanged.
+    @_specialize(where T == Double)
+    @_specialize(where T == Float)
+    public static func forward<T: ReferenceScalar>(model: ModelWeights<T>, tokens: [Int], state: inout ModelState<T>,
+                                                  options: ForwardOptions = .init(),
+                                                  observer: (any CheckpointObserver)? = nil) throws -> [T] {
+        let cfg = model.config
+        let C = cfg.hiddenSize, V = cfg.vocabSize
+        let T_ = tokens.count
+        for (i, token) in tokens.enumerated() where token < 0 || token >= V {
+            throw Hxa079Error.tokenOutOfRange(token: token, index: i, vocabSize: V)
+        }
+        if options.chunkSize < 0 { throw Hxa079Error.invalidArgument("chunk size must be ≥ 0, got \(options.chunkSize)") }
+        let problems = state.problems(config: cfg, layerKinds: model.layerKinds)
+        if !problems.isEmpty { throw Hxa079Error.invalidState(problems) }
+        if T_ == 0 { return [] }
+
+        var s = state
+        let eps = T(cfg.rmsNormEps)
+
+        // (1) x⁰_t = E[token_t]: x [T][C]
+        var x = [T](); x.reserveCapacity(T_ * C)
+        for token in tokens { x += model.embedding[(token * C)..<((token + 1) * C)] }
+        try observer.record(CheckpointName.embed, shape: [T_, C], x)
+
+        var first: FirstLayerValues<T>? = nil
+        for (i, layer) in model.layers.enumerated() {
+            // (33) h = x + Mixer(RMSNorm(x; ln1))
+            let xhat = rmsNormRows(x, rows: T_, count: C, weight: layer.inputNorm, eps: eps)
+            try observer.record(CheckpointName.norm1(i), shape: [T_, C], xhat)
+            let mixed: [T]
+            switch (layer.mixer, s.layers[i]) {
+            case (.rwkv(let w), .rwkv(var wkv)):
+                mixed = try w.forward(xhat, tokens: T_, layer: i, config: cfg, position: s.position,
+                                      state: &wkv, first: &first, chunkSize: options.chunkSize, observer: observer)
+                s.layers[i] = .rwkv(wkv)
+            case (.gqa(let w), .gqa(var cache)):
+                mixed = try w.forward(xhat, tokens: T_, layer: i, config: cfg, position: s.position,
+                                      cache: &cache, observer: observer)
+                s.layers[i] = .gqa(cache)
+            default:
+                throw Hxa079Error.invalidState(["state.layers.\(i) does not match layer \(i)'s kind"])
+            }
+            var h = [T](repeating: 0, count: T_ * C)
+            for e in 0..<h.count { h[e] = x[e] + mixed[e] }
+            try observer.record(CheckpointName.mixerResidual(i), shape: [T_, C], h)
+
+            // (34) x' = h + MLP(RMSNorm(h; ln2))
+            let u = rmsNormRows(h, rows: T_, count: C, weight: layer.postAttentionNorm, eps: eps)
+            try observer.record(CheckpointName.norm2(i), shape: [T_, C], u)
+            let m = layer.mlp.apply(u, rows: T_)
+            try observer.record(CheckpointName.mlpOut(i), shape: [T_, C], m)
+            for e in 0..<x.count { x[e] = h[e] + m[e] }
+            try observer.record(CheckpointName.layerOut(i), shape: [T_, C], x)
+        }
+
+        // (35) final norm, (36) logits = x̂·W_headᵀ (tied: W_head = E)
+        let xf = rmsNormRows(x, rows: T_, count: C, weight: model.finalNorm, eps: eps)
+        try observer.record(CheckpointName.finalNorm, shape: [T_, C], xf)
+        let head = model.lmHead ?? Linear(outFeatures: V, inFeatures: C, weight: model.embedding, bias: nil)
+        let logits = head.applyRows(xf, rows: T_)
+        try observer.record(CheckpointName.logits, shape: [T_, V], logits)
+
+        // (37) advance the position; commit the state
+        s.position += T_
+        state = s
+        return logits
+    }
+}

@@ -1,0 +1,209 @@
+// RWKVMixer: the hxa079 RWKV time-mixer of one layer (SPEC.md (5)–(24)).
+//
+// Contract: readable reference, strict arithmetic, stage by stage over the
+// T tokens of a call so that every stage is one named checkpoint (SPEC.md §4).
+// The WKV itself is WKV.recurrent (or WKV.chunked when a chunk size is set).
+//
+// Index conventions in this file: t token of the call (0..<T), h head
+// (0..<H), g KV head (0..<Hkv), n channel within a head (0..<N), c channel of
+// the residual stream (0..<C). Arrays named […] below are row-major.
+
+import Hxa079
+import RealModule
+
+/// k_first and v_first of the current call (SPEC.md (8)): captured by the
+/// first RWKV layer in layer order, read by every later RWKV layer.
+public struct FirstLayerValues<T: BinaryFloatingPoint> {
+    /// k_first [T][Hkv][N] (after the optional k norm and RoPE).
+    public var k: [T]
+    /// v_first [T][Hkv][N].
+    public var v: [T]
+}
+
+extension RWKVWeights where T: ReferenceScalar {
+    /// Runs the mixer on the normed input of one call.
+    ///
+    /// - Parameters:
+    ///   - x: x̂ [T][C], the block's RMSNorm(x; ln1) (SPEC.md (33)).
+    ///   - position: absolute position of the call's first token.
+    ///   - state: S [H][N value][N key], updated in place.
+    ///   - first: nil before the first RWKV layer; set by it, read by the rest.
+    /// - Returns: the mixer output [T][C] (SPEC.md (24)), before the residual add.
+    func forward(_ x: [T], tokens: Int, layer: Int, config: ModelConfig, position: Int,
+                 state: inout WKVState<T>, first: inout FirstLayerValues<T>?,
+                 chunkSize: Int, observer: (any CheckpointObserver)?) throws -> [T] {
+        let C = config.hiddenSize, H = config.numHeads, N = config.headDim, Hkv = config.numKVHeads
+        let G = config.groupSize
+        let eps = T(config.rmsNormEps)
+        let name = { (leaf: String) in CheckpointName.rwkv(layer, leaf) }
+
+        // (5) projections: r [T][H·N], k [T][Hkv·N], v [T][Hkv·N]
+        var r = receptance.applyRows(x, rows: tokens)
+        var k = key.applyRows(x, rows: tokens)
+        let v = value.applyRows(x, rows: tokens)
+
+        // (6) optional per-head RMSNorm of r and k (one γ [N] shared by the heads)
+        if let rNorm {
+            for t in 0..<tokens {
+                for h in 0..<H {
+                    let o = (t * H + h) * N
+                    let y = rmsNorm(r, offset: o, count: N, weight: rNorm, eps: eps)
+                    for n in 0..<N { r[o + n] = y[n] }
+                }
+            }
+        }
+        if let kNorm {
+            for t in 0..<tokens {
+                for g in 0..<Hkv {
+                    let o = (t * Hkv + g) * N
+                    let y = rmsNorm(k, offset: o, count: N, weight: kNorm, eps: eps)
+                    for n in 0..<N { k[o + n] = y[n] }
+                }
+            }
+        }
+
+        // (7) RoPE on r (H heads) and k (Hkv heads) at p = position + t
+        let invFreq = ropeInverseFrequencies(headDim: N, theta: T(config.ropeTheta))
+        for t in 0..<tokens {
+            applyRoPE(&r, offset: t * H * N, heads: H, headDim: N, position: position + t, inverseFrequencies: invFreq)
+            applyRoPE(&k, offset: t * Hkv * N, heads: Hkv, headDim: N, position: position + t, inverseFrequencies: invFreq)
+        }
+        try observer.record(name("r"), shape: [tokens, H, N], r)
+        try observer.record(name("k"), shape: [tokens, Hkv, N], k)
+        try observer.record(name("v"), shape: [tokens, Hkv, N], v)
+
+        // (8)–(10) the first RWKV layer captures k_first/v_first; later layers
+        // mix toward them in KV-head space, before the expansion.
+        var kMixed = k, vMixed = v
+        if let firstValues = first {
+            if let valueGate {
+                for t in 0..<tokens {
+                    // (9) v ← v + (v_first − v) ⊙ σ(v0 + x̂·v1·v2)
+                    let z = valueGate.lora.up(valueGate.lora.down(x, offset: t * C))
+                    for i in 0..<(Hkv * N) {
+                        let o = t * Hkv * N + i
+                        let gateValue = sigmoid(valueGate.bias[i] + z[i])
+                        vMixed[o] = v[o] + (firstValues.v[o] - v[o]) * gateValue
+                    }
+                }
+            }
+            if let keyGate {
+                for t in 0..<tokens {
+                    // (10) k ← k + (k_first − k) ⊙ σ(k0 + x̂·k1·k2)
+                    let z = keyGate.lora.up(keyGate.lora.down(x, offset: t * C))
+                    for i in 0..<(Hkv * N) {
+                        let o = t * Hkv * N + i
+                        let gateValue = sigmoid(keyGate.bias[i] + z[i])
+                        kMixed[o] = k[o] + (firstValues.k[o] - k[o]) * gateValue
+                    }
+                }
+            }
+        } else {
+            first = FirstLayerValues(k: k, v: v)
+        }
+        try observer.record(name("k_mixed"), shape: [tokens, Hkv, N], kMixed)
+        try observer.record(name("v_mixed"), shape: [tokens, Hkv, N], vMixed)
+
+        // (11) expansion to H heads: head h reads KV head ⌊h/G⌋ (repeat_interleave)
+        var kH = [T](repeating: 0, count: tokens * H * N)   // [T][H][N]
+        var vH = [T](repeating: 0, count: tokens * H * N)   // [T][H][N]
+        for t in 0..<tokens {
+            for h in 0..<H {
+                let g = h / G
+                for n in 0..<N {
+                    kH[(t * H + h) * N + n] = kMixed[(t * Hkv + g) * N + n]
+                    vH[(t * H + h) * N + n] = vMixed[(t * Hkv + g) * N + n]
+                }
+            }
+        }
+
+        // (14) w = −softplus(−(w0 + tanh(x̂·w1)·w2)) − 0.5 and (13) a = σ(a0 + x̂·a1·a2), [T][H·N]
+        var w = [T](repeating: 0, count: tokens * H * N)
+        var a = [T](repeating: 0, count: tokens * H * N)
+        for t in 0..<tokens {
+            var u = decayLoRA.down(x, offset: t * C)
+            for d in 0..<u.count { u[d] = T.tanh(u[d]) }
+            let zw = decayLoRA.up(u)
+            let za = iclrLoRA.up(iclrLoRA.down(x, offset: t * C))
+            for i in 0..<(H * N) {
+                w[t * H * N + i] = -softplus(-(w0[i] + zw[i])) - T(0.5)
+                a[t * H * N + i] = sigmoid(a0[i] + za[i])
+            }
+        }
+        try observer.record(name("w"), shape: [tokens, H, N], w)
+        try observer.record(name("a"), shape: [tokens, H, N], a)
+
+        // (12) kk_h = k_h / max(‖k_h‖₂, 1e-12), from the unscaled expanded k.
+        // ε = 1e-12 is PyTorch F.normalize's default, used by RWKV-Infer.
+        let l2Epsilon = T(1e-12)
+        var kk = [T](repeating: 0, count: tokens * H * N)
+        for t in 0..<tokens {
+            for h in 0..<H {
+                let o = (t * H + h) * N
+                var sumSquares: T = 0
+                for n in 0..<N { sumSquares += kH[o + n] * kH[o + n] }
+                let norm = max(sumSquares.squareRoot(), l2Epsilon)
+                for n in 0..<N { kk[o + n] = kH[o + n] / norm }
+            }
+        }
+        // (15) k̃ = k ⊙ (1 − w + a), w being the pre-exp value of (14)
+        var kScaled = [T](repeating: 0, count: tokens * H * N)
+        for i in 0..<kScaled.count { kScaled[i] = kH[i] * (1 - w[i] + a[i]) }
+        // (17) log-decay g = −exp(w) and decay d = exp(g) = exp(−exp(w))
+        var logDecay = [T](repeating: 0, count: tokens * H * N)
+        var decay = [T](repeating: 0, count: tokens * H * N)
+        for i in 0..<decay.count {
+            logDecay[i] = -T.exp(w[i])
+            decay[i] = T.exp(logDecay[i])
+        }
+        try observer.record(name("kk"), shape: [tokens, H, N], kk)
+        try observer.record(name("k_scaled"), shape: [tokens, H, N], kScaled)
+        try observer.record(name("decay"), shape: [tokens, H, N], decay)
+
+        // (16) α = −kk, β = kk ⊙ a
+        var alpha = [T](repeating: 0, count: tokens * H * N)
+        var beta = [T](repeating: 0, count: tokens * H * N)
+        for i in 0..<alpha.count {
+            alpha[i] = -kk[i]
+            beta[i] = kk[i] * a[i]
+        }
+
+        // (18)–(20) the WKV recurrence (or its chunked form, (40)–(49))
+        let input = WKVInput(steps: tokens, heads: H, keySize: N, valueSize: N,
+                             r: r, logDecay: logDecay, k: kScaled, v: vH, alpha: alpha, beta: beta)
+        let o = chunkSize > 0
+            ? WKV.chunked(input, chunkSize: chunkSize, state: &state.values)
+            : WKV.recurrent(input, state: &state.values)
+        try observer.record(name("wkv"), shape: [tokens, H, N], o)
+
+        // (22) bonus_h = (Σ_n r_{h,n}·k̃_{h,n}·r_k[h,n])·v_h
+        var bonus = [T](repeating: 0, count: tokens * H * N)
+        for t in 0..<tokens {
+            for h in 0..<H {
+                let off = (t * H + h) * N
+                var s: T = 0
+                for n in 0..<N { s += r[off + n] * kScaled[off + n] * rK[h * N + n] }
+                for n in 0..<N { bonus[off + n] = s * vH[off + n] }
+            }
+        }
+        try observer.record(name("bonus"), shape: [tokens, H, N], bonus)
+
+        // (23) gate = σ(x̂·g1)·g2
+        var gate = [T](repeating: 0, count: tokens * H * N)
+        for t in 0..<tokens {
+            var u = gateLoRA.down(x, offset: t * C)
+            for d in 0..<u.count { u[d] = sigmoid(u[d]) }
+            let z = gateLoRA.up(u)
+            for i in 0..<(H * N) { gate[t * H * N + i] = z[i] }
+        }
+        try observer.record(name("gate"), shape: [tokens, H, N], gate)
+
+        // (21) y = o·N^−½, (22) y += bonus, (24) out = (y ⊙ gate)·Woᵀ (+ bo)
+        let scale: T = inverseSquareRoot(N)   // c_N, SPEC.md (21a)
+        var gated = [T](repeating: 0, count: tokens * H * N)
+        for i in 0..<gated.count { gated[i] = (o[i] * scale + bonus[i]) * gate[i] }
+        let out = output.applyRows(gated, rows: tokens)
+        try observer.record(name("mixer_out"), shape: [tokens, C], out)
+        return out
+    }
+}

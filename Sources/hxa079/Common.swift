@@ -1,0 +1,68 @@
+// Common: helpers shared by the subcommands (token lists, precision, errors).
+
+import ArgumentParser
+import Hxa079
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Precision of a reference run.
+enum Precision: String, ExpressibleByArgument, CaseIterable {
+    case f64, f32
+}
+
+/// Which engine computes the forward pass.
+enum EngineKind: String, ExpressibleByArgument, CaseIterable {
+    case reference, fast
+}
+
+/// Parses `1,2,3` (spaces allowed) into token ids.
+func parseTokens(_ text: String) throws -> [Int] {
+    let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters() }
+    if parts.count == 1 && parts[0].isEmpty { throw ValidationError("--tokens is empty") }
+    return try parts.enumerated().map { (i, p) in
+        guard let v = Int(p) else { throw ValidationError("--tokens: item \(i) (\"\(p)\") is not an integer") }
+        guard v >= 0 else { throw ValidationError("--tokens: item \(i) is negative (\(v))") }
+        return v
+    }
+}
+
+extension Substring {
+    func trimmingCharacters() -> String {
+        var s = self
+        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
+        while let l = s.last, l == " " || l == "\t" { s.removeLast() }
+        return String(s)
+    }
+}
+
+/// Prints a one-line message on stderr.
+func printError(_ message: String) {
+    fputs("hxa079: " + message.replacingNewlines() + "\n", stderr)
+}
+
+/// Prints a warning on stderr.
+func printWarning(_ message: String) {
+    fputs("hxa079: warning: " + message.replacingNewlines() + "\n", stderr)
+}
+
+extension String {
+    func replacingNewlines() -> String { String(map { $0 == "\n" ? " " : $0 }) }
+}
+
+/// Runs `body`, turning package errors into one line on stderr and exit code 1.
+func runReportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let e as ExitCode {
+        throw e
+    } catch let e as ValidationError {
+        throw e
+    } catch {
+        printError("\(error)")
+        throw ExitCode(1)
+    }
+}

@@ -1,0 +1,152 @@
+// ForwardCommand: `hxa079 forward` — run a model on a token list and dump
+// checkpoints and state (interface fixed by the issue; other tools drive it).
+//
+//   hxa079 forward --model DIR --tokens 1,2,3 [--precision f64|f32]
+//                  [--engine reference|fast] [--chunk-size L]
+//                  [--state-in FILE] [--state-out FILE]
+//                  --dump FILE [--checkpoints default|all|GLOB,…]
+//
+// The dump is a safetensors file in the run's precision (F64 for f64, F32 for
+// f32) holding `logits` [T, V] and `layers.{i}.out` [T, C] for every layer;
+// `--checkpoints all` adds every named checkpoint (SPEC.md §4) and the state
+// tensors after the call.
+
+import ArgumentParser
+import Hxa079
+import Hxa079Reference
+import SafeTensors
+
+extension HXA079 {
+    struct Forward: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "forward",
+            abstract: "Run a model on tokens; dump logits, layer outputs, checkpoints and state.")
+
+        @Option(name: .long, help: "Model directory (config.json + model.safetensors or shards).")
+        var model: String
+
+        @Option(name: .long, help: "Comma-separated token ids, e.g. 1,2,3.")
+        var tokens: String
+
+        @Option(name: .long, help: "Arithmetic precision: f64 (default) or f32.")
+        var precision: Precision?
+
+        @Option(name: .long, help: "Engine: reference (default) or fast (Float32 only).")
+        var engine: EngineKind = .reference
+
+        @Option(name: .long, help: "WKV form: 0 or absent = token-by-token recurrence, L ≥ 1 = chunks of L tokens.")
+        var chunkSize: Int = 0
+
+        @Option(name: .long, help: "Continue from this state file (safetensors).")
+        var stateIn: String?
+
+        @Option(name: .long, help: "Write the state after the call to this file (safetensors).")
+        var stateOut: String?
+
+        @Option(name: .long, help: "Write checkpoints to this safetensors file.")
+        var dump: String?
+
+        @Option(name: .long, help: "Which checkpoints to dump: default (logits + layers.*.out), all, or comma-separated globs.")
+        var checkpoints: String = "default"
+
+        func validate() throws {
+            if chunkSize < 0 { throw ValidationError("--chunk-size must be ≥ 0, got \(chunkSize)") }
+            if engine == .fast && precision == .f64 { throw ValidationError("--engine fast computes in f32; use --precision f32 or omit it") }
+        }
+
+        func run() throws {
+            try runReportingErrors {
+                let ids = try parseTokens(tokens)
+                let directory = try ModelDirectory(path: model)
+                let selection = CheckpointSelection(checkpoints)
+                let result: ForwardResult
+                switch (engine, precision ?? (engine == .fast ? .f32 : .f64)) {
+                case (.reference, .f64): result = try runReference(Double.self, directory: directory, tokens: ids, selection: selection)
+                case (.reference, .f32): result = try runReference(Float.self, directory: directory, tokens: ids, selection: selection)
+                case (.fast, _): result = try runFast(directory: directory, tokens: ids, selection: selection)
+                }
+                print(result.summary)
+            }
+        }
+
+        /// Runs the reference in `T`, writes the dump and the state.
+        func runReference<T: ReferenceScalar>(_: T.Type, directory: ModelDirectory, tokens: [Int],
+                                              selection: CheckpointSelection) throws -> ForwardResult {
+            let (weights, report) = try directory.load(as: T.self)
+            for warning in report.nonFiniteDescriptions { printWarning(warning) }
+            var state = try stateIn.map { try ModelState<T>(path: $0, config: weights.config, layerKinds: weights.layerKinds) }
+                ?? ModelState(for: weights)
+            let start = state.position
+            let collector = CheckpointCollector(filter: selection.matches)
+            let logits = try Reference.forward(model: weights, tokens: tokens, state: &state,
+                                               options: ForwardOptions(chunkSize: chunkSize),
+                                               observer: dump == nil ? nil : collector)
+            let dtype: DType = T.self == Double.self ? .F64 : .F32
+            try finish(collector: collector, state: state, dtype: dtype, selection: selection)
+            return ForwardResult(tokens: tokens.count, startPosition: start, vocab: weights.config.vocabSize,
+                                 lastLogits: Array(logits.suffix(weights.config.vocabSize)).map { Double($0) },
+                                 precision: T.self == Double.self ? "f64" : "f32", engine: "reference",
+                                 dump: dump, stateOut: stateOut)
+        }
+
+        func runFast(directory: ModelDirectory, tokens: [Int], selection: CheckpointSelection) throws -> ForwardResult {
+            throw Hxa079Error.invalidArgument("--engine fast is not available in this build yet")
+        }
+
+        /// Writes the dump (with the state tensors when `all`) and the state file.
+        func finish<T: BinaryFloatingPoint>(collector: CheckpointCollector, state: ModelState<T>, dtype: DType,
+                                            selection: CheckpointSelection) throws {
+            if let dump {
+                var writer = SafeTensorsWriter(metadata: ["generator": "hxa079 forward", "precision": dtype == .F64 ? "f64" : "f32"])
+                for c in collector.checkpoints {
+                    try writer.add(c.name, shape: c.shape, dtype == .F64 ? .f64(c.values) : .f32(c.values.map { Float($0) }))
+                }
+                if selection.includesState { try state.add(to: &writer, dtype: dtype) }
+                try writer.write(to: dump)
+            }
+            if let stateOut { try state.write(to: stateOut, dtype: dtype) }
+        }
+    }
+}
+
+/// Which checkpoints a dump keeps.
+struct CheckpointSelection {
+    let patterns: [String]
+    let includesState: Bool
+
+    init(_ text: String) {
+        switch text {
+        case "default": patterns = ["logits", "layers.*.out"]; includesState = false
+        case "all": patterns = ["*"]; includesState = true
+        default:
+            patterns = text.split(separator: ",").map { String($0) }
+            includesState = patterns.contains { globMatches($0, "state.position") }
+        }
+    }
+
+    func matches(_ name: String) -> Bool { patterns.contains { globMatches($0, name) } }
+}
+
+/// What `forward` prints.
+struct ForwardResult {
+    var tokens: Int
+    var startPosition: Int
+    var vocab: Int
+    var lastLogits: [Double]
+    var precision: String
+    var engine: String
+    var dump: String?
+    var stateOut: String?
+
+    var summary: String {
+        var best = 0
+        for (i, v) in lastLogits.enumerated() where v > lastLogits[best] { best = i }
+        var lines = ["forward: \(tokens) token\(tokens == 1 ? "" : "s") at positions \(startPosition)..<\(startPosition + tokens), \(engine) \(precision)"]
+        if !lastLogits.isEmpty {
+            lines.append("last position: argmax token \(best), logit \(lastLogits[best])")
+        }
+        if let dump { lines.append("dump: \(dump)") }
+        if let stateOut { lines.append("state: \(stateOut)") }
+        return lines.joined(separator: "\n")
+    }
+}
