@@ -1,7 +1,8 @@
 // Errors: every way the package refuses input, each naming what is wrong.
 //
 // Contract: bad input never traps. Loading, parsing and running throw one of
-// these; the CLI prints `description` on one line and exits non-zero.
+// these; the CLI prints `description` on one line and exits non-zero. Every
+// description names the file, tensor or field at fault, and is one line.
 
 import SafeTensors
 
@@ -32,7 +33,14 @@ public enum Hxa079Error: Error, CustomStringConvertible, Equatable {
             return "invalid model (\(p.count) problem\(p.count == 1 ? "" : "s")): " + shown + (p.count > 5 ? "; …" : "")
         case .tokenOutOfRange(let t, let i, let v): return "token id \(t) at index \(i) is out of range 0..<\(v)"
         case .io(let path, let m): return "\(path): \(m)"
-        case .safetensors(let path, let e): return "\(path): \(e)"
+        case .safetensors(let path, let e):
+            // SafeTensorsError may already name the path; say it once.
+            switch e {
+            case .inFile(let p, let inner) where p == path: return "\(path): \(inner.rootCause)"
+            case .io(let p, _, _) where p == path: return e.description
+            case .notARegularFile(let p) where p == path: return e.description
+            default: return "\(path): \(e)"
+            }
         case .invalidState(let p): return "invalid state: " + p.joined(separator: "; ")
         case .invalidArgument(let m): return m
         case .nonFinite(let m): return "non-finite value: \(m)"

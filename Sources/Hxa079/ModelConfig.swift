@@ -1,9 +1,13 @@
 // ModelConfig: the hyper-parameters of an hxa079 model (SPEC.md §1).
 //
-// Contract: a plain value read from a Llama-style `config.json`. It says
-// nothing about which layers are RWKV and which are GQA: that is decided by
-// the weights (SPEC.md §1, "a layer is GQA iff it has q_proj.weight"); an
-// optional declared layer list must agree with the weights or loading fails.
+// Contract: a plain value read from a Llama-style `config.json` by the rules
+// of SPEC.md §1.1. Parsing collects every problem of the file at once and
+// throws `Hxa079Error.invalidConfig` listing them (missing or mistyped fields,
+// a bad layer list, an unsupported `rope_scaling` / `hidden_act`). Relations
+// between valid fields (H mod Hkv, N even, sizes in range) are `problems()`,
+// which the loader adds to its validation report.
+// The config says nothing final about which layers are RWKV and which are
+// GQA: the weights decide (SPEC.md §1.2); a declared layer list must agree.
 
 import SafeTensors
 
@@ -36,13 +40,22 @@ public struct ModelConfig: Sendable, Equatable {
     public var numLayers: Int
     /// ε of every RMSNorm (SPEC.md (2)), inside the square root.
     public var rmsNormEps: Double
-    /// θ of RoPE (SPEC.md (3)).
+    /// θ of RoPE (SPEC.md (3)). NaN when config.json omits `rope_theta`, which
+    /// SPEC.md §1.1 allows only for a model without RWKV layers.
     public var ropeTheta: Double
-    /// `tie_word_embeddings`: informational; the head is tied iff `lm_head.weight` is absent.
+    /// `tie_word_embeddings` (SPEC.md §2.7): when true the head is the
+    /// embedding and `lm_head.weight` must be absent; when false the head is
+    /// `lm_head.weight` if present, else the embedding.
     public var tieWordEmbeddings: Bool
     /// Layer kinds declared by `config.json` (`transformer_layers` or
     /// `layer_types`), if any. Must agree with the weights.
     public var declaredLayerKinds: [LayerKind]?
+
+    /// Largest accepted size field (sanity bound so bad input cannot make the
+    /// loader allocate absurd amounts).
+    public static let maxDimension = 1 << 31
+    /// Largest accepted `num_hidden_layers`.
+    public static let maxLayers = 1 << 16
 
     public init(hiddenSize: Int, numHeads: Int, headDim: Int, numKVHeads: Int,
                 intermediateSize: Int, vocabSize: Int, numLayers: Int,
@@ -62,35 +75,56 @@ public struct ModelConfig: Sendable, Equatable {
     }
 
     /// G = H / Hkv: how many r/q heads share one k/v head.
-    public var groupSize: Int { numHeads / numKVHeads }
+    public var groupSize: Int { numKVHeads > 0 ? numHeads / numKVHeads : 0 }
     /// H·N: width of r, q and of the mixer output before Wo.
     public var attentionWidth: Int { numHeads * headDim }
     /// Hkv·N: width of k and v.
     public var kvWidth: Int { numKVHeads * headDim }
 
     /// Every structural problem of the configuration, empty when it is usable.
-    public func problems() -> [String] {
+    /// `hasRWKVLayers` (known once the weights are read) enables the rules
+    /// that only RWKV layers need: N even, `rope_theta` given.
+    public func problems(hasRWKVLayers: Bool = true) -> [String] {
         var out: [String] = []
-        func positive(_ v: Int, _ name: String) { if v <= 0 { out.append("config: \(name) must be positive, got \(v)") } }
-        positive(hiddenSize, "hidden_size")
-        positive(numHeads, "num_attention_heads")
-        positive(headDim, "head_dim")
-        positive(numKVHeads, "num_key_value_heads")
-        positive(intermediateSize, "intermediate_size")
-        positive(vocabSize, "vocab_size")
-        positive(numLayers, "num_hidden_layers")
+        func size(_ v: Int, _ name: String) {
+            if v <= 0 { out.append("config: \(name) must be positive, got \(v)") }
+            else if v > Self.maxDimension { out.append("config: \(name) (\(v)) exceeds the limit \(Self.maxDimension)") }
+        }
+        size(hiddenSize, "hidden_size")
+        size(numHeads, "num_attention_heads")
+        size(headDim, "head_dim")
+        size(numKVHeads, "num_key_value_heads")
+        size(intermediateSize, "intermediate_size")
+        size(vocabSize, "vocab_size")
+        if numLayers <= 0 { out.append("config: num_hidden_layers must be positive, got \(numLayers)") }
+        else if numLayers > Self.maxLayers { out.append("config: num_hidden_layers (\(numLayers)) exceeds the limit \(Self.maxLayers)") }
         if numHeads > 0 && numKVHeads > 0 && numHeads % numKVHeads != 0 {
             out.append("config: num_key_value_heads (\(numKVHeads)) does not divide num_attention_heads (\(numHeads))")
         }
-        if headDim > 0 && headDim % 2 != 0 {
-            out.append("config: head_dim (\(headDim)) must be even for rotate-half RoPE")
+        if hasRWKVLayers && headDim > 0 && headDim % 2 != 0 {
+            out.append("config: head_dim (\(headDim)) must be even for the rotate-half RoPE of RWKV layers")
         }
-        if !(rmsNormEps > 0) || !rmsNormEps.isFinite { out.append("config: rms_norm_eps must be a positive finite number, got \(rmsNormEps)") }
-        if !(ropeTheta > 1) || !ropeTheta.isFinite { out.append("config: rope_theta must be a finite number > 1, got \(ropeTheta)") }
+        if !(rmsNormEps > 0) || !rmsNormEps.isFinite {
+            out.append("config: rms_norm_eps must be a positive finite number, got \(rmsNormEps)")
+        }
+        if ropeTheta.isNaN {
+            if hasRWKVLayers { out.append("config: rope_theta is missing; it is required when any RWKV layer exists") }
+        } else if !(ropeTheta > 0) || !ropeTheta.isFinite {
+            out.append("config: rope_theta must be a positive finite number, got \(ropeTheta)")
+        }
         if let kinds = declaredLayerKinds, kinds.count != numLayers {
             out.append("config: the declared layer list has \(kinds.count) entries but num_hidden_layers is \(numLayers)")
         }
         return out
+    }
+
+    /// Field-wise equality; a missing `rope_theta` (NaN) equals a missing one.
+    public static func == (a: ModelConfig, b: ModelConfig) -> Bool {
+        a.hiddenSize == b.hiddenSize && a.numHeads == b.numHeads && a.headDim == b.headDim
+            && a.numKVHeads == b.numKVHeads && a.intermediateSize == b.intermediateSize
+            && a.vocabSize == b.vocabSize && a.numLayers == b.numLayers && a.rmsNormEps == b.rmsNormEps
+            && (a.ropeTheta == b.ropeTheta || (a.ropeTheta.isNaN && b.ropeTheta.isNaN))
+            && a.tieWordEmbeddings == b.tieWordEmbeddings && a.declaredLayerKinds == b.declaredLayerKinds
     }
 
     /// Throws `Hxa079Error.invalidConfig` listing every problem.
@@ -103,77 +137,127 @@ public struct ModelConfig: Sendable, Equatable {
 // MARK: - config.json
 
 extension ModelConfig {
-    /// Parses a Llama-style `config.json` (SPEC.md §1).
-    /// `head_dim` defaults to hidden_size / num_attention_heads, `num_key_value_heads`
-    /// to num_attention_heads, `rms_norm_eps` to 1e-5 and `rope_theta` to 10000
-    /// (the Llama defaults). Unknown fields are ignored.
+    /// Layer-type strings of `layer_types` (SPEC.md §1.1).
+    static let rwkvTypeNames: Set<String> = ["rwkv", "hxa079"]
+    static let gqaTypeNames: Set<String> = ["attention", "gqa", "full_attention"]
+
+    /// Parses a Llama-style `config.json` (SPEC.md §1.1). Required:
+    /// `hidden_size`, `num_attention_heads`, `intermediate_size`, `vocab_size`,
+    /// `num_hidden_layers`, `rms_norm_eps`. Optional: `head_dim` (default C/H,
+    /// C must then be divisible by H), `num_key_value_heads` (default H),
+    /// `rope_theta` (NaN when absent), `tie_word_embeddings` (default false),
+    /// `transformer_layers`, `layer_types`, `rope_scaling` (must be null),
+    /// `hidden_act` (must be "silu"). A null optional field counts as absent.
+    /// Other fields are ignored. Throws `invalidConfig` with every problem.
     public init(json: JSONValue, source: String = "config.json") throws {
         guard json.objectValue != nil else { throw Hxa079Error.invalidConfig(["\(source): top level is not a JSON object"]) }
         var problems: [String] = []
-        func int(_ key: String, default def: Int? = nil) -> Int {
-            guard let v = json[key] else {
-                if let def { return def }
-                problems.append("\(source): missing field \"\(key)\""); return 0
+        func present(_ key: String) -> JSONValue? {
+            guard let v = json[key], !v.isNull else { return nil }
+            return v
+        }
+        func int(_ key: String, required: Bool = true) -> Int? {
+            guard let v = present(key) else {
+                if required { problems.append("\(source): missing field \"\(key)\"") }
+                return nil
             }
-            guard let i = v.intValue else { problems.append("\(source): field \"\(key)\" is not an integer"); return 0 }
+            guard let i = v.intValue else {
+                problems.append("\(source): field \"\(key)\" is not an integer (got \(v.serialized()))")
+                return nil
+            }
             return i
         }
-        func double(_ key: String, default def: Double) -> Double {
-            guard let v = json[key], v != .null else { return def }
-            guard let d = v.doubleValue else { problems.append("\(source): field \"\(key)\" is not a number"); return def }
+        func number(_ key: String, required: Bool) -> Double? {
+            guard let v = present(key) else {
+                if required { problems.append("\(source): missing field \"\(key)\"") }
+                return nil
+            }
+            guard let d = v.doubleValue else {
+                problems.append("\(source): field \"\(key)\" is not a number (got \(v.serialized()))")
+                return nil
+            }
             return d
         }
         let hidden = int("hidden_size")
         let heads = int("num_attention_heads")
-        let headDim = int("head_dim", default: heads > 0 ? hidden / heads : 0)
-        let kvHeads = int("num_key_value_heads", default: heads)
+        var headDim = int("head_dim", required: false)
+        let kvHeads = int("num_key_value_heads", required: false)
         let inter = int("intermediate_size")
         let vocab = int("vocab_size")
         let layers = int("num_hidden_layers")
-        let eps = double("rms_norm_eps", default: 1e-5)
-        let theta = double("rope_theta", default: 10_000)
+        let eps = number("rms_norm_eps", required: true)
+        let theta = number("rope_theta", required: false)
+        if headDim == nil && present("head_dim") == nil, let c = hidden, let h = heads, c > 0, h > 0 {
+            if c % h != 0 {
+                problems.append("\(source): head_dim is absent and hidden_size (\(c)) is not divisible by num_attention_heads (\(h))")
+            }
+            headDim = c / h
+        }
         var tie = false
-        if let t = json["tie_word_embeddings"], t != .null {
-            if let b = t.boolValue { tie = b } else { problems.append("\(source): field \"tie_word_embeddings\" is not a boolean") }
+        if let t = present("tie_word_embeddings") {
+            if let b = t.boolValue { tie = b } else { problems.append("\(source): field \"tie_word_embeddings\" is not a boolean (got \(t.serialized()))") }
         }
+        if let s = present("rope_scaling") {
+            problems.append("\(source): rope_scaling must be absent or null (no scaled RoPE is defined), got \(s.serialized())")
+        }
+        if let a = present("hidden_act"), a.stringValue != "silu" {
+            problems.append("\(source): hidden_act must be \"silu\", got \(a.serialized())")
+        }
+        // Layer lists need a sane L to be checked against.
+        let usableL: Int? = layers.flatMap { (1...Self.maxLayers).contains($0) ? $0 : nil }
         var declared: [LayerKind]? = nil
-        if let list = json["transformer_layers"], list != .null {
+        if let list = present("transformer_layers") {
             if let arr = list.arrayValue {
-                var kinds = [LayerKind](repeating: .rwkv, count: max(layers, 0))
+                var seen = Set<Int>()
+                var kinds = [LayerKind](repeating: .rwkv, count: usableL ?? 0)
                 for item in arr {
-                    guard let i = item.intValue else { problems.append("\(source): transformer_layers holds a non-integer"); continue }
-                    if i < 0 || i >= layers { problems.append("\(source): transformer_layers names layer \(i), outside 0..<\(layers)") }
-                    else { kinds[i] = .gqa }
-                }
-                declared = kinds
-            } else { problems.append("\(source): transformer_layers is not a list") }
-        }
-        if let list = json["layer_types"], list != .null {
-            if let arr = list.arrayValue {
-                var kinds: [LayerKind] = []
-                for item in arr {
-                    switch item.stringValue?.lowercased() {
-                    case "rwkv", "hxa079", "linear_attention", "rwkv7": kinds.append(.rwkv)
-                    case "attention", "gqa", "full_attention", "transformer", "self_attention": kinds.append(.gqa)
-                    default: problems.append("\(source): layer_types holds an unknown layer type \(item.serialized())")
+                    guard let i = item.intValue else {
+                        problems.append("\(source): transformer_layers holds a non-integer (\(item.serialized()))"); continue
+                    }
+                    if !seen.insert(i).inserted { problems.append("\(source): transformer_layers lists layer \(i) twice"); continue }
+                    if let L = usableL {
+                        if i < 0 || i >= L { problems.append("\(source): transformer_layers names layer \(i), outside 0..<\(L)") }
+                        else { kinds[i] = .gqa }
                     }
                 }
-                if let d = declared, d != kinds, kinds.count == arr.count {
-                    problems.append("\(source): transformer_layers and layer_types disagree")
+                if usableL != nil { declared = kinds }
+            } else { problems.append("\(source): transformer_layers is not a list") }
+        }
+        if let list = present("layer_types") {
+            if let arr = list.arrayValue {
+                var kinds: [LayerKind] = []
+                var bad = false
+                for (i, item) in arr.enumerated() {
+                    if let s = item.stringValue, Self.rwkvTypeNames.contains(s) { kinds.append(.rwkv) }
+                    else if let s = item.stringValue, Self.gqaTypeNames.contains(s) { kinds.append(.gqa) }
+                    else {
+                        bad = true
+                        problems.append("\(source): layer_types[\(i)] is \(item.serialized()); expected one of \"rwkv\", \"hxa079\", \"attention\", \"gqa\", \"full_attention\"")
+                    }
                 }
-                declared = kinds
+                if let L = usableL, arr.count != L {
+                    problems.append("\(source): layer_types has \(arr.count) entries but num_hidden_layers is \(L)")
+                } else if !bad {
+                    if let d = declared, d != kinds {
+                        let differ = zip(d, kinds).enumerated().filter { $0.element.0 != $0.element.1 }.map { String($0.offset) }
+                        problems.append("\(source): transformer_layers and layer_types disagree at layers \(differ.joined(separator: ", "))")
+                    }
+                    declared = kinds
+                }
             } else { problems.append("\(source): layer_types is not a list") }
         }
-        if !problems.isEmpty { throw Hxa079Error.invalidConfig(problems) }
-        self.init(hiddenSize: hidden, numHeads: heads, headDim: headDim, numKVHeads: kvHeads,
+        guard problems.isEmpty, let hidden, let heads, let headDim, let inter, let vocab, let layers, let eps else {
+            throw Hxa079Error.invalidConfig(problems)
+        }
+        self.init(hiddenSize: hidden, numHeads: heads, headDim: headDim, numKVHeads: kvHeads ?? heads,
                   intermediateSize: inter, vocabSize: vocab, numLayers: layers, rmsNormEps: eps,
-                  ropeTheta: theta, tieWordEmbeddings: tie, declaredLayerKinds: declared)
+                  ropeTheta: theta ?? .nan, tieWordEmbeddings: tie, declaredLayerKinds: declared)
     }
 
     /// The `config.json` this package writes for generated models.
     public func json(layerKinds: [LayerKind]) -> JSONValue {
         let gqa = layerKinds.enumerated().filter { $0.element == .gqa }.map { JSONValue.number(Double($0.offset)) }
-        return .object([
+        var members: [(String, JSONValue)] = [
             ("architectures", .array([.string("RWKV079ForCausalLM")])),
             ("model_type", .string("hxa079")),
             ("hidden_size", .number(Double(hiddenSize))),
@@ -184,9 +268,13 @@ extension ModelConfig {
             ("vocab_size", .number(Double(vocabSize))),
             ("num_hidden_layers", .number(Double(numLayers))),
             ("rms_norm_eps", .number(rmsNormEps)),
-            ("rope_theta", .number(ropeTheta)),
+        ]
+        if !ropeTheta.isNaN { members.append(("rope_theta", .number(ropeTheta))) }
+        members += [
+            ("hidden_act", .string("silu")),
             ("tie_word_embeddings", .bool(tieWordEmbeddings)),
             ("transformer_layers", .array(gqa)),
-        ])
+        ]
+        return .object(members)
     }
 }

@@ -2,8 +2,15 @@
 // named presets (`tiny`, `small`, `medium`, `reka`).
 //
 // Contract: the same (preset or shape, options, seed) gives the same weights.
-// Each tensor draws from its own named sub-stream, so a model written with
-// `layers: n` is exactly the first n layers of the full one.
+// Each tensor draws from its own sub-stream named after the tensor, so a
+// model truncated to n layers (`ModelShape.truncated(toLayers:)`, which keeps
+// the full depth for the w0 spread) is exactly the first n layers of the full
+// one. `RandomModelPlan` is the single definition of the tensors (names,
+// shapes, draws); `ModelWeights.random` is what the loader reads from it, and
+// `writeRandomModelDirectory` streams it to disk chunk by chunk, so a model
+// far larger than memory (the `reka` preset) can be generated and written
+// with bounded memory. Values are drawn in Double and rounded once to the
+// target type, so the Float model is the Double model rounded.
 //
 // Scales (chosen so activations look like a trained model's, not like noise):
 // - projections N(0, 1/fan_in); MLP down and mixer outputs half that std;
@@ -14,6 +21,8 @@
 // - ICLR bias a0 ~ N(0, 0.3²) (σ(a0) ≈ 0.5); residual-gate biases ~ 0.5 + N(0, 0.3²);
 // - LoRA first halves N(0, 1/C), second halves small N(0, (0.1/√D)²);
 // - r_k ~ N(0, 0.1²); biases (when enabled) N(0, 0.05²).
+
+import SafeTensors
 
 #if canImport(Glibc)
 import Glibc
@@ -28,6 +37,9 @@ public struct ModelShape: Sendable, Equatable {
     public var gqaLayers: Set<Int>
     /// LoRA ranks (Dw, Da, Dv, Dk, Dg).
     public var ranks: (decay: Int, iclr: Int, value: Int, key: Int, gate: Int)
+    /// The depth the per-layer w0 spread is computed for; nil means
+    /// `config.numLayers`. `truncated(toLayers:)` sets it to the full depth.
+    public var referenceDepth: Int?
 
     public init(config: ModelConfig, gqaLayers: Set<Int>, ranks: (decay: Int, iclr: Int, value: Int, key: Int, gate: Int)? = nil) {
         self.config = config
@@ -36,8 +48,11 @@ public struct ModelShape: Sendable, Equatable {
     }
 
     public static func == (a: ModelShape, b: ModelShape) -> Bool {
-        a.config == b.config && a.gqaLayers == b.gqaLayers && a.ranks == b.ranks
+        a.config == b.config && a.gqaLayers == b.gqaLayers && a.ranks == b.ranks && a.depth == b.depth
     }
+
+    /// The depth used for the w0 spread.
+    var depth: Int { referenceDepth ?? config.numLayers }
 
     public var layerKinds: [LayerKind] { (0..<config.numLayers).map { gqaLayers.contains($0) ? .gqa : .rwkv } }
 
@@ -51,7 +66,7 @@ public struct ModelShape: Sendable, Equatable {
 
 /// Optional parts of a random model.
 public struct RandomModelOptions: Sendable, Equatable {
-    /// Add r/k/v/o and q/k/v/o and MLP biases.
+    /// Add r/k/v/o and q/k/v/o and MLP biases (the head never has one, SPEC.md §2.3).
     public var biases = false
     /// Add per-head r/k norms in RWKV layers.
     public var rkNorms = false
@@ -93,110 +108,200 @@ public enum Preset: String, CaseIterable, Sendable {
                                                   rmsNormEps: 1e-5, ropeTheta: 1_000_000),
                               gqaLayers: [3, 7, 11])
         case .reka:
-            // RWKV-Reka-3.1-Flash (SPEC.md §1): ranks 320/128/96/96/384 follow from trainingRanks(6144).
+            // RWKV-Reka-3.1-Flash (SPEC.md §1.5); the ranks equal trainingRanks(6144).
             return ModelShape(config: ModelConfig(hiddenSize: 6144, numHeads: 64, headDim: 96, numKVHeads: 8,
                                                   intermediateSize: 19648, vocabSize: 100352, numLayers: 44,
                                                   rmsNormEps: 1e-5, ropeTheta: 8_000_000),
-                              gqaLayers: [8, 15, 22, 29, 36, 43])
+                              gqaLayers: [8, 15, 22, 29, 36, 43], ranks: (320, 128, 96, 96, 384))
         }
     }
 }
 
 extension ModelShape {
-    /// The first `n` layers of this shape.
+    /// The first `n` layers of this shape (random weights equal to the full
+    /// model's first n layers).
     public func truncated(toLayers n: Int) -> ModelShape {
         var s = self
+        s.referenceDepth = depth
         s.config.numLayers = n
         s.gqaLayers = gqaLayers.filter { $0 < n }
         return s
     }
 }
 
-extension ModelWeights {
-    /// A seeded random model of `shape` (see the file comment for the scales).
-    public static func random(shape: ModelShape, options: RandomModelOptions = .init(), seed: UInt64) -> ModelWeights<T> {
+/// The tensors of a seeded random model — names, checkpoint shapes and how
+/// each is drawn — in `namedTensors()` order. Values are generated on demand
+/// (it is a `TensorSource`), never stored.
+public struct RandomModelPlan: TensorSource {
+    /// How one tensor is drawn, element by element from its own sub-stream.
+    enum Draw {
+        /// mean + std·z, z standard normal.
+        case normal(std: Double, mean: Double)
+        /// w0 of a layer: −6 + 5·x^exponent + 0.3·z with x = n/(N−1) for channel n of each head.
+        case decayBias(headDim: Int, exponent: Double)
+    }
+
+    struct Entry {
+        let name: String
+        let shape: [Int]
+        let draw: Draw
+        var count: Int { shape.reduce(1, *) }
+    }
+
+    /// The model's config (tie flag from the options, no declared layer list).
+    public let config: ModelConfig
+    public let layerKinds: [LayerKind]
+    public let seed: UInt64
+    let entries: [Entry]
+    private let index: [String: Int]
+    private let sorted: [String]
+
+    public init(shape: ModelShape, options: RandomModelOptions = .init(), seed: UInt64) {
         var cfg = shape.config
         cfg.tieWordEmbeddings = options.tiedHead
         cfg.declaredLayerKinds = nil
-        let C = cfg.hiddenSize, H = cfg.numHeads, N = cfg.headDim, Hkv = cfg.numKVHeads, I = cfg.intermediateSize, V = cfg.vocabSize
+        config = cfg
+        self.seed = seed
         let kinds = shape.layerKinds
+        layerKinds = kinds
+        let C = cfg.hiddenSize, H = cfg.numHeads, N = cfg.headDim, Hkv = cfg.numKVHeads, I = cfg.intermediateSize
         let firstRWKV = kinds.firstIndex(of: .rwkv)
-
-        func normal(_ label: String, _ count: Int, std: Double, mean: Double = 0) -> [T] {
-            var rng = SeededRNG(seed: seed, label: label)
-            return rng.normals(count, std: std, mean: mean)
+        var out: [Entry] = []
+        func normal(_ name: String, _ shape: [Int], std: Double, mean: Double = 0) {
+            out.append(Entry(name: name, shape: shape, draw: .normal(std: std, mean: mean)))
         }
-        func linear(_ name: String, out: Int, in inF: Int, gain: Double = 1) -> Linear<T> {
-            Linear(outFeatures: out, inFeatures: inF,
-                   weight: normal(name + ".weight", out * inF, std: gain / Double(inF).squareRoot()),
-                   bias: options.biases ? normal(name + ".bias", out, std: 0.05) : nil)
+        // Projections N(0, gain²/fan_in); biases N(0, 0.05²).
+        func linear(_ prefix: String, out o: Int, in i: Int, gain: Double = 1, bias: Bool = options.biases) {
+            normal(prefix + ".weight", [o, i], std: gain / Double(i).squareRoot())
+            if bias { normal(prefix + ".bias", [o], std: 0.05) }
         }
-        func lowRank(_ first: String, _ second: String, in inF: Int, rank: Int, out: Int) -> LowRank<T> {
-            LowRank(inFeatures: inF, rank: rank, outFeatures: out,
-                    down: normal(first, inF * rank, std: 1 / Double(inF).squareRoot()),
-                    up: normal(second, rank * out, std: 0.1 / Double(rank).squareRoot()))
+        func lowRank(_ first: String, _ second: String, in i: Int, rank: Int, out o: Int, upStd: Double) {
+            normal(first, [i, rank], std: 1 / Double(i).squareRoot())
+            normal(second, [rank, o], std: upStd)
         }
-        func norm(_ name: String, _ n: Int) -> [T] { normal(name, n, std: 0.1, mean: 1) }
-
-        var layers: [LayerWeights<T>] = []
+        func norm(_ name: String, _ n: Int) { normal(name, [n], std: 0.1, mean: 1) }
+        let ranks = shape.ranks
+        normal(TensorName.embedding, [cfg.vocabSize, C], std: 0.5)
         for (i, kind) in kinds.enumerated() {
             let a = { (leaf: String) in TensorName.attn(i, leaf) }
-            let mixer: MixerWeights<T>
+            norm(TensorName.inputNorm(i), C)
+            norm(TensorName.postAttentionNorm(i), C)
             switch kind {
             case .rwkv:
-                // w0: RWKV-7-like spread of decay speeds over the channels of each head.
-                let ratio = Double(i) / Double(max(cfg.numLayers - 1, 1))
-                var rng = SeededRNG(seed: seed, label: a("w0"))
-                var w0 = [T](); w0.reserveCapacity(H * N)
-                for _ in 0..<H {
-                    for n in 0..<N {
-                        let x = N > 1 ? Double(n) / Double(N - 1) : 0
-                        w0.append(T(-6 + 5 * pow(x, 0.85 + ratio.squareRoot()) + 0.3 * rng.normal()))
+                linear(a("receptance"), out: H * N, in: C)
+                linear(a("key"), out: Hkv * N, in: C)
+                linear(a("value"), out: Hkv * N, in: C)
+                linear(a("output"), out: C, in: H * N, gain: 0.5)
+                // RWKV-7-like spread of decay speeds over the channels of each head.
+                let ratio = Double(i) / Double(max(shape.depth - 1, 1))
+                out.append(Entry(name: a("w0"), shape: [1, 1, H * N], draw: .decayBias(headDim: N, exponent: 0.85 + ratio.squareRoot())))
+                lowRank(a("w1"), a("w2"), in: C, rank: ranks.decay, out: H * N, upStd: 0.1 / Double(ranks.decay).squareRoot())
+                normal(a("a0"), [1, 1, H * N], std: 0.3)
+                lowRank(a("a1"), a("a2"), in: C, rank: ranks.iclr, out: H * N, upStd: 0.1 / Double(ranks.iclr).squareRoot())
+                if i != firstRWKV || options.firstLayerGates {
+                    for (p, rank) in [("v", ranks.value), ("k", ranks.key)] {
+                        normal(a(p + "0"), [1, 1, Hkv * N], std: 0.3, mean: 0.5)
+                        lowRank(a(p + "1"), a(p + "2"), in: C, rank: rank, out: Hkv * N, upStd: 0.1 / Double(rank).squareRoot())
                     }
                 }
-                let gates = i != firstRWKV || options.firstLayerGates
-                func gate(_ p: String, rank: Int) -> ResidualGate<T>? {
-                    gates ? ResidualGate(bias: normal(a(p + "0"), Hkv * N, std: 0.3, mean: 0.5),
-                                         lora: lowRank(a(p + "1"), a(p + "2"), in: C, rank: rank, out: Hkv * N)) : nil
-                }
-                mixer = .rwkv(RWKVWeights(
-                    receptance: linear(a("receptance"), out: H * N, in: C),
-                    key: linear(a("key"), out: Hkv * N, in: C),
-                    value: linear(a("value"), out: Hkv * N, in: C),
-                    output: linear(a("output"), out: C, in: H * N, gain: 0.5),
-                    w0: w0,
-                    decayLoRA: lowRank(a("w1"), a("w2"), in: C, rank: shape.ranks.decay, out: H * N),
-                    a0: normal(a("a0"), H * N, std: 0.3),
-                    iclrLoRA: lowRank(a("a1"), a("a2"), in: C, rank: shape.ranks.iclr, out: H * N),
-                    valueGate: gate("v", rank: shape.ranks.value),
-                    keyGate: gate("k", rank: shape.ranks.key),
-                    gateLoRA: LowRank(inFeatures: C, rank: shape.ranks.gate, outFeatures: H * N,
-                                      down: normal(a("g1"), C * shape.ranks.gate, std: 1 / Double(C).squareRoot()),
-                                      up: normal(a("g2"), shape.ranks.gate * H * N, std: 1 / Double(shape.ranks.gate).squareRoot())),
-                    rK: normal(a("r_k"), H * N, std: 0.1),
-                    rNorm: options.rkNorms ? norm(a("r_norm.weight"), N) : nil,
-                    kNorm: options.rkNorms ? norm(a("k_norm.weight"), N) : nil))
+                lowRank(a("g1"), a("g2"), in: C, rank: ranks.gate, out: H * N, upStd: 1 / Double(ranks.gate).squareRoot())
+                normal(a("r_k"), [H, N], std: 0.1)
+                if options.rkNorms { norm(a("r_norm.weight"), N); norm(a("k_norm.weight"), N) }
             case .gqa:
-                mixer = .gqa(GQAWeights(
-                    query: linear(a("q_proj"), out: H * N, in: C),
-                    key: linear(a("k_proj"), out: Hkv * N, in: C),
-                    value: linear(a("v_proj"), out: Hkv * N, in: C),
-                    output: linear(a("o_proj"), out: C, in: H * N, gain: 0.5),
-                    qNorm: options.qkNorms ? norm(a("q_norm.weight"), N) : nil,
-                    kNorm: options.qkNorms ? norm(a("k_norm.weight"), N) : nil))
+                linear(a("q_proj"), out: H * N, in: C)
+                linear(a("k_proj"), out: Hkv * N, in: C)
+                linear(a("v_proj"), out: Hkv * N, in: C)
+                linear(a("o_proj"), out: C, in: H * N, gain: 0.5)
+                if options.qkNorms { norm(a("q_norm.weight"), N); norm(a("k_norm.weight"), N) }
             }
-            layers.append(LayerWeights(
-                inputNorm: norm(TensorName.inputNorm(i), C),
-                postAttentionNorm: norm(TensorName.postAttentionNorm(i), C),
-                mixer: mixer,
-                mlp: MLPWeights(gate: linear(TensorName.mlp(i, "gate_proj"), out: I, in: C),
-                                up: linear(TensorName.mlp(i, "up_proj"), out: I, in: C),
-                                down: linear(TensorName.mlp(i, "down_proj"), out: C, in: I, gain: 0.5))))
+            linear(TensorName.mlp(i, "gate_proj"), out: I, in: C)
+            linear(TensorName.mlp(i, "up_proj"), out: I, in: C)
+            linear(TensorName.mlp(i, "down_proj"), out: C, in: I, gain: 0.5)
         }
-        return ModelWeights(config: cfg,
-                            embedding: normal(TensorName.embedding, V * C, std: 0.5),
-                            layers: layers,
-                            finalNorm: norm(TensorName.finalNorm, C),
-                            lmHead: options.tiedHead ? nil : linear("lm_head", out: V, in: C))
+        norm(TensorName.finalNorm, C)
+        if !options.tiedHead { linear("lm_head", out: cfg.vocabSize, in: C, bias: false) }
+        entries = out
+        var idx: [String: Int] = [:]
+        for (k, e) in out.enumerated() { idx[e.name] = k }
+        index = idx
+        sorted = idx.keys.sorted()
     }
+
+    /// Tensor names in `namedTensors()` order.
+    public var orderedNames: [String] { entries.map { $0.name } }
+    /// Number of parameters.
+    public var parameterCount: Int { entries.reduce(0) { $0 + $1.count } }
+
+    /// Calls `emit` with consecutive chunks (at most `chunk` values) of entry `e`.
+    func generate(_ e: Entry, chunk: Int = writeChunkElements, _ emit: ([Double]) throws -> Void) rethrows {
+        var rng = SeededRNG(seed: seed, label: e.name)
+        let total = e.count
+        var done = 0
+        var buffer: [Double] = []
+        buffer.reserveCapacity(min(chunk, total))
+        while done < total {
+            let n = min(chunk, total - done)
+            buffer.removeAll(keepingCapacity: true)
+            switch e.draw {
+            case .normal(let std, let mean):
+                for _ in 0..<n { buffer.append(mean + std * rng.normal()) }
+            case .decayBias(let N, let exponent):
+                for k in done..<(done + n) {
+                    let c = k % N
+                    let x = N > 1 ? Double(c) / Double(N - 1) : 0
+                    buffer.append(-6 + 5 * pow(x, exponent) + 0.3 * rng.normal())
+                }
+            }
+            try emit(buffer)
+            done += n
+        }
+    }
+
+    // TensorSource
+    public var tensorNames: [String] { sorted }
+    public func shape(of name: String) -> [Int]? { index[name].map { entries[$0].shape } }
+    public func dtype(of name: String) -> DType? { index[name] == nil ? nil : .F64 }
+
+    public func doubles(_ name: String) throws -> [Double] {
+        guard let k = index[name] else { throw Hxa079Error.invalidModel(["missing tensor \(name)"]) }
+        var out: [Double] = []
+        out.reserveCapacity(entries[k].count)
+        generate(entries[k]) { out.append(contentsOf: $0) }
+        return out
+    }
+
+    public func floats(_ name: String) throws -> [Float] {
+        guard let k = index[name] else { throw Hxa079Error.invalidModel(["missing tensor \(name)"]) }
+        var out: [Float] = []
+        out.reserveCapacity(entries[k].count)
+        generate(entries[k]) { chunk in for v in chunk { out.append(Float(v)) } }
+        return out
+    }
+
+    /// The tensors as producers for the streaming writer.
+    var plannedTensors: [PlannedTensor] {
+        entries.map { e in PlannedTensor(name: e.name, shape: e.shape) { emit in try self.generate(e, emit) } }
+    }
+}
+
+extension ModelWeights {
+    /// A seeded random model of `shape` (see the file comment for the scales):
+    /// exactly what the loader reads from `RandomModelPlan(shape:options:seed:)`.
+    public static func random(shape: ModelShape, options: RandomModelOptions = .init(), seed: UInt64) -> ModelWeights<T> {
+        let plan = RandomModelPlan(shape: shape, options: options, seed: seed)
+        return build(config: plan.config, reader: WeightReader<T>(source: plan, loadValues: true, checkFinite: false))
+    }
+}
+
+/// Generates a seeded random model and writes it as a model directory,
+/// streaming each tensor in chunks (memory stays bounded whatever the size).
+/// The files equal `writeModelDirectory(ModelWeights<Double>.random(...))`
+/// for F64 and `ModelWeights<Float>.random(...)` for F32 / F16 / BF16.
+@discardableResult
+public func writeRandomModelDirectory(shape: ModelShape, options: RandomModelOptions = .init(), seed: UInt64,
+                                      to path: String, dtype: DType, naming: TensorNaming = .hf, shards: Int = 1,
+                                      metadata: [String: String]? = nil) throws -> WrittenModel {
+    let plan = RandomModelPlan(shape: shape, options: options, seed: seed)
+    return try writeModelFiles(plan.plannedTensors, config: plan.config.json(layerKinds: plan.layerKinds), to: path,
+                               dtype: dtype, naming: naming, shards: shards, metadata: metadata)
 }

@@ -1,16 +1,25 @@
 // WeightsIO: named tensors ↔ typed weights, with a validation report that
-// lists every problem at once (SPEC.md §1–§2).
+// lists every problem at once (SPEC.md §1.2–§2.7).
 //
 // Contract:
 // - Layer kinds come from the weights: layer i is GQA iff it has
-//   `model.layers.i.self_attn.q_proj.weight`. A layer list declared in
-//   config.json must agree.
-// - LoRA ranks come from the tensor shapes. `*0` vectors are accepted in any
-//   shape with the right element count ([1,1,D] in real checkpoints).
-// - Structural problems (missing / unexpected tensors, wrong shapes,
-//   inconsistent config, disagreeing layer list) make loading fail.
-//   Non-finite weight values are reported separately as warnings, so a caller
-//   can refuse them (`inspect`) or run anyway (`forward`, `step --watch-nan`).
+//   `model.layers.i.self_attn.q_proj.weight`, RWKV iff it has
+//   `receptance.weight`; both or neither is a problem. A layer list declared in
+//   config.json must agree; the problem names the disagreeing layers.
+// - LoRA ranks come from the tensor shapes (`*1` columns); the `*2` must have
+//   that many rows. `*0` vectors and `r_k` are accepted in any shape with the
+//   right element count ([1,1,D] / [H,N] in real checkpoints). The bookkeeping
+//   scalars `layer_architecture`, `head_size_record` are accepted in RWKV
+//   layers in any shape and dtype, and ignored.
+// - Weights must be stored as F64, F32, F16 or BF16.
+// - Structural problems (missing / unexpected tensors, wrong shapes, integer
+//   dtypes, inconsistent config, disagreeing layer list, layers beyond
+//   num_hidden_layers, source problems such as duplicate names) make loading
+//   fail, all listed in one `Hxa079Error.invalidModel`. Non-finite weight
+//   values are reported separately (`ValidationReport.nonFinite`), so a caller
+//   can refuse them (`inspect`) or run anyway after a warning (`forward`, `step`).
+// - `validate` keeps no values: with a `SafeTensorsSource` it scans the stored
+//   bits chunk by chunk, so a model far larger than memory can be checked.
 
 import SafeTensors
 
@@ -25,6 +34,12 @@ public struct ValidationReport: Sendable, Equatable {
         public var name: String
         public var count: Int
         public var firstIndex: Int
+
+        public init(name: String, count: Int, firstIndex: Int) {
+            self.name = name
+            self.count = count
+            self.firstIndex = firstIndex
+        }
     }
 
     public init() {}
@@ -36,11 +51,27 @@ public struct ValidationReport: Sendable, Equatable {
     public var nonFiniteDescriptions: [String] {
         nonFinite.map { "tensor \($0.name) holds \($0.count) non-finite value\($0.count == 1 ? "" : "s") (first at flat index \($0.firstIndex))" }
     }
+
+    /// Structural problems followed by the non-finite tensors.
+    public var allProblems: [String] { problems + nonFiniteDescriptions }
+}
+
+/// Sources that can count non-finite values without materialising them.
+protocol NonFiniteScanning {
+    /// (number of NaN/±Inf values, flat index of the first) of tensor `name`.
+    func scanNonFinite(_ name: String) throws -> (count: Int, first: Int)
+}
+
+/// Sources that know problems of their own (duplicate names, shard index).
+protocol SourceProblemReporting {
+    var sourceProblems: [String] { get }
+    /// How to show an internal name in a message (the stored name, if different).
+    func displayName(_ name: String) -> String
 }
 
 /// Reads typed weights out of a `TensorSource`, recording every problem.
-/// With `loadValues == false` it checks names, shapes and finiteness but keeps
-/// no values (used by `inspect` on models too large to hold).
+/// With `loadValues == false` it checks names, shapes, dtypes and finiteness
+/// but keeps no values (used by `inspect` on models too large to hold).
 final class WeightReader<T: BinaryFloatingPoint> {
     let source: TensorSource
     let loadValues: Bool
@@ -56,21 +87,36 @@ final class WeightReader<T: BinaryFloatingPoint> {
 
     func has(_ name: String) -> Bool { source.shape(of: name) != nil }
 
+    /// `name` as the checkpoint spells it.
+    func shown(_ name: String) -> String {
+        (source as? SourceProblemReporting)?.displayName(name) ?? name
+    }
+
+    func problem(_ text: String) { report.problems.append(text) }
+
     /// Reads `name`, whose shape must equal `shape` exactly (or, with
     /// `flexible`, merely have the same element count).
     func read(_ name: String, shape: [Int], flexible: Bool = false) -> [T] {
         used.insert(name)
         guard let actual = source.shape(of: name) else {
-            report.problems.append("missing tensor \(name) (expected shape \(shape))")
+            problem("missing tensor \(shown(name)) (expected shape \(shape))")
             return []
         }
         let count = shape.reduce(1, *)
         let ok = flexible ? actual.reduce(1, *) == count : actual == shape
         if !ok {
-            report.problems.append("tensor \(name) has shape \(actual), expected \(shape)\(flexible ? " (or any shape with \(count) elements)" : "")")
+            problem("tensor \(shown(name)) has shape \(actual), expected \(shape)\(flexible ? " (or any shape with \(count) elements)" : "")")
             return []
         }
+        guard checkDType(name) else { return [] }
         return values(name, count: count)
+    }
+
+    /// True when `name` is stored in a float dtype; records a problem otherwise.
+    func checkDType(_ name: String) -> Bool {
+        guard let d = source.dtype(of: name), !d.isFloatingPoint else { return true }
+        problem("tensor \(shown(name)) has integer dtype \(d.rawValue); weights must be F64, F32, F16 or BF16")
+        return false
     }
 
     /// Reads `name` if present.
@@ -81,24 +127,30 @@ final class WeightReader<T: BinaryFloatingPoint> {
     /// Reads a LoRA pair `first` [inFeatures, D], `second` [D, outFeatures]; D from the shapes.
     func lowRank(_ first: String, _ second: String, inFeatures: Int, outFeatures: Int) -> LowRank<T> {
         used.insert(first); used.insert(second)
+        let empty = LowRank<T>(inFeatures: inFeatures, rank: 0, outFeatures: outFeatures, down: [], up: [])
         guard let s1 = source.shape(of: first) else {
-            report.problems.append("missing tensor \(first) (expected shape [\(inFeatures), rank])")
-            if !has(second) { report.problems.append("missing tensor \(second) (expected shape [rank, \(outFeatures)])") }
-            return LowRank(inFeatures: inFeatures, rank: 0, outFeatures: outFeatures, down: [], up: [])
+            problem("missing tensor \(shown(first)) (expected shape [\(inFeatures), rank])")
+            if !has(second) { problem("missing tensor \(shown(second)) (expected shape [rank, \(outFeatures)])") }
+            return empty
         }
         guard s1.count == 2, s1[0] == inFeatures, s1[1] > 0 else {
-            report.problems.append("tensor \(first) has shape \(s1), expected [\(inFeatures), rank] with rank > 0")
-            return LowRank(inFeatures: inFeatures, rank: 0, outFeatures: outFeatures, down: [], up: [])
+            problem("tensor \(shown(first)) has shape \(s1), expected [\(inFeatures), rank] with rank > 0")
+            if !has(second) { problem("missing tensor \(shown(second)) (expected shape [rank, \(outFeatures)])") }
+            return empty
         }
         let rank = s1[1]
+        if let s2 = source.shape(of: second), s2.count == 2, s2[1] == outFeatures, s2[0] != rank {
+            problem("LoRA rank mismatch: \(shown(first)) is \(s1) (rank \(rank)) but \(shown(second)) is \(s2), expected [\(rank), \(outFeatures)]")
+            return empty
+        }
         let down = read(first, shape: [inFeatures, rank])
         let up = read(second, shape: [rank, outFeatures])
         return LowRank(inFeatures: inFeatures, rank: rank, outFeatures: outFeatures, down: down, up: up)
     }
 
-    func linear(_ prefix: String, out: Int, in inFeatures: Int) -> Linear<T> {
+    func linear(_ prefix: String, out: Int, in inFeatures: Int, bias allowBias: Bool = true) -> Linear<T> {
         let w = read(prefix + ".weight", shape: [out, inFeatures])
-        let b = optional(prefix + ".bias", shape: [out])
+        let b = allowBias ? optional(prefix + ".bias", shape: [out]) : nil
         return Linear(outFeatures: out, inFeatures: inFeatures, weight: w, bias: b)
     }
 
@@ -106,32 +158,39 @@ final class WeightReader<T: BinaryFloatingPoint> {
         do {
             if loadValues {
                 let v: [T] = try source.values(name)
-                if checkFinite { scanFinite(name, v.lazy.map { Double($0) }) }
+                if checkFinite { scanFinite(name, v) }
                 return v
-            } else {
-                if checkFinite { scanFinite(name, try source.floats(name).lazy.map { Double($0) }) }
-                return []
             }
+            if checkFinite {
+                if let scanner = source as? NonFiniteScanning {
+                    let (n, first) = try scanner.scanNonFinite(name)
+                    if n > 0 { report.nonFinite.append(.init(name: shown(name), count: n, firstIndex: first)) }
+                } else {
+                    scanFinite(name, try source.doubles(name))
+                }
+            }
+            return []
         } catch {
-            report.problems.append("tensor \(name) could not be read: \(error)")
+            problem("tensor \(shown(name)) could not be read: \(error)")
             return []
         }
     }
 
-    private func scanFinite<S: Sequence>(_ name: String, _ values: S) where S.Element == Double {
+    private func scanFinite<U: BinaryFloatingPoint>(_ name: String, _ values: [U]) {
         var count = 0, first = -1
         for (i, x) in values.enumerated() where !x.isFinite {
             if first < 0 { first = i }
             count += 1
         }
-        if count > 0 { report.nonFinite.append(.init(name: name, count: count, firstIndex: first)) }
+        if count > 0 { report.nonFinite.append(.init(name: shown(name), count: count, firstIndex: first)) }
     }
 }
 
 extension ModelWeights {
     /// Layer kinds as the weights say: GQA iff `q_proj.weight` is present.
     public static func detectLayerKinds(config: ModelConfig, source: TensorSource) -> [LayerKind] {
-        (0..<max(config.numLayers, 0)).map { i in
+        let L = (0...ModelConfig.maxLayers).contains(config.numLayers) ? config.numLayers : 0
+        return (0..<L).map { i in
             source.shape(of: TensorName.attn(i, "q_proj.weight")) != nil ? .gqa : .rwkv
         }
     }
@@ -153,16 +212,25 @@ extension ModelWeights {
     }
 
     static func build(config: ModelConfig, reader r: WeightReader<T>) -> ModelWeights<T> {
-        r.report.problems += config.problems()
-        guard config.problems().isEmpty else {
-            return ModelWeights(config: config, embedding: [], layers: [], finalNorm: [], lmHead: nil)
+        let emptyModel = ModelWeights(config: config, embedding: [], layers: [], finalNorm: [], lmHead: nil)
+        if let s = r.source as? SourceProblemReporting { r.report.problems += s.sourceProblems }
+        let kinds = detectLayerKinds(config: config, source: r.source)
+        let configProblems = config.problems(hasRWKVLayers: kinds.isEmpty || kinds.contains(.rwkv))
+        guard configProblems.isEmpty else {
+            r.report.problems += configProblems
+            return emptyModel
         }
         let C = config.hiddenSize, H = config.numHeads, N = config.headDim, Hkv = config.numKVHeads
-        let I = config.intermediateSize, V = config.vocabSize
-        let kinds = detectLayerKinds(config: config, source: r.source)
+        let I = config.intermediateSize, V = config.vocabSize, L = config.numLayers
         if let declared = config.declaredLayerKinds, declared != kinds {
             let d = String(declared.map { $0.letter }), w = String(kinds.map { $0.letter })
-            r.report.problems.append("config declares layer map \(d) but the weights give \(w) (a layer is GQA iff it has q_proj.weight)")
+            let differ = zip(declared, kinds).enumerated().filter { $0.element.0 != $0.element.1 }.map { String($0.offset) }
+            r.problem("config.json declares layer map \(d) but the weights give \(w) (a layer is GQA iff it has q_proj.weight); disagreeing layers: \(differ.joined(separator: ", "))")
+        }
+        // Layers the config does not have.
+        let beyond = Set(r.source.tensorNames.compactMap { TensorName.layerIndex(of: $0) }.filter { $0 >= L }).sorted()
+        if !beyond.isEmpty {
+            r.problem("the weights hold layer\(beyond.count == 1 ? "" : "s") \(beyond.map(String.init).joined(separator: ", ")) but num_hidden_layers is \(L)")
         }
         let firstRWKV = kinds.firstIndex(of: .rwkv)
 
@@ -171,11 +239,14 @@ extension ModelWeights {
         for (i, kind) in kinds.enumerated() {
             let a = { (leaf: String) in TensorName.attn(i, leaf) }
             let mixer: MixerWeights<T>
+            let hasQ = r.has(a("q_proj.weight")), hasR = r.has(a("receptance.weight"))
+            if hasQ && hasR {
+                r.problem("layer \(i) has both q_proj.weight (GQA) and receptance.weight (RWKV)")
+            } else if !hasQ && !hasR {
+                r.problem("layer \(i) has neither q_proj.weight (GQA) nor receptance.weight (RWKV)")
+            }
             switch kind {
             case .rwkv:
-                if !r.has(a("receptance.weight")) && !r.has(a("key.weight")) {
-                    r.report.problems.append("layer \(i) has neither q_proj.weight (GQA) nor receptance.weight (RWKV)")
-                }
                 for leaf in TensorName.ignoredLeaves where r.has(a(leaf)) { r.used.insert(a(leaf)) }
                 let isFirst = i == firstRWKV
                 func gate(_ name: String) -> ResidualGate<T>? {
@@ -218,9 +289,22 @@ extension ModelWeights {
                                        mixer: mixer, mlp: mlp))
         }
         let finalNorm = r.read(TensorName.finalNorm, shape: [C])
-        let head: Linear<T>? = r.has(TensorName.lmHead) ? r.linear("lm_head", out: V, in: C) : nil
-        let unexpected = r.source.tensorNames.filter { !r.used.contains($0) }
-        for name in unexpected { r.report.problems.append("unexpected tensor \(name)") }
+        // SPEC.md §2.3/§2.7: the head has no bias; a tied config forbids lm_head.weight.
+        var head: Linear<T>? = nil
+        if r.has(TensorName.lmHead) {
+            if config.tieWordEmbeddings {
+                r.used.insert(TensorName.lmHead)
+                r.problem("config.json sets tie_word_embeddings but \(r.shown(TensorName.lmHead)) is present (ambiguous head)")
+            } else {
+                head = r.linear("lm_head", out: V, in: C, bias: false)
+            }
+        }
+        let other = TensorNaming.rwkv == (r.source as? SafeTensorsSource)?.naming ? "" : " (an RWKV-style name in an HF-style checkpoint?)"
+        for name in r.source.tensorNames where !r.used.contains(name) {
+            if let i = TensorName.layerIndex(of: name), i >= L { continue }  // reported above, per layer
+            let hint = name.hasPrefix("blocks.") || name == TensorName.rwkvEmbedding ? other : ""
+            r.problem("unexpected tensor \(r.shown(name))\(hint)")
+        }
         return ModelWeights(config: config, embedding: embedding, layers: layers, finalNorm: finalNorm, lmHead: head)
     }
 }

@@ -20,7 +20,7 @@ extension GQAWeights where T: ReferenceScalar {
     ///   - cache: K and V [P][Hkv][N], extended by the call's T positions.
     /// - Returns: the mixer output [T][C] (SPEC.md (31)).
     func forward(_ x: [T], tokens: Int, layer: Int, config: ModelConfig, position: Int,
-                 cache: inout KVCache<T>, observer: (any CheckpointObserver)?) throws -> [T] {
+                 cache: inout KVCache<T>, mutant: Mutant? = nil, observer: (any CheckpointObserver)?) throws -> [T] {
         let C = config.hiddenSize, H = config.numHeads, N = config.headDim, Hkv = config.numKVHeads
         let G = config.groupSize
         let eps = T(config.rmsNormEps)
@@ -49,6 +49,13 @@ extension GQAWeights where T: ReferenceScalar {
                 }
             }
         }
+        if mutant == .ropeInGQA {   // MUTANT rope_in_gqa
+            let invFreq = ropeInverseFrequencies(headDim: N, theta: T(config.ropeTheta))
+            for t in 0..<tokens {
+                applyRoPE(&q, offset: t * H * N, heads: H, headDim: N, position: position + t, inverseFrequencies: invFreq)
+                applyRoPE(&k, offset: t * Hkv * N, heads: Hkv, headDim: N, position: position + t, inverseFrequencies: invFreq)
+            }
+        }
         try observer.record(name("q"), shape: [tokens, H, N], q)
         try observer.record(name("k"), shape: [tokens, Hkv, N], k)
         try observer.record(name("v"), shape: [tokens, Hkv, N], v)
@@ -63,7 +70,7 @@ extension GQAWeights where T: ReferenceScalar {
         for t in 0..<tokens {
             let p = position + t
             for h in 0..<H {
-                let g = h / G
+                let g = mutant == .kvHeadsTiled ? h % Hkv : h / G   // MUTANT kv_heads_tiled: h mod Hkv
                 let qo = (t * H + h) * N
                 // (28) s_j = (q · k_j)·N^−½ for j = 0…p
                 var scores = [T](repeating: 0, count: p + 1)

@@ -14,8 +14,13 @@ public struct ForwardOptions: Sendable, Equatable {
     /// 0: token-by-token recurrence (SPEC.md (18)–(20)); L ≥ 1: chunked form
     /// with chunks of L tokens (SPEC.md (40)–(49)).
     public var chunkSize: Int
+    /// A known-wrong variant to run instead of the model (fixtures only; nil = the model).
+    public var mutant: Mutant?
 
-    public init(chunkSize: Int = 0) { self.chunkSize = chunkSize }
+    public init(chunkSize: Int = 0, mutant: Mutant? = nil) {
+        self.chunkSize = chunkSize
+        self.mutant = mutant
+    }
 }
 
 /// The readable reference engine.
@@ -59,11 +64,11 @@ public enum Reference {
             switch (layer.mixer, s.layers[i]) {
             case (.rwkv(let w), .rwkv(var wkv)):
                 mixed = try w.forward(xhat, tokens: T_, layer: i, config: cfg, position: s.position,
-                                      state: &wkv, first: &first, chunkSize: options.chunkSize, observer: observer)
+                                      state: &wkv, first: &first, options: options, observer: observer)
                 s.layers[i] = .rwkv(wkv)
             case (.gqa(let w), .gqa(var cache)):
                 mixed = try w.forward(xhat, tokens: T_, layer: i, config: cfg, position: s.position,
-                                      cache: &cache, observer: observer)
+                                      cache: &cache, mutant: options.mutant, observer: observer)
                 s.layers[i] = .gqa(cache)
             default:
                 throw Hxa079Error.invalidState(["state.layers.\(i) does not match layer \(i)'s kind"])

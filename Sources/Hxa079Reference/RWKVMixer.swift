@@ -31,7 +31,8 @@ extension RWKVWeights where T: ReferenceScalar {
     /// - Returns: the mixer output [T][C] (SPEC.md (24)), before the residual add.
     func forward(_ x: [T], tokens: Int, layer: Int, config: ModelConfig, position: Int,
                  state: inout WKVState<T>, first: inout FirstLayerValues<T>?,
-                 chunkSize: Int, observer: (any CheckpointObserver)?) throws -> [T] {
+                 options: ForwardOptions, observer: (any CheckpointObserver)?) throws -> [T] {
+        let mutant = options.mutant
         let C = config.hiddenSize, H = config.numHeads, N = config.headDim, Hkv = config.numKVHeads
         let G = config.groupSize
         let eps = T(config.rmsNormEps)
@@ -62,6 +63,7 @@ extension RWKVWeights where T: ReferenceScalar {
             }
         }
 
+        let kBeforeRoPE = k   // MUTANT k_first_before_rope only
         // (7) RoPE on r (H heads) and k (Hkv heads) at p = position + t
         let invFreq = ropeInverseFrequencies(headDim: N, theta: T(config.ropeTheta))
         for t in 0..<tokens {
@@ -99,7 +101,7 @@ extension RWKVWeights where T: ReferenceScalar {
                 }
             }
         } else {
-            first = FirstLayerValues(k: k, v: v)
+            first = FirstLayerValues(k: mutant == .kFirstBeforeRoPE ? kBeforeRoPE : k, v: v)
         }
         try observer.record(name("k_mixed"), shape: [tokens, Hkv, N], kMixed)
         try observer.record(name("v_mixed"), shape: [tokens, Hkv, N], vMixed)
@@ -109,7 +111,7 @@ extension RWKVWeights where T: ReferenceScalar {
         var vH = [T](repeating: 0, count: tokens * H * N)   // [T][H][N]
         for t in 0..<tokens {
             for h in 0..<H {
-                let g = h / G
+                let g = mutant == .kvHeadsTiled ? h % Hkv : h / G   // MUTANT kv_heads_tiled: h mod Hkv
                 for n in 0..<N {
                     kH[(t * H + h) * N + n] = kMixed[(t * Hkv + g) * N + n]
                     vH[(t * H + h) * N + n] = vMixed[(t * Hkv + g) * N + n]
@@ -120,13 +122,15 @@ extension RWKVWeights where T: ReferenceScalar {
         // (14) w = −softplus(−(w0 + tanh(x̂·w1)·w2)) − 0.5 and (13) a = σ(a0 + x̂·a1·a2), [T][H·N]
         var w = [T](repeating: 0, count: tokens * H * N)
         var a = [T](repeating: 0, count: tokens * H * N)
+        var z = [T](repeating: 0, count: tokens * H * N)   // w0 + tanh(x̂·w1)·w2, kept for a mutant
         for t in 0..<tokens {
             var u = decayLoRA.down(x, offset: t * C)
             for d in 0..<u.count { u[d] = T.tanh(u[d]) }
             let zw = decayLoRA.up(u)
             let za = iclrLoRA.up(iclrLoRA.down(x, offset: t * C))
             for i in 0..<(H * N) {
-                w[t * H * N + i] = -softplus(-(w0[i] + zw[i])) - T(0.5)
+                z[t * H * N + i] = w0[i] + zw[i]
+                w[t * H * N + i] = -softplus(-z[t * H * N + i]) - T(0.5)
                 a[t * H * N + i] = sigmoid(a0[i] + za[i])
             }
         }
@@ -146,16 +150,18 @@ extension RWKVWeights where T: ReferenceScalar {
                 for n in 0..<N { kk[o + n] = kH[o + n] / norm }
             }
         }
-        // (15) k̃ = k ⊙ (1 − w + a), w being the pre-exp value of (14)
-        var kScaled = [T](repeating: 0, count: tokens * H * N)
-        for i in 0..<kScaled.count { kScaled[i] = kH[i] * (1 - w[i] + a[i]) }
         // (17) log-decay g = −exp(w) and decay d = exp(g) = exp(−exp(w))
         var logDecay = [T](repeating: 0, count: tokens * H * N)
         var decay = [T](repeating: 0, count: tokens * H * N)
         for i in 0..<decay.count {
             logDecay[i] = -T.exp(w[i])
+            if mutant == .truncatedExpHalf { logDecay[i] = -T(0.606531) * sigmoid(z[i]) }   // MUTANT
             decay[i] = T.exp(logDecay[i])
         }
+        // (15) k̃ = k ⊙ (1 − w + a), w being the pre-exp value of (14)
+        var kScaled = [T](repeating: 0, count: tokens * H * N)
+        for i in 0..<kScaled.count { kScaled[i] = kH[i] * (1 - w[i] + a[i]) }
+        if mutant == .kScaledWithDecay { for i in 0..<kScaled.count { kScaled[i] = kH[i] * (1 - decay[i] + a[i]) } }   // MUTANT
         try observer.record(name("kk"), shape: [tokens, H, N], kk)
         try observer.record(name("k_scaled"), shape: [tokens, H, N], kScaled)
         try observer.record(name("decay"), shape: [tokens, H, N], decay)
@@ -171,9 +177,15 @@ extension RWKVWeights where T: ReferenceScalar {
         // (18)–(20) the WKV recurrence (or its chunked form, (40)–(49))
         let input = WKVInput(steps: tokens, heads: H, keySize: N, valueSize: N,
                              r: r, logDecay: logDecay, k: kScaled, v: vH, alpha: alpha, beta: beta)
-        let o = chunkSize > 0
-            ? WKV.chunked(input, chunkSize: chunkSize, state: &state.values)
-            : WKV.recurrent(input, state: &state.values)
+        if mutant == .transposedState { MutantWKV.transposeHeads(&state.values, heads: H, size: N) }   // MUTANT
+        let o: [T]
+        if let mutant, mutant == .removalFromDecayedState || mutant == .readoutFromOldState {
+            o = MutantWKV.recurrent(input, state: &state.values, mutant: mutant)   // MUTANT
+        } else if options.chunkSize > 0 {
+            o = WKV.chunked(input, chunkSize: options.chunkSize, state: &state.values)
+        } else {
+            o = WKV.recurrent(input, state: &state.values)
+        }
         try observer.record(name("wkv"), shape: [tokens, H, N], o)
 
         // (22) bonus_h = (Σ_n r_{h,n}·k̃_{h,n}·r_k[h,n])·v_h
@@ -199,7 +211,7 @@ extension RWKVWeights where T: ReferenceScalar {
         try observer.record(name("gate"), shape: [tokens, H, N], gate)
 
         // (21) y = o·N^−½, (22) y += bonus, (24) out = (y ⊙ gate)·Woᵀ (+ bo)
-        let scale: T = inverseSquareRoot(N)   // c_N, SPEC.md (21a)
+        let scale: T = mutant == .wkvScaleMissing ? 1 : inverseSquareRoot(N)   // c_N, SPEC.md (21a); MUTANT: 1
         var gated = [T](repeating: 0, count: tokens * H * N)
         for i in 0..<gated.count { gated[i] = (o[i] * scale + bonus[i]) * gate[i] }
         let out = output.applyRows(gated, rows: tokens)

@@ -89,6 +89,7 @@ extension WKV {
 
                 /// Vc [n][V]: row i = v_i, the values of the chunk.
                 var vc = [T](repeating: 0, count: n * V)
+                // (44)–(46) Vc, stacked as rows
                 for i in 0..<n {
                     let val = ((c0 + i) * H + h) * V
                     for p in 0..<V { vc[i * V + p] = x.v[val + p] }
@@ -194,6 +195,7 @@ extension WKV {
         var ad = [T](repeating: 0, count: n * K)
         var kt = [T](repeating: 0, count: n * K)
         var bt = [T](repeating: 0, count: n * K)
+        // (44)–(46) decayed operands; every exponent ≤ 0 (47)
         for s in 0..<n {
             for d in 0..<K {
                 // (45) Qd rows r_i ⊙ exp(G_i) (inclusive), (44) Ad rows α_i ⊙ exp(G_{i−1}) (exclusive)
@@ -207,6 +209,7 @@ extension WKV {
         }
         /// exp(G_n) [K]: (46) decay of S_0 over the whole chunk.
         var chunkDecay = [T](repeating: 0, count: K)
+        // (46) exp(G_n)
         for d in 0..<K { chunkDecay[d] = T.exp(G[n * K + d]) }
 
         return WKVChunkTerms(count: n, keySize: K, cumulativeLogDecay: G,
@@ -226,6 +229,7 @@ extension WKV {
     ) -> [T] {
         /// X [n][m]: the solution, row i final once rows 0..<i are.
         var X = [T](repeating: 0, count: n * m)
+        // (44) forward substitution, row by row
         for i in 0..<n {
             for p in 0..<m {
                 var acc: T = 0

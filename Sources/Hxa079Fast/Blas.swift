@@ -1,0 +1,99 @@
+// Blas: the few OpenBLAS calls of the fast path, and the 2-way parallel loop.
+//
+// Contract: thin row-major wrappers around cblas_sgemm / cblas_sgemv (which
+// reassociate sums and use FMA internally — allowed in the fast path only).
+// Shapes are in the doc comments; every leading dimension is explicit so
+// strided column blocks (a slice of a fused LoRA output) need no copy.
+//
+// Threads: OpenBLAS runs its own pool (OPENBLAS_NUM_THREADS, default = all
+// cores). Our own parallel sections (`parallelFor`) run on Dispatch's pool and
+// never call OpenBLAS from inside, so the two pools never nest.
+
+import COpenBLAS
+import Dispatch
+
+enum Blas {
+    /// C [m][n] (ldc) = A [m][k] (lda) · Bᵀ, B [n][k] (ldb) + beta·C.
+    @inline(__always)
+    static func gemmNT(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                       c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float = 0) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(m), blasint(n), blasint(k),
+                    1, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    }
+
+    /// C [m][n] (ldc) = A [m][k] (lda) · B, B [k][n] (ldb) + beta·C.
+    @inline(__always)
+    static func gemmNN(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                       c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float = 0) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(m), blasint(n), blasint(k),
+                    1, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    }
+
+    /// y [rows] = W [rows][cols] (ldw) · x [cols] + beta·y.
+    @inline(__always)
+    static func gemv(rows: Int, cols: Int, w: UnsafePointer<Float>, ldw: Int, x: UnsafePointer<Float>,
+                     y: UnsafeMutablePointer<Float>, beta: Float = 0) {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(rows), blasint(cols), 1, w, blasint(ldw), x, 1, beta, y, 1)
+    }
+
+    /// y [cols] = Wᵀ·x for W [rows][cols] (ldw), x [rows]: y = x·W.
+    @inline(__always)
+    static func gemvT(rows: Int, cols: Int, w: UnsafePointer<Float>, ldw: Int, x: UnsafePointer<Float>,
+                      y: UnsafeMutablePointer<Float>, beta: Float = 0) {
+        cblas_sgemv(CblasRowMajor, CblasTrans, blasint(rows), blasint(cols), 1, w, blasint(ldw), x, 1, beta, y, 1)
+    }
+}
+
+/// OpenBLAS facts for reports (bench, BENCHMARKS.md).
+public enum BlasInfo {
+    /// The kernel family OpenBLAS chose at run time (e.g. `Cooperlake`).
+    public static var coreName: String {
+        guard let p = openblas_get_corename() else { return "unknown" }
+        return String(cString: p)
+    }
+    /// The build configuration string.
+    public static var config: String {
+        guard let p = openblas_get_config() else { return "unknown" }
+        return String(cString: p)
+    }
+    /// OpenBLAS's thread count.
+    public static var threads: Int {
+        get { Int(openblas_get_num_threads()) }
+        set { openblas_set_num_threads(Int32(newValue)) }
+    }
+    /// C [n][n] = A·B with `cblas_sgemm` (for ceiling measurements); returns C[0] so the work is kept.
+    public static func squareGemm(_ a: [Float], _ b: [Float], n: Int, into c: inout [Float]) {
+        a.withUnsafeBufferPointer { ap in
+            b.withUnsafeBufferPointer { bp in
+                c.withUnsafeMutableBufferPointer { cp in
+                    guard let a = ap.baseAddress, let b = bp.baseAddress, let c = cp.baseAddress,
+                          ap.count >= n * n, bp.count >= n * n, cp.count >= n * n else { return }
+                    Blas.gemmNN(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: c, ldc: n)
+                }
+            }
+        }
+    }
+}
+
+/// Number of workers for our own parallel sections: the machine's cores, at most 2
+/// ways in practice here (the build machine has 2 vCPUs).
+let workerCount: Int = {
+    let n = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+    return max(1, min(n, 8))
+}()
+
+/// Runs body(w) for w in 0..<ways, in parallel when ways > 1 and `parallel`.
+@inline(__always)
+func parallelFor(_ ways: Int, parallel: Bool = true, _ body: (Int) -> Void) {
+    if ways <= 1 || !parallel {
+        for w in 0..<max(ways, 0) { body(w) }
+    } else {
+        DispatchQueue.concurrentPerform(iterations: ways, execute: body)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,526 @@
+// FastModel: the optimized Float32 forward pass of an hxa079 model.
+//
+// Contract: computes the same function as Hxa079Reference `Reference.forward`
+// (SPEC.md (1)–(37)) — same equations, same order of stages, same checkpoint
+// names and shapes, same errors, same state layout (`ModelState<Float>`,
+// WKV state S [H][N value][N key], KV cache [P][Hkv][N]) — with the sums
+// reassociated (OpenBLAS GEMM/GEMV with FMA inside, SIMD16 partial sums) and
+// the transcendental functions replaced by the polynomial versions of
+// VectorMath.swift. That freedom exists only in this module.
+//
+// Per call of T tokens (rows):
+//   embed → per layer [RMSNorm → RWKV or GQA mixer → residual → RMSNorm →
+//   SwiGLU MLP → residual] → final RMSNorm → head.
+// Projections: cblas_sgemm for T > 1, cblas_sgemv for T = 1 (bf16 weights:
+// widened on the fly, DenseMatrix.swift). WKV: WKVKernels.swift (recurrent,
+// or chunked when chunkSize ≥ 1 and T > 1).
+//
+// State and failure: the state is validated before anything runs. With no
+// observer nothing after validation can throw, so the state is moved out,
+// updated in place (no copy of the WKV states) and moved back. With an
+// observer, which may throw to stop the run, a copy is updated and committed
+// only at the end, so a throwing observer leaves the state unchanged.
+//
+// Allocation: scratch buffers live in a Workspace sized for the largest call
+// so far (calls longer than 512 tokens without an observer run in passes of
+// 512, which bounds it); a decode step allocates only the returned logits
+// array, the amortized growth of the KV caches, and the checkpoints an
+// observer asked for.
+//
+// Threads: one FastModel runs one forward at a time (its workspace is shared
+// by its calls); use one instance per thread. OpenBLAS threads the
+// projections; the WKV heads, bf16 GEMV rows are split over the cores with
+// Dispatch (never nested inside an OpenBLAS call).
+
+import Hxa079
+
+public final class FastModel {
+    let packed: PackedModel
+    private var workspace: Workspace?
+    private var rope = RoPETable(start: 0, count: 0, headDim: 2, theta: 10)
+    /// Tests: NaN-fill all scratch before every pass so unwritten elements show.
+    var poisonScratch = false
+    /// Longest pass when no observer is attached (bounds the workspace).
+    static let maxRowsPerPass = 512
+
+    /// Packs `weights` for the kernels (Float32 matrices, shared with the caller's arrays).
+    public init(_ weights: ModelWeights<Float>) throws {
+        packed = try PackedModel(weights, source: MatrixSource())
+    }
+
+    /// Packs `weights`; with `bf16Matrices` the big matrices (projections,
+    /// MLP, head, embedding) are rounded to bfloat16 (nearest even) and kept
+    /// that way: decode reads half the bytes; LoRA, norms and biases stay Float32.
+    public init(_ weights: ModelWeights<Float>, bf16Matrices: Bool) throws {
+        var source = MatrixSource()
+        source.roundToBF16 = bf16Matrices
+        packed = try PackedModel(weights, source: source)
+    }
+
+    init(packed: PackedModel) { self.packed = packed }
+
+    public var config: ModelConfig { packed.config }
+    public var layerKinds: [LayerKind] { packed.layerKinds }
+    /// True when the big matrices are held as bfloat16.
+    public var usesBF16Matrices: Bool { packed.head.isBF16 }
+    /// Bytes of weights one decode step reads (for bandwidth figures).
+    public var decodeWeightBytes: Int { packed.decodeWeightBytes }
+
+    public func initialState() -> ModelState<Float> { ModelState(config: config, layerKinds: layerKinds) }
+
+    /// Runs `tokens` through the model, continuing from `state`.
+    ///
+    /// - Parameters:
+    ///   - chunkSize: 0 = recurrent WKV; L ≥ 1 = chunked WKV with chunks of L
+    ///     (L > 128 runs as chunks of 128; T = 1 always runs the recurrence).
+    /// - Returns: logits [T][V].
+    /// - Throws: `Hxa079Error.tokenOutOfRange`, `.invalidState`,
+    ///   `.invalidArgument`, or what the observer throws (state unchanged).
+    public func forward(tokens: [Int], state: inout ModelState<Float>, chunkSize: Int = 0,
+                        observer: (any CheckpointObserver)? = nil) throws -> [Float] {
+        let cfg = config
+        let V = cfg.vocabSize
+        for (i, token) in tokens.enumerated() where token < 0 || token >= V {
+            throw Hxa079Error.tokenOutOfRange(token: token, index: i, vocabSize: V)
+        }
+        if chunkSize < 0 { throw Hxa079Error.invalidArgument("chunk size must be ≥ 0, got \(chunkSize)") }
+        let problems = state.problems(config: cfg, layerKinds: layerKinds)
+        if !problems.isEmpty { throw Hxa079Error.invalidState(problems) }
+        let T = tokens.count
+        if T == 0 { return [] }
+
+        var logits = [Float](repeating: .nan, count: T * V)
+        if let observer {
+            var s = state
+            try logits.withUnsafeMutableBufferPointer { lp in
+                guard let out = lp.baseAddress else { return }
+                try pass(tokens[...], state: &s, chunkSize: chunkSize, observer: observer, logits: out)
+            }
+            state = s
+        } else {
+            var s = ModelState<Float>(position: 0, layers: [])
+            swap(&s, &state)
+            defer { swap(&s, &state) }
+            try logits.withUnsafeMutableBufferPointer { lp in
+                guard let out = lp.baseAddress else { return }
+                var start = 0
+                while start < T {
+                    let n = min(FastModel.maxRowsPerPass, T - start)
+                    try pass(tokens[start..<(start + n)], state: &s, chunkSize: chunkSize, observer: nil,
+                             logits: out + start * V)
+                    start += n
+                }
+            }
+        }
+        return logits
+    }
+
+    // MARK: - One pass
+
+    private func workspace(rows: Int) -> Workspace {
+        if let w = workspace, w.rows >= rows { return w }
+        let cfg = config
+        var wide = 0
+        if usesBF16Matrices {
+            wide = max(DenseMatrix.scratchFloats(cols: cfg.hiddenSize), DenseMatrix.scratchFloats(cols: cfg.intermediateSize),
+                       DenseMatrix.scratchFloats(cols: cfg.attentionWidth))
+        }
+        workspace = nil
+        let w = Workspace(rows: rows, config: cfg, loraWidth: packed.maxDownWidth, wideFloats: wide)
+        workspace = w
+        return w
+    }
+
+    /// One pass over T tokens; logits [T][V] written to `logits`.
+    private func pass(_ tokens: ArraySlice<Int>, state s: inout ModelState<Float>, chunkSize: Int,
+                      observer: (any CheckpointObserver)?, logits: UnsafeMutablePointer<Float>) throws {
+        let cfg = config
+        let T = tokens.count, C = cfg.hiddenSize, V = cfg.vocabSize
+        let ws = workspace(rows: T)
+        if poisonScratch { ws.poison() }
+        let eps = Float(cfg.rmsNormEps)
+        if layerKinds.contains(.rwkv) {
+            rope.refill(start: s.position, count: T, headDim: cfg.headDim, theta: cfg.ropeTheta)
+        }
+
+        // (1) x⁰_t = E[token_t]
+        for (t, token) in tokens.enumerated() { packed.embedding.copyRow(token, into: ws.x + t * C) }
+        try report(observer, CheckpointName.embed, [T, C], ws.x)
+
+        var haveFirst = false
+        for (i, layer) in packed.layers.enumerated() {
+            // (33) h = x + Mixer(RMSNorm(x; ln1))
+            layer.inputNorm.withUnsafeBufferPointer { g in
+                if let gb = g.baseAddress { rmsNormRows(ws.x, ws.xn, rows: T, count: C, weight: gb, eps: eps) }
+            }
+            try report(observer, CheckpointName.norm1(i), [T, C], ws.xn)
+            switch (layer.mixer, s.layers[i]) {
+            case (.rwkv(let m), .rwkv(var wkv)):
+                s.layers[i] = .rwkv(WKVState(heads: 0, headDim: 0, values: []))   // release: wkv is unique
+                try rwkvMixer(m, layer: i, rows: T, position: s.position, state: &wkv, haveFirst: &haveFirst,
+                              chunkSize: chunkSize, ws: ws, observer: observer)
+                s.layers[i] = .rwkv(wkv)
+            case (.gqa(let m), .gqa(var cache)):
+                s.layers[i] = .gqa(KVCache(kvHeads: 0, headDim: 0))
+                try gqaMixer(m, layer: i, rows: T, cache: &cache, ws: ws, observer: observer)
+                s.layers[i] = .gqa(cache)
+            default:
+                throw Hxa079Error.invalidState(["state.layers.\(i) does not match layer \(i)'s kind"])
+            }
+            addRows(ws.x, ws.mix, into: ws.h, T * C)
+            try report(observer, CheckpointName.mixerResidual(i), [T, C], ws.h)
+
+            // (34) x' = h + MLP(RMSNorm(h; ln2))
+            layer.postAttentionNorm.withUnsafeBufferPointer { g in
+                if let gb = g.baseAddress { rmsNormRows(ws.h, ws.xn, rows: T, count: C, weight: gb, eps: eps) }
+            }
+            try report(observer, CheckpointName.norm2(i), [T, C], ws.xn)
+            mlp(layer, rows: T, ws: ws)
+            try report(observer, CheckpointName.mlpOut(i), [T, C], ws.mlpOut)
+            addRows(ws.h, ws.mlpOut, into: ws.x, T * C)
+            try report(observer, CheckpointName.layerOut(i), [T, C], ws.x)
+        }
+
+        // (35) final norm, (36) logits = x̂·W_headᵀ
+        packed.finalNorm.withUnsafeBufferPointer { g in
+            if let gb = g.baseAddress { rmsNormRows(ws.x, ws.xn, rows: T, count: C, weight: gb, eps: eps) }
+        }
+        try report(observer, CheckpointName.finalNorm, [T, C], ws.xn)
+        packed.head.apply(ws.xn, ldx: C, count: T, into: logits, ldy: V, scratch: ws.wide)
+        try report(observer, CheckpointName.logits, [T, V], logits)
+        // (37)
+        s.position += T
+    }
+
+    // MARK: - RWKV mixer (SPEC.md (5)–(24))
+
+    private func rwkvMixer(_ m: RWKVLayerFast, layer: Int, rows T: Int, position: Int, state: inout WKVState<Float>,
+                           haveFirst: inout Bool, chunkSize: Int, ws: Workspace, observer: (any CheckpointObserver)?) throws {
+        let cfg = config
+        let C = cfg.hiddenSize, H = cfg.numHeads, N = cfg.headDim, Hkv = cfg.numKVHeads, G = cfg.groupSize
+        let HN = H * N, KN = Hkv * N, D = m.downWidth
+        let eps = Float(cfg.rmsNormEps)
+        let name = { (leaf: String) in CheckpointName.rwkv(layer, leaf) }
+
+        // (5) r, k, v projections
+        m.receptance.apply(ws.xn, ldx: C, count: T, into: ws.r, ldy: HN, scratch: ws.wide)
+        m.key.apply(ws.xn, ldx: C, count: T, into: ws.k, ldy: KN, scratch: ws.wide)
+        m.value.apply(ws.xn, ldx: C, count: T, into: ws.v, ldy: KN, scratch: ws.wide)
+        // (13),(14),(9),(10),(23) first halves: x̂·[w1|a1|v1|k1|g1] in one product
+        m.down.withUnsafeBufferPointer { dp in
+            guard let db = dp.baseAddress else { return }
+            if T == 1 { Blas.gemvT(rows: C, cols: D, w: db, ldw: D, x: ws.xn, y: ws.lora) }
+            else { Blas.gemmNN(m: T, n: D, k: C, a: ws.xn, lda: C, b: db, ldb: D, c: ws.lora, ldc: D) }
+        }
+        // (6) optional per-head norms, (7) RoPE on r (H heads) and k (Hkv heads)
+        if let g = m.rNorm { g.withUnsafeBufferPointer { gp in
+            if let gb = gp.baseAddress { rmsNormRows(ws.r, ws.r, rows: T * H, count: N, weight: gb, eps: eps) } } }
+        if let g = m.kNorm { g.withUnsafeBufferPointer { gp in
+            if let gb = gp.baseAddress { rmsNormRows(ws.k, ws.k, rows: T * Hkv, count: N, weight: gb, eps: eps) } } }
+        applyRoPERows(ws.r, rows: T, heads: H, headDim: N, table: rope)
+        applyRoPERows(ws.k, rows: T, heads: Hkv, headDim: N, table: rope)
+        try report(observer, name("r"), [T, H, N], ws.r)
+        try report(observer, name("k"), [T, Hkv, N], ws.k)
+        try report(observer, name("v"), [T, Hkv, N], ws.v)
+
+        // (8)–(10) the first RWKV layer captures k_first/v_first; later ones mix toward them
+        var kM = UnsafePointer(ws.k), vM = UnsafePointer(ws.v)
+        if !haveFirst {
+            ws.kFirst.update(from: ws.k, count: T * KN)
+            ws.vFirst.update(from: ws.v, count: T * KN)
+            haveFirst = true
+        } else {
+            if let up = m.valueUp, let bias = m.v0 {
+                loraUp(up, rows: T, width: D, ws: ws, into: ws.zv)
+                residualMix(raw: ws.v, first: ws.vFirst, z: ws.zv, bias: bias, into: ws.vMix, rows: T, width: KN)
+                vM = UnsafePointer(ws.vMix)
+            }
+            if let up = m.keyUp, let bias = m.k0 {
+                loraUp(up, rows: T, width: D, ws: ws, into: ws.zk)
+                residualMix(raw: ws.k, first: ws.kFirst, z: ws.zk, bias: bias, into: ws.kMix, rows: T, width: KN)
+                kM = UnsafePointer(ws.kMix)
+            }
+        }
+        try report(observer, name("k_mixed"), [T, Hkv, N], kM)
+        try report(observer, name("v_mixed"), [T, Hkv, N], vM)
+
+        // (14) tanh(x̂·w1), (23) σ(x̂·g1) in place on the fused down output; then the up halves
+        for t in 0..<T {
+            let row = ws.lora + t * D
+            mapVector(row + m.decayUp.offset, row + m.decayUp.offset, m.decayUp.rank) { vtanh($0) }
+            mapVector(row + m.gateUp.offset, row + m.gateUp.offset, m.gateUp.rank) { vsigmoid($0) }
+        }
+        loraUp(m.decayUp, rows: T, width: D, ws: ws, into: ws.w)
+        loraUp(m.iclrUp, rows: T, width: D, ws: ws, into: ws.a)
+        loraUp(m.gateUp, rows: T, width: D, ws: ws, into: ws.gate)
+        // (14) w = −softplus(−(w0 + z)) − 0.5 = log σ(w0 + z) − 0.5 ; (13) a = σ(a0 + z)
+        m.w0.withUnsafeBufferPointer { w0p in m.a0.withUnsafeBufferPointer { a0p in
+            guard let w0 = w0p.baseAddress, let a0 = a0p.baseAddress else { return }
+            for t in 0..<T {
+                let wr = ws.w + t * HN, ar = ws.a + t * HN
+                mapVector2(w0, wr, wr, HN) { vlogSigmoid($0 + $1) - splat(0.5) }
+                mapVector2(a0, ar, ar, HN) { vsigmoid($0 + $1) }
+            }
+        }}
+        try report(observer, name("w"), [T, H, N], ws.w)
+        try report(observer, name("a"), [T, H, N], ws.a)
+
+        // (11) expansion (head h reads KV head ⌊h/G⌋), (12) kk, (15) k̃, (17) g and d, (16) α, β
+        for t in 0..<T {
+            for h in 0..<H {
+                let src = (t * Hkv + h / G) * N, dst = (t * H + h) * N
+                let kh = ws.kH + dst
+                kh.update(from: kM + src, count: N)
+                (ws.vH + dst).update(from: vM + src, count: N)
+                let norm = max(sumOfSquares(kh, N).squareRoot(), 1e-12)
+                let nv = splat(norm)
+                var n = 0
+                while n + 16 <= N {
+                    let kv = load16(kh, n), wv = load16(ws.w + dst, n), av = load16(ws.a + dst, n)
+                    let kkv = kv / nv
+                    store16(ws.kk + dst, n, kkv)
+                    store16(ws.kS + dst, n, kv * (splat(1) - wv + av))
+                    let g = splat(0) - vexp(wv)
+                    store16(ws.logDecay + dst, n, g)
+                    store16(ws.decay + dst, n, vexp(g))
+                    store16(ws.alpha + dst, n, splat(0) - kkv)
+                    store16(ws.beta + dst, n, kkv * av)
+                    n += 16
+                }
+                if n < N {
+                    // tail through a padded lane set (the same formulas)
+                    var kv = F16(), wv = F16(), av = F16()
+                    for l in 0..<(N - n) { kv[l] = kh[n + l]; wv[l] = ws.w[dst + n + l]; av[l] = ws.a[dst + n + l] }
+                    let kkv = kv / nv, ks = kv * (splat(1) - wv + av), g = splat(0) - vexp(wv), d = vexp(g)
+                    for l in 0..<(N - n) {
+                        let e = dst + n + l
+                        ws.kk[e] = kkv[l]; ws.kS[e] = ks[l]; ws.logDecay[e] = g[l]; ws.decay[e] = d[l]
+                        ws.alpha[e] = -kkv[l]; ws.beta[e] = kkv[l] * av[l]
+                    }
+                }
+            }
+        }
+        try report(observer, name("kk"), [T, H, N], ws.kk)
+        try report(observer, name("k_scaled"), [T, H, N], ws.kS)
+        try report(observer, name("decay"), [T, H, N], ws.decay)
+
+        // (18)–(20) WKV
+        let args = WKVArgs(steps: T, heads: H, keySize: N, valueSize: N, r: ws.r, logDecay: ws.logDecay, decay: ws.decay,
+                           k: ws.kS, v: ws.vH, alpha: ws.alpha, beta: ws.beta, out: ws.o)
+        state.values.withUnsafeMutableBufferPointer { sp in
+            guard let sb = sp.baseAddress else { return }
+            runWKV(args, state: sb, chunkSize: T > 1 ? chunkSize : 0, workspace: ws.wkv)
+        }
+        try report(observer, name("wkv"), [T, H, N], ws.o)
+
+        // (22) bonus_h = (Σ_n r·k̃·r_k)·v_h
+        m.rK.withUnsafeBufferPointer { rkp in
+            guard let rk = rkp.baseAddress else { return }
+            for t in 0..<T {
+                for h in 0..<H {
+                    let off = (t * H + h) * N
+                    let s = splat(dot3(ws.r + off, ws.kS + off, rk + h * N, N))
+                    mapVector(ws.vH + off, ws.bonus + off, N) { s * $0 }
+                }
+            }
+        }
+        try report(observer, name("bonus"), [T, H, N], ws.bonus)
+        try report(observer, name("gate"), [T, H, N], ws.gate)
+
+        // (21) y = o·N^−½, (22) + bonus, (24) out = (y ⊙ gate)·Woᵀ
+        let scale = splat(1 / Float(N).squareRoot())
+        var e = 0
+        let total = T * HN
+        while e + 16 <= total {
+            store16(ws.gated, e, (load16(ws.o, e) * scale + load16(ws.bonus, e)) * load16(ws.gate, e))
+            e += 16
+        }
+        while e < total { ws.gated[e] = (ws.o[e] * scale[0] + ws.bonus[e]) * ws.gate[e]; e += 1 }
+        m.output.apply(ws.gated, ldx: HN, count: T, into: ws.mix, ldy: C, scratch: ws.wide)
+        try report(observer, name("mixer_out"), [T, C], ws.mix)
+    }
+
+    /// y [T][out] = lora[:, offset..<offset+rank] · W2.
+    private func loraUp(_ up: LoRAUp, rows T: Int, width D: Int, ws: Workspace, into y: UnsafeMutablePointer<Float>) {
+        up.weight.withUnsafeBufferPointer { wp in
+            guard let w = wp.baseAddress else { return }
+            if T == 1 {
+                Blas.gemvT(rows: up.rank, cols: up.outFeatures, w: w, ldw: up.outFeatures, x: ws.lora + up.offset, y: y)
+            } else {
+                Blas.gemmNN(m: T, n: up.outFeatures, k: up.rank, a: ws.lora + up.offset, lda: D, b: w,
+                            ldb: up.outFeatures, c: y, ldc: up.outFeatures)
+            }
+        }
+    }
+
+    /// (9)/(10) out = raw + (first − raw) ⊙ σ(bias + z), rows of `width`.
+    private func residualMix(raw: UnsafePointer<Float>, first: UnsafePointer<Float>, z: UnsafePointer<Float>, bias: [Float],
+                             into out: UnsafeMutablePointer<Float>, rows T: Int, width W: Int) {
+        bias.withUnsafeBufferPointer { bp in
+            guard let b = bp.baseAddress else { return }
+            for t in 0..<T {
+                let o = t * W
+                var i = 0
+                while i + 16 <= W {
+                    let x = load16(raw, o + i)
+                    store16(out, o + i, x + (load16(first, o + i) - x) * vsigmoid(load16(b, i) + load16(z, o + i)))
+                    i += 16
+                }
+                while i < W {
+                    var zz = F16(); zz[0] = b[i] + z[o + i]
+                    out[o + i] = raw[o + i] + (first[o + i] - raw[o + i]) * vsigmoid(zz)[0]
+                    i += 1
+                }
+            }
+        }
+    }
+
+    // MARK: - GQA mixer (SPEC.md (25)–(31))
+
+    private func gqaMixer(_ m: GQALayerFast, layer: Int, rows T: Int, cache: inout KVCache<Float>, ws: Workspace,
+                          observer: (any CheckpointObserver)?) throws {
+        let cfg = config
+        let C = cfg.hiddenSize, H = cfg.numHeads, N = cfg.headDim, Hkv = cfg.numKVHeads, G = cfg.groupSize
+        let HN = H * N, KN = Hkv * N
+        let eps = Float(cfg.rmsNormEps)
+        let name = { (leaf: String) in CheckpointName.gqa(layer, leaf) }
+        let q = ws.r
+        // (25) projections, (26) optional per-head norms; no RoPE
+        m.query.apply(ws.xn, ldx: C, count: T, into: q, ldy: HN, scratch: ws.wide)
+        m.key.apply(ws.xn, ldx: C, count: T, into: ws.k, ldy: KN, scratch: ws.wide)
+        m.value.apply(ws.xn, ldx: C, count: T, into: ws.v, ldy: KN, scratch: ws.wide)
+        if let g = m.qNorm { g.withUnsafeBufferPointer { gp in
+            if let gb = gp.baseAddress { rmsNormRows(q, q, rows: T * H, count: N, weight: gb, eps: eps) } } }
+        if let g = m.kNorm { g.withUnsafeBufferPointer { gp in
+            if let gb = gp.baseAddress { rmsNormRows(ws.k, ws.k, rows: T * Hkv, count: N, weight: gb, eps: eps) } } }
+        try report(observer, name("q"), [T, H, N], q)
+        try report(observer, name("k"), [T, Hkv, N], ws.k)
+        try report(observer, name("v"), [T, Hkv, N], ws.v)
+
+        // (27) append to the cache
+        cache.keys.append(contentsOf: UnsafeBufferPointer(start: ws.k, count: T * KN))
+        cache.values.append(contentsOf: UnsafeBufferPointer(start: ws.v, count: T * KN))
+        let P = cache.count, P0 = P - T
+
+        // (28)–(30) causal softmax attention, per head, rows t see positions ≤ P0 + t
+        let scores = ws.scoreBuffer(count: T * P)
+        let scale = 1 / Float(N).squareRoot()
+        cache.keys.withUnsafeBufferPointer { kp in cache.values.withUnsafeBufferPointer { vp in
+            guard let keys = kp.baseAddress, let values = vp.baseAddress else { return }
+            for h in 0..<H {
+                let g = h / G
+                if T == 1 {
+                    Blas.gemv(rows: P, cols: N, w: keys + g * N, ldw: KN, x: q + h * N, y: scores)
+                } else {
+                    Blas.gemmNT(m: T, n: P, k: N, a: q + h * N, lda: HN, b: keys + g * N, ldb: KN, c: scores, ldc: P)
+                }
+                for t in 0..<T {
+                    softmaxRow(scores + t * P, valid: P0 + t + 1, total: P, scale: scale)
+                }
+                if T == 1 {
+                    Blas.gemvT(rows: P, cols: N, w: values + g * N, ldw: KN, x: scores, y: ws.o + h * N)
+                } else {
+                    Blas.gemmNN(m: T, n: N, k: P, a: scores, lda: P, b: values + g * N, ldb: KN, c: ws.o + h * N, ldc: HN)
+                }
+            }
+        }}
+        try report(observer, name("attn"), [T, H, N], ws.o)
+        // (31) out = attn·Woᵀ
+        m.output.apply(ws.o, ldx: HN, count: T, into: ws.mix, ldy: C, scratch: ws.wide)
+        try report(observer, name("mixer_out"), [T, C], ws.mix)
+    }
+
+    // MARK: - MLP (SPEC.md (32))
+
+    private func mlp(_ layer: LayerFast, rows T: Int, ws: Workspace) {
+        let C = config.hiddenSize, I = config.intermediateSize
+        layer.gate.apply(ws.xn, ldx: C, count: T, into: ws.g, ldy: I, scratch: ws.wide)
+        layer.up.apply(ws.xn, ldx: C, count: T, into: ws.u, ldy: I, scratch: ws.wide)
+        mapVector2(ws.g, ws.u, ws.g, T * I) { vsilu($0) * $1 }
+        layer.down.apply(ws.g, ldx: I, count: T, into: ws.mlpOut, ldy: C, scratch: ws.wide)
+    }
+
+    // MARK: - Checkpoints
+
+    /// Reports `count(shape)` values at `p` if an observer wants `name` (nothing is converted otherwise).
+    private func report(_ observer: (any CheckpointObserver)?, _ name: @autoclosure () -> String, _ shape: [Int],
+                        _ p: UnsafePointer<Float>) throws {
+        guard let observer else { return }
+        let n = name()
+        guard observer.wants(n) else { return }
+        let count = shape.reduce(1, *)
+        let values = [Double](unsafeUninitializedCapacity: count) { buf, initialized in
+            for i in 0..<count { buf[i] = Double(p[i]) }
+            initialized = count
+        }
+        try observer.observe(Checkpoint(name: n, shape: shape, values: values))
+    }
+
+    private func report(_ observer: (any CheckpointObserver)?, _ name: @autoclosure () -> String, _ shape: [Int],
+                        _ p: UnsafeMutablePointer<Float>) throws {
+        try report(observer, name(), shape, UnsafePointer(p))
+    }
+}
+
+// MARK: - Small row kernels
+
+/// out = a + b over n values.
+@inline(__always) func addRows(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, _ n: Int) {
+    var i = 0
+    while i + 16 <= n { store16(out, i, load16(a, i) + load16(b, i)); i += 16 }
+    while i < n { out[i] = a[i] + b[i]; i += 1 }
+}
+
+@inline(__always) func addRows(_ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>,
+                               into out: UnsafeMutablePointer<Float>, _ n: Int) {
+    addRows(UnsafePointer(a), UnsafePointer(b), into: out, n)
+}
+
+/// Σ a·b·c over n values (reassociated).
+@inline(__always) func dot3(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>, _ n: Int) -> Float {
+    var acc = F16()
+    var i = 0
+    while i + 16 <= n { acc = acc + load16(a, i) * load16(b, i) * load16(c, i); i += 16 }
+    var s = hsum(acc)
+    while i < n { s = s + a[i] * b[i] * c[i]; i += 1 }
+    return s
+}
+
+/// Scales row[0..<valid] by `scale`, replaces it by its softmax (max subtracted),
+/// and zeroes row[valid..<total] (future positions).
+func softmaxRow(_ row: UnsafeMutablePointer<Float>, valid: Int, total: Int, scale: Float) {
+    let sv = splat(scale)
+    var mx = splat(-.infinity)
+    var i = 0
+    while i + 16 <= valid {
+        let x = load16(row, i) * sv
+        store16(row, i, x)
+        mx = vmax(mx, x)
+        i += 16
+    }
+    var m = -Float.infinity
+    for l in 0..<16 { m = Swift.max(m, mx[l]) }
+    while i < valid { row[i] = row[i] * scale; m = Swift.max(m, row[i]); i += 1 }
+    let mv = splat(m)
+    var acc = F16()
+    i = 0
+    while i + 16 <= valid {
+        let e = vexp(load16(row, i) - mv)
+        store16(row, i, e)
+        acc = acc + e
+        i += 16
+    }
+    var sum = hsum(acc)
+    if i < valid {
+        var tail = F16()
+        for l in 0..<(valid - i) { tail[l] = row[i + l] - m }
+        let e = vexp(tail)
+        for l in 0..<(valid - i) { row[i + l] = e[l]; sum = sum + e[l] }
+    }
+    let inv = splat(sum)
+    i = 0
+    while i + 16 <= valid { store16(row, i, load16(row, i) / inv); i += 16 }
+    while i < valid { row[i] = row[i] / sum; i += 1 }
+    for j in valid..<max(total, valid) { row[j] = 0 }
+}
+

@@ -1,0 +1,76 @@
+// Loading: FastModel from a model directory (config.json + safetensors).
+//
+// Contract: the same validation as `ModelDirectory.load` (every structural
+// problem throws `Hxa079Error.invalidModel`; non-finite values are not
+// scanned here). Tensors are converted one at a time from the memory-mapped
+// files. With `keepBF16` and a BF16 checkpoint, the big matrices
+// (r/k/v/o, q/k/v/o, MLP, lm_head, embedding) are kept as their stored bf16
+// bits and widened on the fly (DenseMatrix.swift), never converted to Float32
+// as a whole; everything else is read as Float32.
+
+import Hxa079
+
+extension FastModel {
+    /// Loads the model in `directory` for the fast path.
+    public convenience init(directory: ModelDirectory, keepBF16: Bool = false) throws {
+        var source = MatrixSource()
+        let tensors: TensorSource
+        if keepBF16 {
+            // internal name → (file, stored name) for the raw bf16 bits
+            var stored: [String: (file: SafeTensorsFileRef, name: String)] = [:]
+            for (_, file) in directory.source.files {
+                for name in file.names {
+                    stored[TensorName.canonicalName(name, isGQALayer: { _ in false })] = (SafeTensorsFileRef(file), name)
+                }
+            }
+            var big = Set<String>()
+            for name in directory.source.tensorNames where FastModel.isBigMatrix(name)
+                && directory.source.dtype(of: name)?.rawValue == "BF16" {
+                guard let entry = stored[name] else { continue }
+                source.bf16[name] = try entry.file.bf16Bits(entry.name)
+                big.insert(name)
+            }
+            tensors = SkippingSource(base: directory.source, skipped: big)
+        } else {
+            tensors = directory.source
+        }
+        let (weights, _) = try ModelWeights<Float>.load(config: directory.config, source: tensors, checkFinite: false)
+        self.init(packed: try PackedModel(weights, source: source))
+    }
+
+    /// The tensors kept as bf16 with `keepBF16`.
+    static func isBigMatrix(_ name: String) -> Bool {
+        if name == TensorName.embedding || name == TensorName.lmHead { return true }
+        guard name.hasSuffix(".weight") else { return false }
+        let leaves = ["receptance", "key", "value", "output", "q_proj", "k_proj", "v_proj", "o_proj",
+                      "gate_proj", "up_proj", "down_proj"]
+        return leaves.contains { name.hasSuffix(".self_attn.\($0).weight") || name.hasSuffix(".mlp.\($0).weight") }
+    }
+}
+
+/// A TensorSource that hides the values (not the shapes) of some tensors:
+/// they are read as empty arrays, the packer takes their bf16 bits instead.
+struct SkippingSource: TensorSource {
+    let base: TensorSource
+    let skipped: Set<String>
+    var tensorNames: [String] { base.tensorNames }
+    func shape(of name: String) -> [Int]? { base.shape(of: name) }
+    func dtype(of name: String) -> DType? { base.dtype(of: name) }
+    func doubles(_ name: String) throws -> [Double] { skipped.contains(name) ? [] : try base.doubles(name) }
+    func floats(_ name: String) throws -> [Float] { skipped.contains(name) ? [] : try base.floats(name) }
+}
+
+/// Raw bf16 bits of a stored tensor.
+struct SafeTensorsFileRef {
+    let file: SafeTensorsFile
+    init(_ file: SafeTensorsFile) { self.file = file }
+
+    func bf16Bits(_ name: String) throws -> [UInt16] {
+        switch try file.data(name) {
+        case .bf16(let bits): return bits
+        default: throw Hxa079Error.invalidModel(["tensor \(name) is not stored as BF16"])
+        }
+    }
+}
+
+import SafeTensors

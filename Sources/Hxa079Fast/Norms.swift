@@ -1,0 +1,144 @@
+// Norms: RMSNorm (SPEC.md (2)) and rotate-half RoPE (SPEC.md (3)–(4)) on rows.
+//
+// Contract: twins of Hxa079Reference `rmsNorm` / `rmsNormRows` and
+// `applyRoPE`. RMSNorm: y_c = γ_c·(x_c·(1/sqrt(mean(x²) + ε))), ε inside the
+// root; the sum of squares is reassociated (SIMD16 partial sums). RoPE: the
+// cos/sin of angle(p, j) = p·θ^(−2j/N) are computed in Double for the
+// positions of the call and rounded to Float once (a table per call), which is
+// more accurate than the Float reference's Float angle.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Σ x² over n values (reassociated).
+@inline(__always) func sumOfSquares(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+    var a0 = F16(), a1 = F16()
+    var i = 0
+    while i + 32 <= n {
+        let u = load16(x, i), v = load16(x, i + 16)
+        a0 = a0 + u * u
+        a1 = a1 + v * v
+        i += 32
+    }
+    if i + 16 <= n { let u = load16(x, i); a0 = a0 + u * u; i += 16 }
+    var s = hsum(a0 + a1)
+    while i < n { s = s + x[i] * x[i]; i += 1 }
+    return s
+}
+
+/// Y [rows][n] = RMSNorm of every row of X [rows][n] with γ [n] (x and y may alias).
+func rmsNormRows(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, count n: Int,
+                 weight: UnsafePointer<Float>, eps: Float) {
+    for t in 0..<rows {
+        let xr = x + t * n, yr = y + t * n
+        let inv = 1 / (sumOfSquares(xr, n) / Float(n) + eps).squareRoot()
+        let iv = splat(inv)
+        var i = 0
+        while i + 16 <= n { store16(yr, i, load16(weight, i) * (load16(xr, i) * iv)); i += 16 }
+        while i < n { yr[i] = weight[i] * (xr[i] * inv); i += 1 }
+    }
+}
+
+/// cos/sin of the RoPE angles for `rows` positions from `start`: [rows][N/2] each,
+/// angle(p, j) = p·θ^(−2j/N) evaluated in Double, rounded to Float once.
+struct RoPETable {
+    var cos: [Float] = []
+    var sin: [Float] = []
+    var half = 0
+    var start = -1
+    var rows = 0
+    var theta = 0.0
+    private var inverseFrequencies: [Double] = []
+
+    init(start: Int, count: Int, headDim: Int, theta: Double) {
+        refill(start: start, count: count, headDim: headDim, theta: theta)
+    }
+
+    /// Rebuilds the table for a new call, reusing the arrays' storage.
+    mutating func refill(start: Int, count: Int, headDim: Int, theta: Double) {
+        let h = headDim / 2
+        if h == half && start == self.start && count == rows && theta == self.theta { return }
+        if h != half || theta != self.theta || inverseFrequencies.count != h {
+            inverseFrequencies = (0..<h).map { j in pow(theta, -Double(2 * j) / Double(headDim)) }
+        }
+        half = h
+        self.start = start
+        rows = count
+        self.theta = theta
+        cos.removeAll(keepingCapacity: true)
+        sin.removeAll(keepingCapacity: true)
+        for t in 0..<count {
+            let p = Double(start + t)
+            for j in 0..<h {
+                let angle = p * inverseFrequencies[j]
+                cos.append(Float(Glibc.cos(angle)))
+                sin.append(Float(Glibc.sin(angle)))
+            }
+        }
+    }
+}
+
+/// Rotates x [rows][heads][N] in place; row t uses table row t.
+func applyRoPERows(_ x: UnsafeMutablePointer<Float>, rows: Int, heads: Int, headDim N: Int, table: RoPETable) {
+    let half = N / 2
+    table.cos.withUnsafeBufferPointer { cp in
+        table.sin.withUnsafeBufferPointer { sp in
+            guard let cb = cp.baseAddress, let sb = sp.baseAddress else { return }
+            for t in 0..<rows {
+                let c = cb + t * half, s = sb + t * half
+                for h in 0..<heads {
+                    let p = x + (t * heads + h) * N
+                    var j = 0
+                    while j + 16 <= half {
+                        let x1 = load16(p, j), x2 = load16(p, j + half)
+                        let cv = load16(c, j), sv = load16(s, j)
+                        store16(p, j, x1 * cv - x2 * sv)
+                        store16(p, j + half, x2 * cv + x1 * sv)
+                        j += 16
+                    }
+                    while j < half {
+                        let x1 = p[j], x2 = p[j + half]
+                        p[j] = x1 * c[j] - x2 * s[j]
+                        p[j + half] = x2 * c[j] + x1 * s[j]
+                        j += 1
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Public array-level twins for the cross-check tests.
+public enum FastNorms {
+    /// RMSNorm of every row of x [rows][count].
+    public static func rmsNorm(_ x: [Float], rows: Int, count: Int, weight: [Float], eps: Float) throws -> [Float] {
+        guard x.count == rows * count, weight.count == count else {
+            throw Hxa079Error.invalidArgument("rmsNorm: x has \(x.count) values, weight \(weight.count); expected \(rows * count) and \(count)")
+        }
+        var y = [Float](repeating: .nan, count: x.count)
+        x.withUnsafeBufferPointer { xp in weight.withUnsafeBufferPointer { wp in y.withUnsafeMutableBufferPointer { yp in
+            guard let xb = xp.baseAddress, let wb = wp.baseAddress, let yb = yp.baseAddress else { return }
+            rmsNormRows(xb, yb, rows: rows, count: count, weight: wb, eps: eps)
+        }}}
+        return y
+    }
+
+    /// RoPE of x [rows][heads][N] where row t is at absolute position start + t.
+    public static func rope(_ x: [Float], rows: Int, heads: Int, headDim: Int, start: Int, theta: Double) throws -> [Float] {
+        guard x.count == rows * heads * headDim, headDim % 2 == 0 else {
+            throw Hxa079Error.invalidArgument("rope: x has \(x.count) values, expected \(rows * heads * headDim) with an even head_dim")
+        }
+        var y = x
+        let table = RoPETable(start: start, count: rows, headDim: headDim, theta: theta)
+        y.withUnsafeMutableBufferPointer { yp in
+            guard let yb = yp.baseAddress else { return }
+            applyRoPERows(yb, rows: rows, heads: heads, headDim: headDim, table: table)
+        }
+        return y
+    }
+}
+
+import Hxa079

@@ -1,0 +1,202 @@
+// Packing: ModelWeights<Float> → the layouts the fast kernels read.
+//
+// Contract: no arithmetic on the weights except the optional rounding of the
+// big matrices to bfloat16 (round to nearest even). Every array length is
+// checked against the config here, so the pointer kernels never read out of
+// bounds: a malformed ModelWeights throws `Hxa079Error.invalidModel`.
+// Big matrices (r/k/v/o, q/k/v/o, MLP, head, embedding) keep the caller's
+// [Float] storage (copy-on-write: no copy); the five LoRA down-projections of
+// an RWKV layer are fused column-wise into one [C][Dw+Da+Dv+Dk+Dg] matrix so
+// one GEMM computes them all.
+
+import Hxa079
+
+/// One LoRA up-projection u·W2 reading columns [offset, offset + rank) of the fused down output.
+struct LoRAUp {
+    let rank: Int
+    let outFeatures: Int
+    let offset: Int
+    /// W2 [rank][outFeatures].
+    let weight: [Float]
+}
+
+final class RWKVLayerFast {
+    let receptance: DenseMatrix, key: DenseMatrix, value: DenseMatrix, output: DenseMatrix
+    /// [w1 | a1 | v1 | k1 | g1] fused: [C][downWidth].
+    let down: [Float]
+    let downWidth: Int
+    let decayUp: LoRAUp, iclrUp: LoRAUp, gateUp: LoRAUp
+    let valueUp: LoRAUp?, keyUp: LoRAUp?
+    let w0: [Float], a0: [Float], v0: [Float]?, k0: [Float]?
+    let rK: [Float]
+    let rNorm: [Float]?, kNorm: [Float]?
+
+    init(receptance: DenseMatrix, key: DenseMatrix, value: DenseMatrix, output: DenseMatrix, down: [Float], downWidth: Int,
+         decayUp: LoRAUp, iclrUp: LoRAUp, gateUp: LoRAUp, valueUp: LoRAUp?, keyUp: LoRAUp?,
+         w0: [Float], a0: [Float], v0: [Float]?, k0: [Float]?, rK: [Float], rNorm: [Float]?, kNorm: [Float]?) {
+        self.receptance = receptance; self.key = key; self.value = value; self.output = output
+        self.down = down; self.downWidth = downWidth
+        self.decayUp = decayUp; self.iclrUp = iclrUp; self.gateUp = gateUp; self.valueUp = valueUp; self.keyUp = keyUp
+        self.w0 = w0; self.a0 = a0; self.v0 = v0; self.k0 = k0; self.rK = rK; self.rNorm = rNorm; self.kNorm = kNorm
+    }
+}
+
+final class GQALayerFast {
+    let query: DenseMatrix, key: DenseMatrix, value: DenseMatrix, output: DenseMatrix
+    let qNorm: [Float]?, kNorm: [Float]?
+
+    init(query: DenseMatrix, key: DenseMatrix, value: DenseMatrix, output: DenseMatrix, qNorm: [Float]?, kNorm: [Float]?) {
+        self.query = query; self.key = key; self.value = value; self.output = output; self.qNorm = qNorm; self.kNorm = kNorm
+    }
+}
+
+enum MixerFast {
+    case rwkv(RWKVLayerFast)
+    case gqa(GQALayerFast)
+}
+
+struct LayerFast {
+    let inputNorm: [Float]
+    let postAttentionNorm: [Float]
+    let mixer: MixerFast
+    let gate: DenseMatrix, up: DenseMatrix, down: DenseMatrix
+}
+
+/// Where the big matrices come from.
+struct MatrixSource {
+    /// bf16 bits of tensors kept as bf16 (by internal tensor name).
+    var bf16: [String: [UInt16]] = [:]
+    /// Round the remaining big matrices to bf16.
+    var roundToBF16 = false
+}
+
+struct PackedModel {
+    var config: ModelConfig
+    var layerKinds: [LayerKind]
+    var embedding: DenseMatrix
+    var head: DenseMatrix
+    var layers: [LayerFast]
+    var finalNorm: [Float]
+    var maxDownWidth: Int
+
+    init(_ m: ModelWeights<Float>, source: MatrixSource) throws {
+        let cfg = m.config
+        try cfg.validate()
+        let C = cfg.hiddenSize, H = cfg.numHeads, N = cfg.headDim, Hkv = cfg.numKVHeads
+        let I = cfg.intermediateSize, V = cfg.vocabSize
+        let HN = H * N, KN = Hkv * N
+        var problems: [String] = []
+        if m.layers.count != cfg.numLayers {
+            problems.append("model has \(m.layers.count) layers, config says \(cfg.numLayers)")
+        }
+        func check(_ a: [Float]?, _ n: Int, _ what: @autoclosure () -> String) {
+            if let a, a.count != n { problems.append("\(what()) has \(a.count) values, expected \(n)") }
+        }
+        func matrix(_ name: String, _ l: Linear<Float>, rows: Int, cols: Int) -> DenseMatrix {
+            if l.outFeatures != rows || l.inFeatures != cols {
+                problems.append("\(name) is [\(l.outFeatures), \(l.inFeatures)], expected [\(rows), \(cols)]")
+            }
+            check(l.bias, rows, "\(name).bias")
+            let storage: DenseMatrix.Storage
+            if let bits = source.bf16[name + ".weight"] {
+                if bits.count != rows * cols { problems.append("\(name).weight has \(bits.count) values, expected \(rows * cols)") }
+                storage = .bf16(bits)
+            } else {
+                check(l.weight, rows * cols, "\(name).weight")
+                storage = source.roundToBF16 ? .bf16(l.weight.map(roundToBF16)) : .f32(l.weight)
+            }
+            return DenseMatrix(rows: rows, cols: cols, storage: storage, bias: l.bias)
+        }
+        let embedding = matrix(String(TensorName.embedding.dropLast(".weight".count)),
+                               Linear(outFeatures: V, inFeatures: C, weight: m.embedding), rows: V, cols: C)
+        let head = m.lmHead.map { matrix("lm_head", $0, rows: V, cols: C) } ?? embedding
+        check(m.finalNorm, C, "final norm")
+
+        var layers: [LayerFast] = []
+        var maxDown = 0
+        for (i, layer) in m.layers.enumerated() {
+            let a = { (leaf: String) in String(TensorName.attn(i, leaf)) }
+            check(layer.inputNorm, C, "layer \(i) input norm")
+            check(layer.postAttentionNorm, C, "layer \(i) post-attention norm")
+            let mixer: MixerFast
+            switch layer.mixer {
+            case .rwkv(let w):
+                // fused LoRA downs [C][Σ D]: w1 | a1 | v1 | k1 | g1
+                var parts: [(LowRank<Float>, Int)] = [(w.decayLoRA, HN), (w.iclrLoRA, HN)]
+                if let g = w.valueGate { parts.append((g.lora, KN)) }
+                if let g = w.keyGate { parts.append((g.lora, KN)) }
+                parts.append((w.gateLoRA, HN))
+                var offsets: [Int] = []
+                var width = 0
+                for (l, out) in parts {
+                    if l.inFeatures != C || l.outFeatures != out || l.down.count != C * l.rank || l.up.count != l.rank * out || l.rank <= 0 {
+                        problems.append("layer \(i): a LoRA pair has shape [\(l.inFeatures), \(l.rank)]·[\(l.rank), \(l.outFeatures)] (\(l.down.count)/\(l.up.count) values), expected [\(C), D]·[D, \(out)]")
+                    }
+                    offsets.append(width)
+                    width += max(l.rank, 0)
+                }
+                var down = [Float](repeating: 0, count: C * width)
+                if problems.isEmpty {
+                    for (p, (l, _)) in parts.enumerated() {
+                        for c in 0..<C {
+                            for d in 0..<l.rank { down[c * width + offsets[p] + d] = l.down[c * l.rank + d] }
+                        }
+                    }
+                }
+                maxDown = max(maxDown, width)
+                func up(_ p: Int) -> LoRAUp { LoRAUp(rank: parts[p].0.rank, outFeatures: parts[p].1, offset: offsets[p], weight: parts[p].0.up) }
+                var next = 2
+                let valueUp = w.valueGate.map { _ -> LoRAUp in defer { next += 1 }; return up(next) }
+                let keyUp = w.keyGate.map { _ -> LoRAUp in defer { next += 1 }; return up(next) }
+                check(w.w0, HN, "layer \(i) w0"); check(w.a0, HN, "layer \(i) a0")
+                check(w.valueGate?.bias, KN, "layer \(i) v0"); check(w.keyGate?.bias, KN, "layer \(i) k0")
+                check(w.rK, HN, "layer \(i) r_k"); check(w.rNorm, N, "layer \(i) r_norm"); check(w.kNorm, N, "layer \(i) k_norm")
+                mixer = .rwkv(RWKVLayerFast(
+                    receptance: matrix(a("receptance"), w.receptance, rows: HN, cols: C),
+                    key: matrix(a("key"), w.key, rows: KN, cols: C),
+                    value: matrix(a("value"), w.value, rows: KN, cols: C),
+                    output: matrix(a("output"), w.output, rows: C, cols: HN),
+                    down: down, downWidth: width,
+                    decayUp: up(0), iclrUp: up(1), gateUp: up(parts.count - 1), valueUp: valueUp, keyUp: keyUp,
+                    w0: w.w0, a0: w.a0, v0: w.valueGate?.bias, k0: w.keyGate?.bias, rK: w.rK, rNorm: w.rNorm, kNorm: w.kNorm))
+            case .gqa(let w):
+                check(w.qNorm, N, "layer \(i) q_norm"); check(w.kNorm, N, "layer \(i) k_norm")
+                mixer = .gqa(GQALayerFast(
+                    query: matrix(a("q_proj"), w.query, rows: HN, cols: C),
+                    key: matrix(a("k_proj"), w.key, rows: KN, cols: C),
+                    value: matrix(a("v_proj"), w.value, rows: KN, cols: C),
+                    output: matrix(a("o_proj"), w.output, rows: C, cols: HN),
+                    qNorm: w.qNorm, kNorm: w.kNorm))
+            }
+            layers.append(LayerFast(inputNorm: layer.inputNorm, postAttentionNorm: layer.postAttentionNorm, mixer: mixer,
+                                    gate: matrix(TensorName.mlp(i, "gate_proj"), layer.mlp.gate, rows: I, cols: C),
+                                    up: matrix(TensorName.mlp(i, "up_proj"), layer.mlp.up, rows: I, cols: C),
+                                    down: matrix(TensorName.mlp(i, "down_proj"), layer.mlp.down, rows: C, cols: I)))
+        }
+        if !problems.isEmpty { throw Hxa079Error.invalidModel(problems) }
+        self.config = cfg
+        self.layerKinds = m.layerKinds
+        self.embedding = embedding
+        self.head = head
+        self.layers = layers
+        self.finalNorm = m.finalNorm
+        self.maxDownWidth = maxDown
+    }
+
+    /// Bytes of weights read by one decode step (matrices + LoRA + vectors; the embedding row is negligible).
+    var decodeWeightBytes: Int {
+        var total = head.weightBytes
+        for l in layers {
+            total += l.gate.weightBytes + l.up.weightBytes + l.down.weightBytes
+            switch l.mixer {
+            case .rwkv(let r):
+                total += r.receptance.weightBytes + r.key.weightBytes + r.value.weightBytes + r.output.weightBytes
+                total += 4 * (r.down.count + r.decayUp.weight.count + r.iclrUp.weight.count + r.gateUp.weight.count
+                              + (r.valueUp?.weight.count ?? 0) + (r.keyUp?.weight.count ?? 0))
+            case .gqa(let g):
+                total += g.query.weightBytes + g.key.weightBytes + g.value.weightBytes + g.output.weightBytes
+            }
+        }
+        return total
+    }
+}

@@ -1,0 +1,211 @@
+// Manifest: `manifest.json` of a fixture directory (SPEC.md §4.6).
+//
+// Contract: a plain description any language can read: format version,
+// conventions, provenance (the exact command, package version, weight
+// hashes), the token inputs and split plans, every checkpoint in execution
+// order with its dtype, shape and error budget, and the mutants with their
+// measured distance from the truth. Serialised deterministically (no
+// timestamps), so regenerating a fixture is byte-identical.
+
+import Hxa079
+import SafeTensors
+
+public let fixtureFormatVersion = 1
+public let packageVersion = "0.1.0"
+
+public struct Manifest: Sendable {
+    /// The fixture's name (its directory name by default).
+    public var name: String
+    /// The `hxa079 fixtures make …` command that regenerates it.
+    public var command: String
+    /// What the fixture was made from.
+    public var model: ModelRecord
+    /// The token sequence; positions are `startPosition + index`.
+    public var tokens: [Int]
+    public var startPosition: Int
+    public var plans: [SplitPlan]
+    /// Every checkpoint (activations then state tensors), in execution order.
+    public var checkpoints: [CheckpointRecord]
+    public var mutants: [MutantRecord]
+    /// Engine that produced `f32.safetensors` (`reference` or `fast`).
+    public var float32Engine: String
+
+    public struct ModelRecord: Sendable {
+        /// `preset` or `directory`.
+        public var source: String
+        public var preset: String?
+        public var seed: UInt64?
+        /// Stored dtype of the weights.
+        public var dtype: String
+        /// Path of the model directory relative to the fixture (`model`), or as given to `--model`.
+        public var path: String
+        /// True when the model files are inside the fixture directory.
+        public var bundled: Bool
+        /// file name → SHA-256 of the model files.
+        public var files: [(String, String)]
+        public var config: ModelConfig
+        public var layerMap: String
+    }
+
+    public struct CheckpointRecord: Sendable {
+        public var name: String
+        public var shape: [Int]
+        /// dtype in f64.safetensors (F64) — the truth.
+        public var dtype: String
+        /// The float32 budget (nil for `state.position`, compared exactly).
+        public var budget: Budget?
+    }
+
+    public struct MutantRecord: Sendable {
+        public var name: String
+        public var summary: String
+        public var plan: String
+        /// First checkpoint in execution order where the mutant differs from the truth at all.
+        public var firstAffected: String
+        /// Its distance there.
+        public var distance: ErrorMetrics
+        /// First checkpoint outside the float64 tolerance, and outside the float32 budget.
+        public var firstOutsideFloat64: String?
+        public var firstOutsideFloat32: String?
+    }
+}
+
+// MARK: - JSON
+
+private func metricsJSON(_ m: ErrorMetrics) -> JSONValue {
+    .object([("max_abs", .number(m.maxAbs)), ("max_rel", .number(m.maxRel)), ("nmse", .number(m.nmse)),
+             ("max_ulp", .number(m.maxULP)), ("count", .number(Double(m.count)))])
+}
+
+private func num(_ x: Int) -> JSONValue { .number(Double(x)) }
+
+extension Manifest {
+    public static let conventions: JSONValue = .object([
+        ("w", .string("log-log: w = -softplus(-(w0 + tanh(x·w1)·w2)) - 0.5 < -0.5; decay d = exp(-exp(w)); log-decay g = -exp(w) (SPEC.md (14), (17))")),
+        ("k_scaling", .string("k_scaled = k * (1 - w + a) with the pre-exp w (SPEC.md (15), D1)")),
+        ("state_layout", .string("state.layers.{i}.wkv [H][N value][N key] (S[i][j]: row = value channel, column = key channel)")),
+        ("wkv_update", .string("sa = S_old·alpha; S = S_old·diag(d) + sa·beta^T + v·k_scaled^T; o = S_new·r (SPEC.md (18)-(20))")),
+        ("kv_expansion", .string("repeat_interleave: head h reads KV head floor(h / G), G = H / Hkv (SPEC.md (11))")),
+        ("rope", .object([("rwkv", .string("rotate-half on r (H heads) and k (Hkv heads), absolute positions continuing across calls, no clamp; inv_freq_j = theta^(-2j/N)")),
+                          ("gqa", .string("none"))])),
+        ("wkv_scale", .string("o·N^-1/2 after the WKV read-out, before adding the bonus; the WKV itself runs with scale 1 (SPEC.md (21)-(22))")),
+        ("first_layer_values", .string("k_first/v_first from the first RWKV layer in layer order, k after norm and RoPE, mixed in KV-head space before expansion (SPEC.md (8)-(10))")),
+        ("epsilons", .object([("rms_norm", .string("config rms_norm_eps, inside the square root")),
+                              ("kk_l2norm", .string("1e-12, as max(norm, eps)"))])),
+        ("kv_cache", .string("full, no eviction; keys cached after the optional k norm, no RoPE")),
+        ("checkpoint_axes", .string("activations [T, ...] concatenated over the calls of a plan; [T,H,N] = token, head, channel")),
+    ])
+
+    public func json() -> JSONValue {
+        var modelFields: [(String, JSONValue)] = [("source", .string(model.source))]
+        if let p = model.preset { modelFields.append(("preset", .string(p))) }
+        if let s = model.seed { modelFields.append(("seed", .number(Double(s)))) }
+        modelFields += [
+            ("dtype", .string(model.dtype)), ("path", .string(model.path)), ("bundled", .bool(model.bundled)),
+            ("sha256", .object(model.files.map { ($0.0, .string($0.1)) })),
+            ("config", model.config.json(layerKinds: model.layerMap.map { $0 == "A" ? .gqa : .rwkv })),
+            ("layer_map", .string(model.layerMap)),
+        ]
+        let plansJSON: [JSONValue] = plans.map { p in
+            .object([("name", .string(p.name)), ("calls", .array(p.calls.map(num))),
+                     ("chunk_sizes", .array(p.chunkSizes.map(num))), ("restore_after", .array(p.restoreAfter.map(num)))])
+        }
+        let checkpointsJSON: [JSONValue] = checkpoints.map { c in
+            var fields: [(String, JSONValue)] = [("name", .string(c.name)), ("dtype", .string(c.dtype)), ("shape", .array(c.shape.map(num)))]
+            if let b = c.budget {
+                fields.append(("budget", .object([
+                    ("f32", .object([("measured", metricsJSON(b.measured)), ("safety_factor", .number(b.safetyFactor)),
+                                     ("tolerance", .object([("max_rel", .number(b.tolerance.maxRel)), ("nmse", .number(b.tolerance.nmse))]))])),
+                    ("f64", .object([("tolerance", .object([("max_rel", .number(Tolerance.float64.maxRel)), ("nmse", .number(Tolerance.float64.nmse))]))])),
+                ])))
+            } else {
+                fields.append(("budget", .object([("exact", .bool(true))])))
+            }
+            return .object(fields)
+        }
+        let mutantsJSON: [JSONValue] = mutants.map { m in
+            .object([("name", .string(m.name)), ("summary", .string(m.summary)), ("plan", .string(m.plan)),
+                     ("first_affected", .string(m.firstAffected)), ("distance_at_first_affected", metricsJSON(m.distance)),
+                     ("first_outside_f64_tolerance", m.firstOutsideFloat64.map { .string($0) } ?? .null),
+                     ("first_outside_f32_budget", m.firstOutsideFloat32.map { .string($0) } ?? .null)])
+        }
+        return .object([
+            ("format_version", num(fixtureFormatVersion)),
+            ("name", .string(name)),
+            ("provenance", .object([("command", .string(command)), ("package_version", .string(packageVersion)),
+                                    ("truth", .string("Hxa079Reference in float64 (f64.safetensors)")),
+                                    ("float32", .string("\(float32Engine) in float32 (f32.safetensors)"))])),
+            ("model", .object(modelFields)),
+            ("conventions", Manifest.conventions),
+            ("inputs", .object([("file", .string("inputs.safetensors")), ("tokens", .array(tokens.map(num))),
+                                ("start_position", num(startPosition))])),
+            ("files", .object([("truth", .string("f64.safetensors")), ("float32", .string("f32.safetensors")),
+                               ("mutants", .string("mutants.safetensors")),
+                               ("naming", .string("<plan>/<checkpoint>, e.g. one_call/layers.0.out; mutants: <mutant>/<checkpoint>"))])),
+            ("budget_rule", .string("pass iff max_rel <= tolerance.max_rel and nmse <= tolerance.nmse; f32 tolerance = max(safety·measured, floor) with floors 2^-22 (max_rel) and 2^-44 (nmse); F64 candidates use the f64 tolerance")),
+            ("plans", .array(plansJSON)),
+            ("checkpoints", .array(checkpointsJSON)),
+            ("mutants", .array(mutantsJSON)),
+        ])
+    }
+
+    /// Reads a manifest; every missing or mistyped field is named.
+    public init(json: JSONValue, source: String) throws {
+        func fail(_ what: String) -> Hxa079Error { .invalidArgument("\(source): \(what)") }
+        guard json["format_version"]?.intValue == fixtureFormatVersion else {
+            throw fail("unsupported format_version \(json["format_version"].map { $0.serialized() } ?? "missing") (this package reads \(fixtureFormatVersion))")
+        }
+        guard let name = json["name"]?.stringValue, let command = json["provenance"]?["command"]?.stringValue,
+              let m = json["model"], let inputs = json["inputs"], let tokens = inputs["tokens"]?.arrayValue,
+              let plans = json["plans"]?.arrayValue, let cps = json["checkpoints"]?.arrayValue else {
+            throw fail("missing name, provenance.command, model, inputs, plans or checkpoints")
+        }
+        self.name = name
+        self.command = command
+        self.float32Engine = json["provenance"]?["float32"]?.stringValue?.split(separator: " ").first.map(String.init) ?? "reference"
+        guard let configJSON = m["config"], let layerMap = m["layer_map"]?.stringValue else { throw fail("model.config or model.layer_map missing") }
+        self.model = ModelRecord(source: m["source"]?.stringValue ?? "preset", preset: m["preset"]?.stringValue,
+                                 seed: m["seed"]?.doubleValue.map { UInt64($0) }, dtype: m["dtype"]?.stringValue ?? "F32",
+                                 path: m["path"]?.stringValue ?? "model", bundled: m["bundled"]?.boolValue ?? false,
+                                 files: (m["sha256"]?.objectValue ?? []).map { ($0.0, $0.1.stringValue ?? "") },
+                                 config: try ModelConfig(json: configJSON, source: source + " model.config"), layerMap: layerMap)
+        self.tokens = try tokens.map { guard let t = $0.intValue else { throw fail("inputs.tokens holds a non-integer") }; return t }
+        self.startPosition = inputs["start_position"]?.intValue ?? 0
+        self.plans = try plans.map { p in
+            guard let n = p["name"]?.stringValue, let calls = p["calls"]?.arrayValue?.compactMap({ $0.intValue }) else { throw fail("a plan lacks name or calls") }
+            return SplitPlan(name: n, calls: calls, chunkSizes: p["chunk_sizes"]?.arrayValue?.compactMap { $0.intValue },
+                             restoreAfter: p["restore_after"]?.arrayValue?.compactMap { $0.intValue } ?? [])
+        }
+        self.checkpoints = try cps.map { c in
+            guard let n = c["name"]?.stringValue, let shape = c["shape"]?.arrayValue?.compactMap({ $0.intValue }) else {
+                throw fail("a checkpoint lacks name or shape")
+            }
+            var budget: Budget? = nil
+            if let f32 = c["budget"]?["f32"], let tol = f32["tolerance"], let mr = tol["max_rel"]?.doubleValue, let nm = tol["nmse"]?.doubleValue {
+                let me = f32["measured"]
+                var measured = ErrorMetrics(reference: [Double](), candidate: [Double]())
+                measured.maxAbs = me?["max_abs"]?.doubleValue ?? 0
+                measured.maxRel = me?["max_rel"]?.doubleValue ?? 0
+                measured.nmse = me?["nmse"]?.doubleValue ?? 0
+                measured.maxULP = me?["max_ulp"]?.doubleValue ?? 0
+                measured.count = me?["count"]?.intValue ?? 0
+                budget = Budget(measured: measured, safetyFactor: f32["safety_factor"]?.doubleValue ?? Budget.safety,
+                                tolerance: Tolerance(maxRel: mr, nmse: nm))
+            }
+            return CheckpointRecord(name: n, shape: shape, dtype: c["dtype"]?.stringValue ?? "F64", budget: budget)
+        }
+        self.mutants = (json["mutants"]?.arrayValue ?? []).compactMap { m in
+            guard let n = m["name"]?.stringValue, let plan = m["plan"]?.stringValue, let first = m["first_affected"]?.stringValue else { return nil }
+            var d = ErrorMetrics(reference: [Double](), candidate: [Double]())
+            d.maxRel = m["distance_at_first_affected"]?["max_rel"]?.doubleValue ?? 0
+            d.nmse = m["distance_at_first_affected"]?["nmse"]?.doubleValue ?? 0
+            d.maxAbs = m["distance_at_first_affected"]?["max_abs"]?.doubleValue ?? 0
+            return MutantRecord(name: n, summary: m["summary"]?.stringValue ?? "", plan: plan, firstAffected: first, distance: d,
+                                firstOutsideFloat64: m["first_outside_f64_tolerance"]?.stringValue,
+                                firstOutsideFloat32: m["first_outside_f32_budget"]?.stringValue)
+        }
+    }
+
+    /// The record of `name`, if any.
+    public func checkpoint(_ name: String) -> CheckpointRecord? { checkpoints.first { $0.name == name } }
+}

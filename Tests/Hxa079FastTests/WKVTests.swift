@@ -1,0 +1,106 @@
+// WKVTests: the fast WKV kernels against their reference twins
+// (`WKV.recurrent`, `WKV.chunked`, run in Float64 on the same inputs).
+//
+// Contract: fresh seeded inputs at the scales the model produces (unit kk,
+// a ∈ (0,1), w ∈ [−6, −0.5] so decays span 0.55…0.998, k̃ amplified by
+// 1 − w + a); outputs are NaN-filled by the fast entry point before it runs,
+// so an unwritten element fails the comparison. Errors are max|Δ|/max|ref|
+// (ErrorMetrics), bounds set from measured values (in the comments).
+
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+import Hxa079
+import Hxa079Reference
+import Hxa079TestSupport
+@testable import Hxa079Fast
+
+/// Seeded WKV inputs (Float, and the exact Double widening for the reference).
+struct WKVCase: CustomStringConvertible {
+    var steps: Int, heads: Int, keySize: Int, valueSize: Int, chunk: Int, seed: UInt64
+    var description: String { "T \(steps), H \(heads), K \(keySize), V \(valueSize), L \(chunk), seed \(seed)" }
+
+    func inputs() -> (r: [Float], g: [Float], k: [Float], v: [Float], alpha: [Float], beta: [Float], state: [Float]) {
+        var rng = SeededRNG(seed: seed, label: "wkv")
+        let T = steps, H = heads, K = keySize, V = valueSize
+        var r = [Float](), g = [Float](), k = [Float](), alpha = [Float](), beta = [Float]()
+        for _ in 0..<(T * H) {
+            let kk: [Double] = (0..<K).map { _ in rng.normal() }
+            let norm = max(kk.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1e-12)
+            for j in 0..<K {
+                let a = rng.uniform(0.05, 0.95)
+                let w = rng.uniform(-6, -0.5)
+                r.append(Float(rng.normal()))
+                g.append(Float(-exp(w)))
+                k.append(Float(rng.normal() * (1 - w + a)))
+                alpha.append(Float(-kk[j] / norm))
+                beta.append(Float(kk[j] / norm * a))
+            }
+        }
+        let v: [Float] = rng.normals(T * H * V)
+        let state: [Float] = rng.normals(H * V * K, std: 0.5)
+        return (r, g, k, v, alpha, beta, state)
+    }
+}
+
+@Suite struct WKVTests {
+    static let cases: [WKVCase] = [
+        WKVCase(steps: 1, heads: 4, keySize: 64, valueSize: 64, chunk: 0, seed: 1),     // decode, canonical layout
+        WKVCase(steps: 64, heads: 4, keySize: 64, valueSize: 64, chunk: 0, seed: 2),
+        WKVCase(steps: 37, heads: 3, keySize: 24, valueSize: 40, chunk: 0, seed: 3),    // scalar tails, K ≠ V
+        WKVCase(steps: 1, heads: 3, keySize: 24, valueSize: 40, chunk: 0, seed: 4),
+        WKVCase(steps: 200, heads: 2, keySize: 96, valueSize: 96, chunk: 0, seed: 5),   // head_dim 96
+        WKVCase(steps: 64, heads: 4, keySize: 64, valueSize: 64, chunk: 16, seed: 6),
+        WKVCase(steps: 100, heads: 2, keySize: 64, valueSize: 64, chunk: 32, seed: 7),  // T not a multiple of L
+        WKVCase(steps: 37, heads: 3, keySize: 24, valueSize: 40, chunk: 7, seed: 8),
+        WKVCase(steps: 50, heads: 2, keySize: 96, valueSize: 96, chunk: 64, seed: 9),   // L > T: one chunk
+        WKVCase(steps: 20, heads: 2, keySize: 16, valueSize: 16, chunk: 1, seed: 10),   // L = 1
+        WKVCase(steps: 300, heads: 2, keySize: 64, valueSize: 64, chunk: 200, seed: 11), // L above the kernel cap
+    ]
+
+    @Test(arguments: cases)
+    func matchesFloat64Reference(_ c: WKVCase) throws {
+        let x = c.inputs()
+        let d = { (a: [Float]) in a.map { Double($0) } }
+        let input = WKVInput<Double>(steps: c.steps, heads: c.heads, keySize: c.keySize, valueSize: c.valueSize,
+                                     r: d(x.r), logDecay: d(x.g), k: d(x.k), v: d(x.v), alpha: d(x.alpha), beta: d(x.beta))
+        var refState = d(x.state)
+        let ref = c.chunk > 0 ? WKV.chunked(input, chunkSize: c.chunk, state: &refState)
+                              : WKV.recurrent(input, state: &refState)
+        var state = x.state
+        let out = try FastWKV.run(steps: c.steps, heads: c.heads, keySize: c.keySize, valueSize: c.valueSize,
+                                  r: x.r, logDecay: x.g, k: x.k, v: x.v, alpha: x.alpha, beta: x.beta,
+                                  state: &state, chunkSize: c.chunk)
+        let eo = measured("wkv out \(c)", maxRelativeError(ref, out))
+        let es = measured("wkv state \(c)", maxRelativeError(refState, state))
+        // measured ≤ 1.1e-6 (out) and ≤ 6e-7 (state) over these cases; bound 2e-5
+        #expect(eo < 2e-5, "\(c): out \(eo)")
+        #expect(es < 2e-5, "\(c): state \(es)")
+    }
+
+    @Test func chunkedEqualsRecurrentAcrossCalls() throws {
+        // Three calls with carried state, alternating the two forms.
+        let c = WKVCase(steps: 48, heads: 2, keySize: 64, valueSize: 64, chunk: 16, seed: 12)
+        let x = c.inputs()
+        var s1 = x.state, s2 = x.state
+        for call in 0..<3 {
+            let o1 = try FastWKV.run(steps: c.steps, heads: c.heads, keySize: c.keySize, valueSize: c.valueSize,
+                                     r: x.r, logDecay: x.g, k: x.k, v: x.v, alpha: x.alpha, beta: x.beta,
+                                     state: &s1, chunkSize: 0)
+            let o2 = try FastWKV.run(steps: c.steps, heads: c.heads, keySize: c.keySize, valueSize: c.valueSize,
+                                     r: x.r, logDecay: x.g, k: x.k, v: x.v, alpha: x.alpha, beta: x.beta,
+                                     state: &s2, chunkSize: call == 1 ? 5 : 16)
+            let e = measured("wkv chunked vs recurrent call \(call)", maxRelativeError(o1, o2))
+            #expect(e < 2e-5)   // measured ≤ 1e-6
+        }
+    }
+
+    @Test func rejectsBadLengths() {
+        var state = [Float](repeating: 0, count: 16)
+        #expect(throws: Hxa079Error.self) {
+            _ = try FastWKV.run(steps: 1, heads: 1, keySize: 4, valueSize: 4, r: [1], logDecay: [], k: [], v: [],
+                                alpha: [], beta: [], state: &state)
+        }
+    }
+}
