@@ -5,13 +5,15 @@
 //   alone when present, the HF lookup order) or the shards listed in
 //   `model.safetensors.index.json`. Tensor names are HF-style or RWKV-style
 //   (one scheme per checkpoint), mapped once to the internal names.
-// - `ModelDirectory(path:)` throws when nothing sensible can be read: no
-//   directory, no/invalid config.json, no weights file, a malformed index, a
-//   missing shard, a malformed safetensors file (the error names the file and
-//   the violated rule). Everything else — duplicate tensors across files or
-//   schemes, index entries disagreeing with the shards, both naming schemes,
-//   and every problem of the weights themselves — goes into the
-//   `ValidationReport` of `validate()` / `load(as:)`, all listed at once.
+// - `ModelDirectory(path:)` throws when the set of tensors is not
+//   well defined: no directory, no/invalid config.json, no weights file, a
+//   malformed index, a missing shard, a malformed safetensors file (the error
+//   names the file and the violated rule), or — listed together in one
+//   `invalidModel` — tensors given twice across files or naming schemes,
+//   index entries disagreeing with the shards, both naming schemes at once.
+//   (Refusing these at open keeps every consumer of `source` safe.) Every
+//   problem of the weights themselves goes into the `ValidationReport` of
+//   `validate()` / `load(as:)`, all listed at once.
 // - Every file's header is parsed and validated by `SafeTensorsFile` (which
 //   maps the file); tensor values are then read with `pread`, one tensor at a
 //   time in 4 MiB chunks, converted as they arrive. Nothing is read whole into
@@ -357,7 +359,7 @@ public struct ModelDirectory {
             throw Hxa079Error.io(path: path, message: fileExists(path) ? "is not a directory" : "no such model directory")
         }
         let configPath = path + "/config.json"
-        guard fileExists(configPath) else { throw Hxa079Error.io(path: configPath, message: "missing config.json") }
+        guard fileExists(configPath) else { throw Hxa079Error.io(path: path, message: "missing config.json in the model directory") }
         config = try ModelConfig(json: try Self.parseJSON(configPath, limit: 16 << 20), source: "config.json")
 
         let single = path + "/model.safetensors"
@@ -392,6 +394,7 @@ public struct ModelDirectory {
         } else {
             throw Hxa079Error.io(path: path, message: "no model.safetensors and no \(Self.indexName) in the model directory")
         }
+        if !source.sourceProblems.isEmpty { throw Hxa079Error.invalidModel(source.sourceProblems) }
     }
 
     static func parseJSON(_ path: String, limit: Int) throws -> JSONValue {
@@ -480,7 +483,7 @@ extension ModelDirectory {
     public func summary() -> ModelSummary {
         let names = source.tensorNames
         let has = { (n: String) in self.source.shape(of: n) != nil }
-        let maxLayer = names.compactMap { TensorName.layerIndex(of: $0) }.max() ?? -1
+        let maxLayer = min(names.compactMap { TensorName.layerIndex(of: $0) }.max() ?? -1, ModelConfig.maxLayers - 1)
         let L = (1...ModelConfig.maxLayers).contains(config.numLayers) ? config.numLayers : maxLayer + 1
         var letters: [Character] = []
         var ranks: [ModelSummary.LayerRanks] = []

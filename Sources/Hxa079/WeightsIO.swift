@@ -87,6 +87,17 @@ final class WeightReader<T: BinaryFloatingPoint> {
 
     func has(_ name: String) -> Bool { source.shape(of: name) != nil }
 
+    /// Product of `shape`, nil on overflow (shapes here come from bad input too).
+    func elementCount(_ shape: [Int]) -> Int? {
+        var n = 1
+        for d in shape {
+            let (p, overflow) = n.multipliedReportingOverflow(by: d)
+            if overflow || d < 0 { return nil }
+            n = p
+        }
+        return n
+    }
+
     /// `name` as the checkpoint spells it.
     func shown(_ name: String) -> String {
         (source as? SourceProblemReporting)?.displayName(name) ?? name
@@ -102,14 +113,15 @@ final class WeightReader<T: BinaryFloatingPoint> {
             problem("missing tensor \(shown(name)) (expected shape \(shape))")
             return []
         }
-        let count = shape.reduce(1, *)
-        let ok = flexible ? actual.reduce(1, *) == count : actual == shape
+        let count = elementCount(shape)
+        let ok = flexible ? count != nil && elementCount(actual) == count : actual == shape
         if !ok {
-            problem("tensor \(shown(name)) has shape \(actual), expected \(shape)\(flexible ? " (or any shape with \(count) elements)" : "")")
+            let any = flexible ? " (or any shape with \(count.map(String.init) ?? "too many") elements)" : ""
+            problem("tensor \(shown(name)) has shape \(actual), expected \(shape)\(any)")
             return []
         }
         guard checkDType(name) else { return [] }
-        return values(name, count: count)
+        return values(name)
     }
 
     /// True when `name` is stored in a float dtype; records a problem otherwise.
@@ -154,7 +166,7 @@ final class WeightReader<T: BinaryFloatingPoint> {
         return Linear(outFeatures: out, inFeatures: inFeatures, weight: w, bias: b)
     }
 
-    private func values(_ name: String, count: Int) -> [T] {
+    private func values(_ name: String) -> [T] {
         do {
             if loadValues {
                 let v: [T] = try source.values(name)

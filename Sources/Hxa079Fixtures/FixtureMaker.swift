@@ -46,10 +46,12 @@ public struct FixtureSpec {
 /// Makes a temporary directory and returns its path.
 public func makeTemporaryDirectory(prefix: String = "hxa079") throws -> String {
     var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
-    guard let p = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress) }) else {
-        throw Hxa079Error.io(path: "/tmp", message: "cannot create a temporary directory")
+    let made: String? = template.withUnsafeMutableBufferPointer { buffer in
+        guard let base = buffer.baseAddress, let p = mkdtemp(base) else { return nil }
+        return String(cString: p)
     }
-    return String(cString: p)
+    guard let made else { throw Hxa079Error.io(path: "/tmp", message: "cannot create a temporary directory") }
+    return made
 }
 
 /// Removes a directory tree (best effort).
@@ -218,5 +220,25 @@ extension ErrorMetrics {
         w.maxULP = max(a.maxULP, b.maxULP)
         w.nonFiniteMismatches = max(a.nonFiniteMismatches, b.nonFiniteMismatches)
         return w
+    }
+}
+
+extension FixtureSpec {
+    /// The spec that regenerates a fixture from its manifest (same command string,
+    /// so the regenerated manifest is byte-identical).
+    public init(manifest m: Manifest) throws {
+        let model: ModelSource
+        if m.model.source == "preset", let name = m.model.preset, let preset = Preset(rawValue: name), let seed = m.model.seed,
+           let dtype = DType(rawValue: m.model.dtype) {
+            let layers = m.model.config.numLayers < preset.shape.config.numLayers ? m.model.config.numLayers : nil
+            model = .preset(preset, seed: seed, dtype: dtype, layers: layers, bundle: m.model.bundled)
+        } else {
+            model = .directory(m.model.path)
+        }
+        let mutants = try m.mutants.map { r in
+            guard let mutant = Mutant(rawValue: r.name) else { throw Hxa079Error.invalidArgument("unknown mutant \(r.name) in the manifest") }
+            return mutant
+        }
+        self.init(name: m.name, model: model, tokens: m.tokens, plans: m.plans, mutants: mutants, command: m.command)
     }
 }

@@ -2,6 +2,7 @@
 
 import ArgumentParser
 import Hxa079
+import Hxa079Fixtures
 
 #if canImport(Glibc)
 import Glibc
@@ -65,4 +66,34 @@ func runReportingErrors(_ body: () throws -> Void) throws {
         printError("\(error)")
         throw ExitCode(1)
     }
+}
+
+/// A progress line on stderr for long runs: shown only when stderr is a
+/// terminal, redrawn in place, erased by `finish()`.
+final class ProgressLine {
+    let total: Int
+    let enabled: Bool
+    private var lastPercent = -1
+
+    init(total: Int) {
+        self.total = max(total, 1)
+        self.enabled = isatty(STDERR_FILENO) != 0
+    }
+
+    func update(_ done: Int, label: String) {
+        guard enabled else { return }
+        let percent = min(100, done * 100 / total)
+        if percent == lastPercent { return }
+        lastPercent = percent
+        fputs("\r\u{1B}[K\(label): \(percent)%", stderr)
+    }
+
+    func finish() {
+        if enabled && lastPercent >= 0 { fputs("\r\u{1B}[K", stderr) }
+    }
+}
+
+/// The fast engine as a fixture runner (Float32 only).
+func fastEngineRunner(_ model: ModelWeights<Float>) throws -> EngineRunner {
+    throw Hxa079Error.invalidArgument("--engine fast is not available in this build yet")
 }

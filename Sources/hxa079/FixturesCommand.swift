@@ -1,13 +1,146 @@
-// FixturesCommand: placeholder, filled in by its issue.
+// FixturesCommand: `hxa079 fixtures make` — golden fixtures for other engines.
+//
+//   hxa079 fixtures make (--model DIR | --preset NAME --seed S [--dtype f32] [--layers N])
+//                        --tokens LIST --out DIR [--chunk-size L] [--plan NAME:CALLS[:CHUNKS[:RESTORE]]]…
+//                        [--no-standard-plans] [--mutants all|none|LIST] [--engine reference|fast] [--bundle-model]
+//
+// Layout and manifest: SPEC.md §4.6.
 
 import ArgumentParser
+import Hxa079
+import Hxa079Fixtures
+import Hxa079Reference
+import SafeTensors
 
 extension HXA079 {
     struct Fixtures: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "fixtures", abstract: "(not implemented yet)")
+        static let configuration = CommandConfiguration(
+            commandName: "fixtures",
+            abstract: "Make golden fixtures (float64 truth, float32 budgets, mutants) for other engines.",
+            subcommands: [Make.self])
+    }
+}
+
+extension HXA079.Fixtures {
+    struct Make: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "make",
+            abstract: "Write one fixture directory: inputs, f64 truth, f32 values, budgets, mutants, manifest.json.")
+
+        @Option(name: .long, help: "Model directory to make the fixture from (referenced by path and SHA-256, not copied).")
+        var model: String?
+
+        @Option(name: .long, help: "Preset model instead of --model: tiny, small, medium or reka.")
+        var preset: Preset?
+
+        @Option(name: .long, help: "Seed of the preset model.")
+        var seed: UInt64 = 1
+
+        @Option(name: .long, help: "Storage dtype of the preset model: f64, f32 or bf16.")
+        var dtype: String = "f32"
+
+        @Option(name: .long, help: "Use only the first N layers of the preset.")
+        var layers: Int?
+
+        @Flag(name: .long, inversion: .prefixedNo, help: "Copy the preset model into the fixture (default: only for tiny).")
+        var bundleModel: Bool?
+
+        @Option(name: .long, help: "Comma-separated token ids.")
+        var tokens: String
+
+        @Option(name: .long, help: "Output fixture directory.")
+        var out: String
+
+        @Option(name: .long, help: "Chunk size of the standard chunked_prefill plan.")
+        var chunkSize: Int = 4
+
+        @Option(name: .long, parsing: .singleValue,
+                help: "Extra split plan NAME:CALLS[:CHUNKS[:RESTORE_AFTER]], e.g. mine:5,12,3:0,4,0:1 (repeatable).")
+        var plan: [String] = []
+
+        @Flag(name: .long, help: "Do not add the standard plans (one_call, token_by_token, chunked_prefill, save_restore).")
+        var noStandardPlans = false
+
+        @Option(name: .long, help: "Mutants to record: all (default), none, or a comma-separated list.")
+        var mutants: String = "all"
+
+        @Option(name: .long, help: "Engine for f32.safetensors: reference (default) or fast.")
+        var engine: EngineKind = .reference
+
         func run() throws {
-            printError("fixtures is not implemented yet")
-            throw ExitCode(2)
+            try runReportingErrors {
+                let ids = try parseTokens(tokens)
+                guard (model == nil) != (preset == nil) else { throw ValidationError("give exactly one of --model and --preset") }
+                var plans = noStandardPlans ? [] : SplitPlan.standard(tokens: ids.count, chunkSize: chunkSize)
+                for text in plan { plans.append(try parsePlan(text)) }
+                if plans.isEmpty { throw ValidationError("no split plan: drop --no-standard-plans or add --plan") }
+                let mutantList: [Mutant]
+                switch mutants {
+                case "all": mutantList = plans.contains { $0.name == "one_call" } ? Mutant.allCases.filter { !$0.needsCarriedState || plans.contains { $0.name == "save_restore" } } : []
+                case "none": mutantList = []
+                default:
+                    mutantList = try mutants.split(separator: ",").map { name in
+                        guard let m = Mutant(rawValue: String(name)) else {
+                            throw ValidationError("unknown mutant \(name) (known: \(Mutant.allCases.map { $0.rawValue }.joined(separator: ", ")))")
+                        }
+                        return m
+                    }
+                }
+                let source: FixtureSpec.ModelSource
+                var command = "hxa079 fixtures make"
+                if let preset {
+                    guard let st = DType(rawValue: dtype.uppercased()), [.F64, .F32, .BF16].contains(st) else {
+                        throw ValidationError("--dtype must be f64, f32 or bf16")
+                    }
+                    source = .preset(preset, seed: seed, dtype: st, layers: layers, bundle: bundleModel ?? (preset == .tiny))
+                    command += " --preset \(preset.rawValue) --seed \(seed) --dtype \(dtype.lowercased())"
+                    if let layers { command += " --layers \(layers)" }
+                    if let b = bundleModel { command += b ? " --bundle-model" : " --no-bundle-model" }
+                } else {
+                    source = .directory(model ?? "")
+                    command += " --model \(model ?? "")"
+                }
+                command += " --tokens \(ids.map(String.init).joined(separator: ",")) --out \(out)"
+                if chunkSize != 4 { command += " --chunk-size \(chunkSize)" }
+                for p in plan { command += " --plan \(p)" }
+                if noStandardPlans { command += " --no-standard-plans" }
+                if mutants != "all" { command += " --mutants \(mutants)" }
+                if engine != .reference { command += " --engine \(engine.rawValue)" }
+
+                let name = String(out.split(separator: "/").last ?? "fixture")
+                var maker = FixtureMaker()
+                if engine == .fast {
+                    maker.float32Engine = { try fastEngineRunner($0) }
+                    maker.float32EngineName = "fast"
+                }
+                let progressLine = ProgressLine(total: ids.count * plans.count * 2)
+                var done = 0, lastPlan = ""
+                maker.progress = { label, n, total in
+                    if label != lastPlan { lastPlan = label; done += total }
+                    progressLine.update(done - total + n, label: label)
+                }
+                let manifest = try maker.make(FixtureSpec(name: name, model: source, tokens: ids, plans: plans,
+                                                          mutants: mutantList, command: command), out: out)
+                progressLine.finish()
+                print("fixture \(manifest.name): \(manifest.checkpoints.count) checkpoints × \(manifest.plans.count) plans, \(manifest.mutants.count) mutants → \(out)")
+                for m in manifest.mutants {
+                    print("  mutant \(pad(m.name, 28)) first affected \(m.firstAffected) (max rel \(formatNumber(m.distance.maxRel)))")
+                }
+            }
+        }
+
+        func parsePlan(_ text: String) throws -> SplitPlan {
+            let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            func ints(_ s: String) throws -> [Int] {
+                try s.split(separator: ",").map { guard let v = Int($0) else { throw ValidationError("--plan \(text): \"\($0)\" is not an integer") }; return v }
+            }
+            guard parts.count >= 2, !parts[0].isEmpty else { throw ValidationError("--plan \(text): expected NAME:CALLS[:CHUNKS[:RESTORE_AFTER]]") }
+            let calls = try ints(parts[1])
+            let chunks = parts.count > 2 && !parts[2].isEmpty ? try ints(parts[2]) : nil
+            let restore = parts.count > 3 ? try ints(parts[3]) : []
+            return SplitPlan(name: parts[0], calls: calls, chunkSizes: chunks, restoreAfter: restore)
         }
     }
 }
+
+extension Preset: ExpressibleByArgument {}

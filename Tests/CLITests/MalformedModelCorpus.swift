@@ -5,7 +5,8 @@
 // model, then one defect) and names the problem by
 // - `.refused(matcher)`: `ModelDirectory(path:)` throws an `Hxa079Error`
 //   accepted by the matcher (the error's case, and for safetensors files the
-//   violated rule), or
+//   violated rule; ambiguous tensor sets — duplicates, index disagreements,
+//   mixed naming schemes — are `.invalidModel` at open), or
 // - `.reported`: the directory opens and `validate()` / `load` report it, or
 // - `.nonFinite`: only non-finite values; `validate()` lists them, `load` warns.
 // In every case `expected` is a substring of the error text naming the
@@ -44,6 +45,8 @@ func safetensorsRule(_ rule: @escaping @Sendable (SafeTensorsError) -> Bool) -> 
 
 /// Matches `.io` errors.
 let ioError: CorpusCase.Outcome = .refused { if case .io = $0 { return true }; return false }
+/// Matches `.invalidModel` errors raised when the directory is opened (ambiguous tensor sets).
+let sourceError: CorpusCase.Outcome = .refused { if case .invalidModel = $0 { return true }; return false }
 /// Matches `.invalidConfig` errors.
 let configError: CorpusCase.Outcome = .refused { if case .invalidConfig = $0 { return true }; return false }
 
@@ -221,19 +224,25 @@ let malformedCorpus: [CorpusCase] = [
     modelCase("weights hold a layer beyond num_hidden_layers", .reported, "the weights hold layer 2 but num_hidden_layers is 2") { dir in
         try editConfig(dir) { $0.set("num_hidden_layers", .number(2)); $0.set("transformer_layers", .array([])) }
     },
-    modelCase("shard index does not list a tensor", shards: 3, .reported, "is not listed in model.safetensors.index.json") { dir in
+    modelCase("layer index far beyond num_hidden_layers", .reported, "the weights hold layer 999999999999 but num_hidden_layers is 3") { dir in
+        try editTensors(dir) { $0.append(StoredTensor(name: "model.layers.999999999999.mlp.up_proj.weight", shape: [1], data: .f32([0]))) }
+    },
+    modelCase("num_hidden_layers absurdly large", .reported, "num_hidden_layers (1000000000000) exceeds the limit 65536") { dir in
+        try editConfig(dir) { $0.set("num_hidden_layers", .number(1e12)); $0.set("transformer_layers", nil) }
+    },
+    modelCase("shard index does not list a tensor", shards: 3, sourceError, "is not listed in model.safetensors.index.json") { dir in
         try editWeightMap(dir) { map in map.removeAll { $0.0 == "model.norm.weight" } }
     },
-    modelCase("shard index maps a tensor to the wrong shard", shards: 3, .reported,
+    modelCase("shard index maps a tensor to the wrong shard", shards: 3, sourceError,
               "model.safetensors.index.json maps model.embed_tokens.weight to \(shard3), which does not hold it") { dir in
         try editWeightMap(dir) { map in map.set("model.embed_tokens.weight", .string(shard3)) }
     },
-    modelCase("tensor given twice across shards", shards: 3, .reported, "tensor model.embed_tokens.weight is given twice") { dir in
+    modelCase("tensor given twice across shards", shards: 3, sourceError, "tensor model.embed_tokens.weight is given twice") { dir in
         let (first, _) = try readTensors(dir + "/" + shard1)
         let embedding = first[try first.index(of: "model.embed_tokens.weight")]
         try editTensors(dir, file: shard2) { $0.append(embedding) }
     },
-    modelCase("tensor given twice across naming schemes", naming: .rwkv, .reported,
+    modelCase("tensor given twice across naming schemes", naming: .rwkv, sourceError,
               "tensor model.layers.0.input_layernorm.weight is given twice") { dir in
         try editTensors(dir) { t in
             var copy = t[try t.index(of: "blocks.0.ln1.weight")]
@@ -241,7 +250,7 @@ let malformedCorpus: [CorpusCase] = [
             t.append(copy)
         }
     },
-    modelCase("both naming schemes", .reported, "both model.embed_tokens.weight (HF-style) and emb.weight (RWKV-style) are present") { dir in
+    modelCase("both naming schemes", sourceError, "both model.embed_tokens.weight (HF-style) and emb.weight (RWKV-style) are present") { dir in
         try editTensors(dir) { t in
             var copy = t[try t.index(of: "model.embed_tokens.weight")]
             copy.name = "emb.weight"
