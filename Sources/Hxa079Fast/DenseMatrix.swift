@@ -4,8 +4,9 @@
 // Contract: `apply` computes Y [T][rows] = X [T][cols]·Wᵀ (+ b), the twin of
 // Hxa079Reference `Linear.apply` / `applyRows` (reassociated sums, FMA inside
 // OpenBLAS — allowed in the fast path only):
-// - Float32, T = 1: cblas_sgemv; T > 1: cblas_sgemm (sgemm at M = 1 is ~10×
-//   slower than sgemv).
+// - Float32, T = 1: our SIMD GEMV (Gemv.swift: OpenBLAS's threaded sgemv costs
+//   more than it saves on the many small products of a decode step); T > 1:
+//   cblas_sgemm.
 // - bfloat16, T = 1: our own SIMD gemv that widens each weight on the fly
 //   (bits << 16; half the bytes per decode step), rows split over the cores;
 //   T > 1: blocks of rows widened into a Float32 scratch, then cblas_sgemm.
@@ -60,7 +61,7 @@ final class DenseMatrix {
             w.withUnsafeBufferPointer { wp in
                 guard let wb = wp.baseAddress else { return }
                 if T == 1 {
-                    Blas.gemv(rows: rows, cols: cols, w: wb, ldw: cols, x: x, y: y)
+                    gemvRows(wb, ldw: cols, rows: rows, cols: cols, x: x, y: y)
                 } else {
                     Blas.gemmNT(m: T, n: rows, k: cols, a: x, lda: ldx, b: wb, ldb: cols, c: y, ldc: ldy)
                 }

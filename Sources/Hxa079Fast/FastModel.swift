@@ -11,8 +11,8 @@
 // Per call of T tokens (rows):
 //   embed → per layer [RMSNorm → RWKV or GQA mixer → residual → RMSNorm →
 //   SwiGLU MLP → residual] → final RMSNorm → head.
-// Projections: cblas_sgemm for T > 1, cblas_sgemv for T = 1 (bf16 weights:
-// widened on the fly, DenseMatrix.swift). WKV: WKVKernels.swift (recurrent,
+// Projections: cblas_sgemm for T > 1; for T = 1 our SIMD GEMV (Gemv.swift;
+// bf16 weights widened on the fly, DenseMatrix.swift). WKV: WKVKernels.swift (recurrent,
 // or chunked when chunkSize ≥ 1 and T > 1).
 //
 // State and failure: the state is validated before anything runs. With no
@@ -209,7 +209,7 @@ public final class FastModel {
         // (13),(14),(9),(10),(23) first halves: x̂·[w1|a1|v1|k1|g1] in one product
         m.down.withUnsafeBufferPointer { dp in
             guard let db = dp.baseAddress else { return }
-            if T == 1 { Blas.gemvT(rows: C, cols: D, w: db, ldw: D, x: ws.xn, y: ws.lora) }
+            if T == 1 { gemvCols(db, ldw: D, rows: C, cols: D, x: ws.xn, y: ws.lora) }
             else { Blas.gemmNN(m: T, n: D, k: C, a: ws.xn, lda: C, b: db, ldb: D, c: ws.lora, ldc: D) }
         }
         // (6) optional per-head norms, (7) RoPE on r (H heads) and k (Hkv heads)
@@ -345,7 +345,7 @@ public final class FastModel {
         up.weight.withUnsafeBufferPointer { wp in
             guard let w = wp.baseAddress else { return }
             if T == 1 {
-                Blas.gemvT(rows: up.rank, cols: up.outFeatures, w: w, ldw: up.outFeatures, x: ws.lora + up.offset, y: y)
+                gemvCols(w, ldw: up.outFeatures, rows: up.rank, cols: up.outFeatures, x: ws.lora + up.offset, y: y)
             } else {
                 Blas.gemmNN(m: T, n: up.outFeatures, k: up.rank, a: ws.lora + up.offset, lda: D, b: w,
                             ldb: up.outFeatures, c: y, ldc: up.outFeatures)
@@ -410,7 +410,7 @@ public final class FastModel {
             for h in 0..<H {
                 let g = h / G
                 if T == 1 {
-                    Blas.gemv(rows: P, cols: N, w: keys + g * N, ldw: KN, x: q + h * N, y: scores)
+                    gemvRows(keys + g * N, ldw: KN, rows: P, cols: N, x: q + h * N, y: scores)
                 } else {
                     Blas.gemmNT(m: T, n: P, k: N, a: q + h * N, lda: HN, b: keys + g * N, ldb: KN, c: scores, ldc: P)
                 }
@@ -418,7 +418,7 @@ public final class FastModel {
                     softmaxRow(scores + t * P, valid: P0 + t + 1, total: P, scale: scale)
                 }
                 if T == 1 {
-                    Blas.gemvT(rows: P, cols: N, w: values + g * N, ldw: KN, x: scores, y: ws.o + h * N)
+                    gemvCols(values + g * N, ldw: KN, rows: P, cols: N, x: scores, y: ws.o + h * N)
                 } else {
                     Blas.gemmNN(m: T, n: N, k: P, a: scores, lda: P, b: values + g * N, ldb: KN, c: ws.o + h * N, ldc: HN)
                 }

@@ -81,51 +81,61 @@ func transposeState(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Flo
 // MARK: - Recurrent, transposed state
 
 /// Runs all T steps for heads h0..<h1 on the transposed state St [H][K][V].
+///
+/// Lane blocks of 8 value rows (SIMD8 = two SSE registers, so sa, v, o and
+/// the new column stay in registers without spills on the baseline target);
+/// the five per-key scalars of a step are splatted once into a table of
+/// 4-wide vectors, so the inner loop loads them instead of shuffling.
 func wkvRecurrentTransposed(_ a: WKVArgs, state st: UnsafeMutablePointer<Float>, heads h0: Int, _ h1: Int) {
+    typealias F8 = SIMD8<Float>
+    typealias F4 = SIMD4<Float>
     let H = a.heads, K = a.keySize, V = a.valueSize
-    let vFull = V & ~15
+    let vFull = V & ~7
+    // splat table: per key j, 5 vectors of 4 lanes: α, d, β, k̃, r
+    let table = UnsafeMutablePointer<F4>.allocate(capacity: 5 * max(K, 1))
+    defer { table.deallocate() }
+    @inline(__always) func l8(_ p: UnsafeMutablePointer<Float>, _ i: Int) -> F8 { UnsafeRawPointer(p + i).loadUnaligned(as: F8.self) }
+    @inline(__always) func l8c(_ p: UnsafePointer<Float>, _ i: Int) -> F8 { UnsafeRawPointer(p + i).loadUnaligned(as: F8.self) }
+    @inline(__always) func s8(_ p: UnsafeMutablePointer<Float>, _ i: Int, _ v: F8) { UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: F8.self) }
+    @inline(__always) func sp(_ i: Int) -> F8 { let q = table[i]; return F8(lowHalf: q, highHalf: q) }
     for t in 0..<a.steps {
         for h in h0..<h1 {
             let ko = (t * H + h) * K, vo = (t * H + h) * V
             let s = st + h * K * V
             let al = a.alpha + ko, be = a.beta + ko, de = a.decay + ko, kk = a.k + ko, rr = a.r + ko
             let vv = a.v + vo, oo = a.out + vo
+            for j in 0..<K {
+                table[5 * j] = F4(repeating: al[j])
+                table[5 * j + 1] = F4(repeating: de[j])
+                table[5 * j + 2] = F4(repeating: be[j])
+                table[5 * j + 3] = F4(repeating: kk[j])
+                table[5 * j + 4] = F4(repeating: rr[j])
+            }
             var i0 = 0
             while i0 < vFull {
                 // (18) sa = S·α over this block of value rows, from the OLD state
-                var sa0 = F16(), sa1 = F16()
+                var sa0 = F8(), sa1 = F8()
                 var j = 0
                 while j + 1 < K {
-                    sa0 = sa0 + load16(s, j * V + i0) * splat(al[j])
-                    sa1 = sa1 + load16(s, (j + 1) * V + i0) * splat(al[j + 1])
+                    sa0 = sa0 + l8(s, j * V + i0) * sp(5 * j)
+                    sa1 = sa1 + l8(s, (j + 1) * V + i0) * sp(5 * j + 5)
                     j += 2
                 }
-                if j < K { sa0 = sa0 + load16(s, j * V + i0) * splat(al[j]) }
+                if j < K { sa0 = sa0 + l8(s, j * V + i0) * sp(5 * j) }
                 let sa = sa0 + sa1
-                let vb = load16(vv, i0)
+                let vb = l8c(vv, i0)
                 // (19) S[:, j] = S[:, j]·d_j + sa·β_j + v·k̃_j ; (20) o += S_new[:, j]·r_j
-                var ob0 = F16(), ob1 = F16()
-                j = 0
-                while j + 1 < K {
-                    let p0 = j * V + i0, p1 = p0 + V
-                    let n0 = load16(s, p0) * splat(de[j]) + sa * splat(be[j]) + vb * splat(kk[j])
-                    let n1 = load16(s, p1) * splat(de[j + 1]) + sa * splat(be[j + 1]) + vb * splat(kk[j + 1])
-                    store16(s, p0, n0)
-                    store16(s, p1, n1)
-                    ob0 = ob0 + n0 * splat(rr[j])
-                    ob1 = ob1 + n1 * splat(rr[j + 1])
-                    j += 2
+                var ob = F8()
+                for j in 0..<K {
+                    let p = j * V + i0
+                    let n = l8(s, p) * sp(5 * j + 1) + sa * sp(5 * j + 2) + vb * sp(5 * j + 3)
+                    s8(s, p, n)
+                    ob = ob + n * sp(5 * j + 4)
                 }
-                if j < K {
-                    let p0 = j * V + i0
-                    let n0 = load16(s, p0) * splat(de[j]) + sa * splat(be[j]) + vb * splat(kk[j])
-                    store16(s, p0, n0)
-                    ob0 = ob0 + n0 * splat(rr[j])
-                }
-                store16(oo, i0, ob0 + ob1)
-                i0 += 16
+                s8(oo, i0, ob)
+                i0 += 8
             }
-            // scalar tail rows (V not a multiple of 16)
+            // scalar tail rows (V not a multiple of 8)
             for i in vFull..<V {
                 var sa: Float = 0
                 for j in 0..<K { sa = sa + s[j * V + i] * al[j] }

@@ -3,6 +3,7 @@
 import ArgumentParser
 import Hxa079
 import Hxa079Fixtures
+import Hxa079Fast
 
 #if canImport(Glibc)
 import Glibc
@@ -95,5 +96,17 @@ final class ProgressLine {
 
 /// The fast engine as a fixture runner (Float32 only).
 func fastEngineRunner(_ model: ModelWeights<Float>) throws -> EngineRunner {
-    throw Hxa079Error.invalidArgument("--engine fast is not available in this build yet")
+    let fast = try FastModel(model)
+    let box = StateBox(fast.initialState())
+    return EngineRunner(
+        name: "fast f32",
+        reset: { box.state = fast.initialState() },
+        run: { tokens, chunk, observer in
+            _ = try fast.forward(tokens: tokens, state: &box.state, chunkSize: chunk, observer: observer)
+        },
+        saveAndRestore: { path in
+            try box.state.write(to: path, dtype: .F32)
+            box.state = try ModelState<Float>(path: path, config: fast.config, layerKinds: fast.layerKinds)
+        },
+        stateTensors: { box.state.checkpoints() })
 }

@@ -14,6 +14,7 @@
 import ArgumentParser
 import Hxa079
 import Hxa079Reference
+import Hxa079Fast
 import SafeTensors
 
 extension HXA079 {
@@ -90,7 +91,20 @@ extension HXA079 {
         }
 
         func runFast(directory: ModelDirectory, tokens: [Int], selection: CheckpointSelection) throws -> ForwardResult {
-            throw Hxa079Error.invalidArgument("--engine fast is not available in this build yet")
+            let report = directory.validate()
+            if !report.problems.isEmpty { throw Hxa079Error.invalidModel(report.problems) }
+            for warning in report.nonFiniteDescriptions { printWarning(warning) }
+            let fast = try FastModel(directory: directory)
+            var state = try stateIn.map { try ModelState<Float>(path: $0, config: fast.config, layerKinds: fast.layerKinds) }
+                ?? fast.initialState()
+            let start = state.position
+            let collector = CheckpointCollector(filter: selection.matches)
+            let logits = try fast.forward(tokens: tokens, state: &state, chunkSize: chunkSize,
+                                          observer: dump == nil ? nil : collector)
+            try finish(collector: collector, state: state, dtype: .F32, selection: selection)
+            return ForwardResult(tokens: tokens.count, startPosition: start, vocab: fast.config.vocabSize,
+                                 lastLogits: Array(logits.suffix(fast.config.vocabSize)).map { Double($0) },
+                                 precision: "f32", engine: "fast", dump: dump, stateOut: stateOut)
         }
 
         /// Writes the dump (with the state tensors when `all`) and the state file.

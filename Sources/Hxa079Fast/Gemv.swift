@@ -1,0 +1,92 @@
+// Gemv: matrix–vector products for decode (T = 1), Float32 weights.
+//
+// Contract: y = W·x (`gemvRows`) and y = x·W (`gemvCols`, W stored
+// [rows][cols] and read row by row), the T = 1 twins of Hxa079Reference
+// `Linear.apply` and `LowRank.down`/`up`, with reassociated sums (SIMD
+// partial sums). We use these instead of cblas_sgemv at T = 1 because
+// OpenBLAS threads every sgemv above ~10k elements, and for the many small
+// products of a decode step its wake-up/spin cost exceeded the product itself
+// on the 2-core machine; here only products of ≥ 1 Mi weights are split over
+// the cores (Dispatch), so the small ones run on the calling thread.
+
+/// Weights above which a GEMV is split over the cores.
+let gemvParallelThreshold = 1 << 20
+
+/// y [rows] = W [rows][cols] (ldw) · x [cols] (+ y when `accumulate`).
+func gemvRows(_ w: UnsafePointer<Float>, ldw: Int, rows R: Int, cols C: Int, x: UnsafePointer<Float>,
+              y: UnsafeMutablePointer<Float>) {
+    let ways = R * C >= gemvParallelThreshold ? workerCount : 1
+    parallelFor(ways) { part in
+        // split on multiples of 4 rows
+        let r0 = (R * part / ways) & ~3, r1 = part == ways - 1 ? R : (R * (part + 1) / ways) & ~3
+        var r = r0
+        while r + 4 <= r1 {
+            let s = dot4Rows(w + r * ldw, ldw, x, C)
+            y[r] = s.0; y[r + 1] = s.1; y[r + 2] = s.2; y[r + 3] = s.3
+            r += 4
+        }
+        while r < r1 {
+            y[r] = dot4Rows(w + r * ldw, 0, x, C).0
+            r += 1
+        }
+    }
+}
+
+/// (w0·x, w1·x, w2·x, w3·x) for rows w + i·ld, i = 0..<4 (ld 0 repeats one row).
+@inline(__always)
+func dot4Rows(_ w: UnsafePointer<Float>, _ ld: Int, _ x: UnsafePointer<Float>, _ n: Int) -> (Float, Float, Float, Float) {
+    typealias F8 = SIMD8<Float>
+    @inline(__always) func l8(_ p: UnsafePointer<Float>, _ i: Int) -> F8 { UnsafeRawPointer(p + i).loadUnaligned(as: F8.self) }
+    let w0 = w, w1 = w + ld, w2 = w + 2 * ld, w3 = w + 3 * ld
+    var a0 = F8(), a1 = F8(), a2 = F8(), a3 = F8()
+    var i = 0
+    while i + 8 <= n {
+        let xv = l8(x, i)
+        a0 = a0 + l8(w0, i) * xv
+        a1 = a1 + l8(w1, i) * xv
+        a2 = a2 + l8(w2, i) * xv
+        a3 = a3 + l8(w3, i) * xv
+        i += 8
+    }
+    @inline(__always) func h(_ v: F8) -> Float { let q = v.lowHalf + v.highHalf; return (q[0] + q[1]) + (q[2] + q[3]) }
+    var s0 = h(a0), s1 = h(a1), s2 = h(a2), s3 = h(a3)
+    while i < n {
+        let xi = x[i]
+        s0 = s0 + w0[i] * xi; s1 = s1 + w1[i] * xi; s2 = s2 + w2[i] * xi; s3 = s3 + w3[i] * xi
+        i += 1
+    }
+    return (s0, s1, s2, s3)
+}
+
+/// y [cols] = x [rows] · W, W [rows][cols] (ldw): y = Σ_r x_r·W[r][:].
+func gemvCols(_ w: UnsafePointer<Float>, ldw: Int, rows R: Int, cols C: Int, x: UnsafePointer<Float>,
+              y: UnsafeMutablePointer<Float>) {
+    let ways = R * C >= gemvParallelThreshold && C >= 64 ? workerCount : 1
+    parallelFor(ways) { part in
+        let c0 = (C * part / ways) & ~15, c1 = part == ways - 1 ? C : (C * (part + 1) / ways) & ~15
+        // column blocks of 32 (two SIMD16 accumulators) kept in registers over all rows
+        var c = c0
+        while c + 32 <= c1 {
+            var a0 = F16(), a1 = F16()
+            for r in 0..<R {
+                let xv = splat(x[r]), row = w + r * ldw + c
+                a0 = a0 + load16(row, 0) * xv
+                a1 = a1 + load16(row, 16) * xv
+            }
+            store16(y, c, a0); store16(y, c + 16, a1)
+            c += 32
+        }
+        while c + 16 <= c1 {
+            var a0 = F16()
+            for r in 0..<R { a0 = a0 + load16(w + r * ldw + c, 0) * splat(x[r]) }
+            store16(y, c, a0)
+            c += 16
+        }
+        while c < c1 {
+            var s: Float = 0
+            for r in 0..<R { s = s + x[r] * w[r * ldw + c] }
+            y[c] = s
+            c += 1
+        }
+    }
+}
