@@ -22,7 +22,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scratch="${SCRATCH:-.build-st}"
 package="${PACKAGE_PATH:-.}"
-venv=.venv-interop
+venv=.venv
+# SWIFT_TEST_FLAGS (e.g. "-c release -Xswiftc -enable-testing --skip-build") replaces the
+# default scratch path, so CI reuses the build scripts/test.sh already made.
+if [[ -n "${SWIFT_TEST_FLAGS:-}" ]]; then
+    read -r -a swift_flags <<< "$SWIFT_TEST_FLAGS"
+else
+    swift_flags=(--scratch-path "$scratch")
+fi
 
 if [[ ! -x "$venv/bin/python" ]]; then
     echo "== creating $venv"
@@ -39,7 +46,7 @@ run_swift_phase() {
     local phase=$1 log="$dir/swift-phase$1.log"
     echo "== Swift phase $phase"
     if ! HXA079_INTEROP_DIR="$dir" HXA079_INTEROP_PHASE="$phase" \
-        swift test --package-path "$package" --scratch-path "$scratch" \
+        swift test --package-path "$package" "${swift_flags[@]}" \
         --filter 'SafeTensorsTests\.InteropTests' >"$log" 2>&1; then
         grep -E '✘|error:' "$log" | head -n 40 >&2 || tail -n 40 "$log" >&2
         echo "Swift phase $phase FAILED (log: $log)" >&2

@@ -1,11 +1,28 @@
 #!/usr/bin/env bash
-# The README's test command: sets up what is missing and runs the whole test
-# suite. The Swift tests are built in release mode with testing enabled: the
-# property suite pushes 8192 tokens through the readable reference, which is
-# ~30× slower in a debug build. They run last, so their summary closes the output.
+# The README's test command: sets up what is missing and runs every check.
+#
+# 1. the Swift package, built once in release mode with testing enabled (the
+#    property suite pushes 8192 tokens through the readable reference, ~30×
+#    slower in a debug build);
+# 2. Python checks against that build: safetensors interop with Python's
+#    `safetensors`, the independent NumPy implementation, the notebooks;
+# 3. the example consumer package (depends on this one by path);
+# 4. `swift test` last, so its summary closes the output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+START=$(date +%s)
 bash scripts/setup.sh
-SWIFT_TEST_FLAGS=(-c release -Xswiftc -enable-testing)
-swift build "${SWIFT_TEST_FLAGS[@]}" --build-tests
-swift test "${SWIFT_TEST_FLAGS[@]}" --skip-build
+FLAGS=(-c release -Xswiftc -enable-testing)
+echo "== swift build ${FLAGS[*]} --build-tests"
+swift build "${FLAGS[@]}" --build-tests
+export HXA079_BIN="$(swift build "${FLAGS[@]}" --show-bin-path)/hxa079"
+
+echo "== safetensors interop with Python"
+SWIFT_TEST_FLAGS="${FLAGS[*]} --skip-build" bash scripts/interop-check.sh
+echo "== independent NumPy implementation"
+bash scripts/independent-check.sh
+for script in notebooks.sh example-consumer.sh; do
+    if [[ -f scripts/$script ]]; then echo "== $script"; bash scripts/$script; fi
+done
+echo "== python and example checks done in $(( $(date +%s) - START ))s"
+swift test "${FLAGS[@]}" --skip-build
