@@ -7,7 +7,7 @@
 #   env PACKAGE_PATH=.           swift package to test (default: this repo)
 #
 # Contract:
-# 1. Creates (or reuses) the venv .venv-interop (git-ignored via `.venv*`) and
+# 1. Creates (or reuses) the venv .venv (git-ignored, shared with the other Python checks) and
 #    pip-installs safetensors, numpy and ml_dtypes from PyPI.
 # 2. Phase 1: `swift test --filter SafeTensorsTests.InteropTests` with
 #    HXA079_INTEROP_DIR set writes swift_*.safetensors into a temp dir.
