@@ -15,6 +15,9 @@ let package = Package(
         .library(name: "Hxa079Fast", targets: ["Hxa079Fast"]),
         .library(name: "Hxa079Fixtures", targets: ["Hxa079Fixtures"]),
         .library(name: "Hxa079TestSupport", targets: ["Hxa079TestSupport"]),
+        // For other engines' tests (README "Use it from your Swift engine's tests").
+        .library(name: "Hxa079Oracle", targets: ["Hxa079Oracle"]),
+        .library(name: "Hxa079OracleTesting", targets: ["Hxa079OracleTesting"]),
         .executable(name: "hxa079", targets: ["hxa079"]),
     ],
     dependencies: [
@@ -47,6 +50,12 @@ let package = Package(
         // libFuzzer entry for the safetensors parser (see README "Fuzzing").
         .executableTarget(name: "FuzzSafeTensors", dependencies: ["SafeTensors"]),
 
+        // The oracle for other Swift engines: fixtures, checkpoint names, the
+        // reference on a plan, checking a candidate. No Hxa079Fast, no COpenBLAS.
+        .target(name: "Hxa079Oracle", dependencies: ["Hxa079", "Hxa079Reference", "Hxa079Fixtures", "SafeTensors"]),
+        // expectMatchesFixture (Swift Testing) and XCTAssertMatchesFixture (XCTest).
+        .target(name: "Hxa079OracleTesting", dependencies: ["Hxa079Oracle"]),
+
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"]),
         .testTarget(name: "Hxa079ReferenceTests", dependencies: [
             "Hxa079", "Hxa079Reference", "Hxa079TestSupport",
@@ -63,6 +72,7 @@ let package = Package(
             "Hxa079", "Hxa079Reference", "Hxa079Fixtures", "Hxa079TestSupport", "SafeTensors",
         ]),
         .testTarget(name: "CLITests", dependencies: ["hxa079", "Hxa079", "Hxa079TestSupport", "SafeTensors"]),
+        .testTarget(name: "OracleTests", dependencies: ["Hxa079Oracle", "Hxa079OracleTesting", "Hxa079Reference", "SafeTensors"]),
     ],
     swiftLanguageModes: [.v5]
 )
