@@ -229,9 +229,10 @@ public final class SafeTensorsSource: TensorSource, NonFiniteScanning, SourcePro
         return naming == .rwkv ? TensorName.rwkvStyleName(name) : name
     }
 
-    private func entry(_ name: String, floatOnly: Bool = true) throws -> Entry {
+    /// The entry of a float tensor `name`.
+    private func entry(_ name: String) throws -> Entry {
         guard let e = entries[name] else { throw Hxa079Error.invalidModel(["missing tensor \(displayName(name))"]) }
-        if floatOnly && !e.info.dtype.isFloatingPoint {
+        if !e.info.dtype.isFloatingPoint {
             throw Hxa079Error.invalidModel(["tensor \(e.stored) has integer dtype \(e.info.dtype.rawValue); weights must be F64, F32, F16 or BF16"])
         }
         return e
@@ -275,26 +276,20 @@ public final class SafeTensorsSource: TensorSource, NonFiniteScanning, SourcePro
         }
     }
 
-    /// Converts the stored values of `e` into `out` (sized to the element count).
-    private func decode<U>(_ e: Entry, into out: inout [U], _ convert: (UnsafeRawBufferPointer, Int, DType) -> U) throws {
-        let dtype = e.info.dtype, size = dtype.byteSize
-        try out.withUnsafeMutableBufferPointer { dst in
-            try forEachChunk(e) { bytes, first in
-                for i in 0..<(bytes.count / size) { dst[first + i] = convert(bytes, i * size, dtype) }
-            }
-        }
-    }
-
     public func doubles(_ name: String) throws -> [Double] {
         let e = try entry(name)
+        let dtype = e.info.dtype
         var out = [Double](repeating: 0, count: e.info.elementCount)
-        try decode(e, into: &out) { b, o, d in
-            switch d {
-            case .F64: return Double(bitPattern: UInt64(littleEndian: b.loadUnaligned(fromByteOffset: o, as: UInt64.self)))
-            case .F32: return Double(Float(bitPattern: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: o, as: UInt32.self))))
-            case .F16: return Double(floatFromF16(UInt16(littleEndian: b.loadUnaligned(fromByteOffset: o, as: UInt16.self))))
-            case .BF16: return Double(floatFromBF16(UInt16(littleEndian: b.loadUnaligned(fromByteOffset: o, as: UInt16.self))))
-            case .I64, .I32: return .nan  // excluded by entry(_:)
+        try out.withUnsafeMutableBufferPointer { dst in
+            try forEachChunk(e) { b, first in
+                let n = b.count / dtype.byteSize
+                switch dtype {
+                case .F64: for i in 0..<n { dst[first + i] = Double(bitPattern: UInt64(littleEndian: b.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))) }
+                case .F32: for i in 0..<n { dst[first + i] = Double(Float(bitPattern: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))) }
+                case .F16: for i in 0..<n { dst[first + i] = Double(floatFromF16(UInt16(littleEndian: b.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))) }
+                case .BF16: for i in 0..<n { dst[first + i] = Double(floatFromBF16(UInt16(littleEndian: b.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))) }
+                case .I64, .I32: break  // excluded by entry(_:)
+                }
             }
         }
         return out
@@ -302,14 +297,18 @@ public final class SafeTensorsSource: TensorSource, NonFiniteScanning, SourcePro
 
     public func floats(_ name: String) throws -> [Float] {
         let e = try entry(name)
+        let dtype = e.info.dtype
         var out = [Float](repeating: 0, count: e.info.elementCount)
-        try decode(e, into: &out) { b, o, d in
-            switch d {
-            case .F64: return Float(Double(bitPattern: UInt64(littleEndian: b.loadUnaligned(fromByteOffset: o, as: UInt64.self))))
-            case .F32: return Float(bitPattern: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: o, as: UInt32.self)))
-            case .F16: return floatFromF16(UInt16(littleEndian: b.loadUnaligned(fromByteOffset: o, as: UInt16.self)))
-            case .BF16: return floatFromBF16(UInt16(littleEndian: b.loadUnaligned(fromByteOffset: o, as: UInt16.self)))
-            case .I64, .I32: return .nan  // excluded by entry(_:)
+        try out.withUnsafeMutableBufferPointer { dst in
+            try forEachChunk(e) { b, first in
+                let n = b.count / dtype.byteSize
+                switch dtype {
+                case .F64: for i in 0..<n { dst[first + i] = Float(Double(bitPattern: UInt64(littleEndian: b.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))) }
+                case .F32: for i in 0..<n { dst[first + i] = Float(bitPattern: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
+                case .F16: for i in 0..<n { dst[first + i] = floatFromF16(UInt16(littleEndian: b.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
+                case .BF16: for i in 0..<n { dst[first + i] = floatFromBF16(UInt16(littleEndian: b.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
+                case .I64, .I32: break  // excluded by entry(_:)
+                }
             }
         }
         return out
@@ -576,13 +575,21 @@ public func writeModelDirectory<T: BinaryFloatingPoint>(_ weights: ModelWeights<
             var start = 0
             while start < t.values.count {
                 let end = min(start + writeChunkElements, t.values.count)
-                try emit(t.values[start..<end].map { Double($0) })
+                try emit(widened(t.values, start..<end))
                 start = end
             }
         }
     }
     return try writeModelFiles(planned, config: weights.config.json(layerKinds: weights.layerKinds), to: path,
                                dtype: dtype, naming: naming, shards: shards, metadata: metadata)
+}
+
+/// `values[range]` as Double, with concrete loops for Float and Double
+/// (generic conversions are slow when not specialized).
+func widened<T: BinaryFloatingPoint>(_ values: [T], _ range: Range<Int>) -> [Double] {
+    if T.self == Double.self { return Array(unsafeBitCast(values, to: [Double].self)[range]) }
+    if T.self == Float.self { return unsafeBitCast(values, to: [Float].self)[range].map { Double($0) } }
+    return values[range].map { Double($0) }
 }
 
 /// The shard file names for `n` shards (`model.safetensors` for one).

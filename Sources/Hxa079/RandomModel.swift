@@ -19,8 +19,10 @@
 //   w0[n] = −6 + 5·(n/(N−1))^(0.85 + √(layer ratio)) + N(0, 0.3²) per head,
 //   so per-step decays range from ≈ 0.998 to ≈ 0.7;
 // - ICLR bias a0 ~ N(0, 0.3²) (σ(a0) ≈ 0.5); residual-gate biases ~ 0.5 + N(0, 0.3²);
-// - LoRA first halves N(0, 1/C), second halves small N(0, (0.1/√D)²);
-// - r_k ~ N(0, 0.1²); biases (when enabled) N(0, 0.05²).
+// - LoRA first halves N(0, 1/C), second halves small N(0, (0.1/√D)²), except
+//   the output gate's g2 ~ N(0, 1/D);
+// - r_k ~ N(0, 0.1²); biases (when enabled) N(0, 0.05²); the head never has a
+//   bias (SPEC.md §2.3).
 
 import SafeTensors
 
@@ -304,4 +306,10 @@ public func writeRandomModelDirectory(shape: ModelShape, options: RandomModelOpt
     let plan = RandomModelPlan(shape: shape, options: options, seed: seed)
     return try writeModelFiles(plan.plannedTensors, config: plan.config.json(layerKinds: plan.layerKinds), to: path,
                                dtype: dtype, naming: naming, shards: shards, metadata: metadata)
+}
+
+/// The safetensors metadata `hxa079 init-model` writes; fixtures regenerate
+/// preset models with the same, so the files hash identically.
+public func presetModelMetadata(preset: Preset, seed: UInt64) -> [String: String] {
+    ["format": "pt", "generator": "hxa079 init-model", "preset": preset.rawValue, "seed": "\(seed)"]
 }

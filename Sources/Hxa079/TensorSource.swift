@@ -22,8 +22,10 @@ public protocol TensorSource {
 extension TensorSource {
     /// Values of `name` as `T` (exact whenever T can hold the stored dtype).
     public func values<T: BinaryFloatingPoint>(_ name: String, as: T.Type = T.self) throws -> [T] {
-        if T.self == Float.self, let v = try floats(name) as? [T] { return v }
-        if T.self == Double.self, let v = try doubles(name) as? [T] { return v }
+        // Same element type: reinterpret the array (O(1)); an `as? [T]` cast copies element by element
+        // when the function is not specialized.
+        if T.self == Float.self { return unsafeBitCast(try floats(name), to: [T].self) }
+        if T.self == Double.self { return unsafeBitCast(try doubles(name), to: [T].self) }
         return try doubles(name).map { T($0) }
     }
 }

@@ -169,16 +169,29 @@ final class WeightReader<T: BinaryFloatingPoint> {
     private func values(_ name: String) -> [T] {
         do {
             if loadValues {
-                let v: [T] = try source.values(name)
-                if checkFinite { scanFinite(name, v) }
-                return v
+                // Concrete paths for Float and Double: this generic code is not
+                // specialized across modules, and a generic array cast or
+                // per-element witness calls would cost ~100× the read itself.
+                if T.self == Float.self {
+                    let v = try source.floats(name)
+                    if checkFinite { note(name, nonFiniteCount(v)) }
+                    return unsafeBitCast(v, to: [T].self)  // T is Float
+                }
+                if T.self == Double.self {
+                    let v = try source.doubles(name)
+                    if checkFinite { note(name, nonFiniteCount(v)) }
+                    return unsafeBitCast(v, to: [T].self)  // T is Double
+                }
+                let d = try source.doubles(name)
+                if checkFinite { note(name, nonFiniteCount(d)) }
+                return d.map { T($0) }
             }
             if checkFinite {
                 if let scanner = source as? NonFiniteScanning {
                     let (n, first) = try scanner.scanNonFinite(name)
                     if n > 0 { report.nonFinite.append(.init(name: shown(name), count: n, firstIndex: first)) }
                 } else {
-                    scanFinite(name, try source.doubles(name))
+                    note(name, nonFiniteCount(try source.doubles(name)))
                 }
             }
             return []
@@ -188,13 +201,26 @@ final class WeightReader<T: BinaryFloatingPoint> {
         }
     }
 
-    private func scanFinite<U: BinaryFloatingPoint>(_ name: String, _ values: [U]) {
+    private func note(_ name: String, _ scan: (count: Int, first: Int)) {
+        if scan.count > 0 { report.nonFinite.append(.init(name: shown(name), count: scan.count, firstIndex: scan.first)) }
+    }
+
+    private func nonFiniteCount(_ values: [Float]) -> (count: Int, first: Int) {
         var count = 0, first = -1
-        for (i, x) in values.enumerated() where !x.isFinite {
+        for i in values.indices where !values[i].isFinite {
             if first < 0 { first = i }
             count += 1
         }
-        if count > 0 { report.nonFinite.append(.init(name: shown(name), count: count, firstIndex: first)) }
+        return (count, first)
+    }
+
+    private func nonFiniteCount(_ values: [Double]) -> (count: Int, first: Int) {
+        var count = 0, first = -1
+        for i in values.indices where !values[i].isFinite {
+            if first < 0 { first = i }
+            count += 1
+        }
+        return (count, first)
     }
 }
 

@@ -97,13 +97,11 @@ public struct Fixture {
     }
 }
 
-/// Writes a preset model exactly as `hxa079 init-model` does.
+/// Writes a preset model exactly as `hxa079 init-model --preset P --seed S --dtype D [--layers N]`
+/// does (same tensors, same metadata, so the same bytes).
 public func writePresetModel(preset: Preset, seed: UInt64, dtype: DType, layers: Int?, to dir: String) throws {
     var shape = preset.shape
     if let layers, layers < shape.config.numLayers { shape = shape.truncated(toLayers: layers) }
-    if dtype == .F64 {
-        try writeModelDirectory(ModelWeights<Double>.random(shape: shape, seed: seed), to: dir, dtype: dtype)
-    } else {
-        try writeModelDirectory(ModelWeights<Float>.random(shape: shape, seed: seed), to: dir, dtype: dtype)
-    }
+    try writeRandomModelDirectory(shape: shape, seed: seed, to: dir, dtype: dtype,
+                                  metadata: presetModelMetadata(preset: preset, seed: seed))
 }

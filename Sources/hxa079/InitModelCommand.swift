@@ -128,7 +128,7 @@ extension HXA079 {
                         throw Hxa079Error.invalidArgument("\(out) already holds a model (\(existing.joined(separator: ", "))); pass --force to replace it")
                     }
                 }
-                let metadata = ["format": "pt", "generator": "hxa079 init-model", "preset": p.rawValue, "seed": "\(seed)"]
+                let metadata = presetModelMetadata(preset: p, seed: seed)
                 let start = monotonicSeconds()
                 let written = try writeRandomModelDirectory(shape: shape, options: options, seed: seed, to: out,
                                                             dtype: dtype.dtype, naming: naming.naming, shards: shards,
