@@ -23,24 +23,14 @@ fi
 cd "$ROOT"
 START=$(date +%s)
 
-VENV="$ROOT/.venv"
-if [[ ! -x "$VENV/bin/python" ]]; then
-    echo "== creating venv $VENV"
-    "${PYTHON:-python3}" -m venv "$VENV"
-fi
+source "$ROOT/scripts/lib.sh"
+hxa079_venv
 if ! "$VENV/bin/python" -c "import numpy, safetensors" 2>/dev/null; then
     echo "== installing numpy safetensors"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check numpy safetensors
 fi
 
-if [[ -n "${HXA079_BIN:-}" ]]; then
-    BIN="$HXA079_BIN"
-else
-    echo "== swift build --product hxa079"
-    swift build --product hxa079
-    BIN="$(swift build --show-bin-path)/hxa079"
-fi
-[[ -x "$BIN" ]] || { echo "hxa079 executable not found: $BIN" >&2; exit 2; }
+hxa079_binary
 
 echo "== independent check ($BIN)"
 status=0

@@ -54,11 +54,8 @@ echo "== committed notebooks carry no outputs"
 "${PYTHON:-python3}" scripts/strip-notebooks.py --check
 [[ $CHECK_ONLY == 1 ]] && exit 0
 
-VENV="${HXA079_VENV:-$ROOT/.venv}"
-if [[ ! -x "$VENV/bin/python" ]]; then
-    echo "== creating venv $VENV"
-    "${PYTHON:-python3}" -m venv "$VENV"
-fi
+source "$ROOT/scripts/lib.sh"
+hxa079_venv
 # Reinstall only when requirements.txt changed since the last install into this venv.
 REQ="$ROOT/Notebooks/requirements.txt"
 STAMP="$VENV/.hxa079-notebooks-requirements"
@@ -73,14 +70,7 @@ if [[ ! -f "$VENV/share/jupyter/kernels/$KERNEL/kernel.json" ]]; then
         --display-name "Python (hxa079 .venv)" >/dev/null
 fi
 
-if [[ -n "${HXA079_BIN:-}" ]]; then
-    BIN="$HXA079_BIN"
-else
-    echo "== swift build --product hxa079"
-    swift build --product hxa079
-    BIN="$(swift build --show-bin-path)/hxa079"
-fi
-[[ -x "$BIN" ]] || { echo "hxa079 executable not found: $BIN" >&2; exit 2; }
+hxa079_binary
 
 echo "== executing notebooks (CLI $BIN)"
 status=0

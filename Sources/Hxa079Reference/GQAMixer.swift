@@ -31,24 +31,8 @@ extension GQAWeights where T: ReferenceScalar {
         var k = key.applyRows(x, rows: tokens)
         let v = value.applyRows(x, rows: tokens)
         // (26) optional per-head RMSNorm of q and k; no RoPE
-        if let qNorm {
-            for t in 0..<tokens {
-                for h in 0..<H {
-                    let o = (t * H + h) * N
-                    let y = rmsNorm(q, offset: o, count: N, weight: qNorm, eps: eps)
-                    for n in 0..<N { q[o + n] = y[n] }
-                }
-            }
-        }
-        if let kNorm {
-            for t in 0..<tokens {
-                for g in 0..<Hkv {
-                    let o = (t * Hkv + g) * N
-                    let y = rmsNorm(k, offset: o, count: N, weight: kNorm, eps: eps)
-                    for n in 0..<N { k[o + n] = y[n] }
-                }
-            }
-        }
+        if let qNorm { rmsNormPerHead(&q, rows: tokens, heads: H, headDim: N, weight: qNorm, eps: eps) }
+        if let kNorm { rmsNormPerHead(&k, rows: tokens, heads: Hkv, headDim: N, weight: kNorm, eps: eps) }
         if mutant == .ropeInGQA {   // MUTANT rope_in_gqa
             let invFreq = ropeInverseFrequencies(headDim: N, theta: T(config.ropeTheta))
             for t in 0..<tokens {

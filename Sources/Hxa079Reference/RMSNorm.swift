@@ -28,3 +28,16 @@ public func rmsNormRows<T: ReferenceScalar>(_ x: [T], rows: Int, count: Int, wei
     for t in 0..<rows { y += rmsNorm(x, offset: t * count, count: count, weight: weight, eps: eps) }
     return y
 }
+
+/// Per-head RMSNorm in place (SPEC.md (2b)): X [rows][heads][N], every head
+/// vector normalised over its N channels with one γ [N] shared by all heads.
+@inlinable
+public func rmsNormPerHead<T: ReferenceScalar>(_ x: inout [T], rows: Int, heads: Int, headDim: Int, weight: [T], eps: T) {
+    for t in 0..<rows {
+        for h in 0..<heads {
+            let o = (t * heads + h) * headDim
+            let y = rmsNorm(x, offset: o, count: headDim, weight: weight, eps: eps)
+            for n in 0..<headDim { x[o + n] = y[n] }
+        }
+    }
+}

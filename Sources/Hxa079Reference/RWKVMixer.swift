@@ -44,24 +44,8 @@ extension RWKVWeights where T: ReferenceScalar {
         let v = value.applyRows(x, rows: tokens)
 
         // (6) optional per-head RMSNorm of r and k (one γ [N] shared by the heads)
-        if let rNorm {
-            for t in 0..<tokens {
-                for h in 0..<H {
-                    let o = (t * H + h) * N
-                    let y = rmsNorm(r, offset: o, count: N, weight: rNorm, eps: eps)
-                    for n in 0..<N { r[o + n] = y[n] }
-                }
-            }
-        }
-        if let kNorm {
-            for t in 0..<tokens {
-                for g in 0..<Hkv {
-                    let o = (t * Hkv + g) * N
-                    let y = rmsNorm(k, offset: o, count: N, weight: kNorm, eps: eps)
-                    for n in 0..<N { k[o + n] = y[n] }
-                }
-            }
-        }
+        if let rNorm { rmsNormPerHead(&r, rows: tokens, heads: H, headDim: N, weight: rNorm, eps: eps) }
+        if let kNorm { rmsNormPerHead(&k, rows: tokens, heads: Hkv, headDim: N, weight: kNorm, eps: eps) }
 
         let kBeforeRoPE = k   // MUTANT k_first_before_rope only
         // (7) RoPE on r (H heads) and k (Hkv heads) at p = position + t

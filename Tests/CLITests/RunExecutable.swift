@@ -69,13 +69,17 @@ func hxa079Executable() throws -> URL {
     throw ExecutableNotFound(searched: dirs.map(\.path))
 }
 
-/// Runs `hxa079 args…`, feeding `stdin` (none: an empty stdin).
-func runHxa079(_ args: [String], stdin: String? = nil, timeout: TimeInterval = 600) throws -> ExecResult {
-    try runExecutable(try hxa079Executable(), args, stdin: stdin, timeout: timeout)
+/// Runs `hxa079 args…`, feeding `stdin` (none: an empty stdin), with `environment`
+/// merged into the inherited one (e.g. COLUMNS=80 for help texts that must not
+/// depend on the terminal the tests were started from).
+func runHxa079(_ args: [String], stdin: String? = nil, environment: [String: String] = [:],
+               timeout: TimeInterval = 600) throws -> ExecResult {
+    try runExecutable(try hxa079Executable(), args, stdin: stdin, environment: environment, timeout: timeout)
 }
 
 /// Runs any executable the same way.
-func runExecutable(_ executable: URL, _ args: [String], stdin: String? = nil, timeout: TimeInterval = 600) throws -> ExecResult {
+func runExecutable(_ executable: URL, _ args: [String], stdin: String? = nil, environment: [String: String] = [:],
+                   timeout: TimeInterval = 600) throws -> ExecResult {
     let fm = FileManager.default
     let scratch = fm.temporaryDirectory.appendingPathComponent("hxa079-exec-\(UUID().uuidString)")
     try fm.createDirectory(at: scratch, withIntermediateDirectories: true)
@@ -100,9 +104,10 @@ func runExecutable(_ executable: URL, _ args: [String], stdin: String? = nil, ti
     process.standardInput = inHandle
     process.standardOutput = outHandle
     process.standardError = errHandle
-    var environment = ProcessInfo.processInfo.environment
-    environment["SWIFT_BACKTRACE"] = "enable=no"  // a crash should be quick and quiet; it is reported as `signaled`
-    process.environment = environment
+    var merged = ProcessInfo.processInfo.environment
+    merged["SWIFT_BACKTRACE"] = "enable=no"  // a crash should be quick and quiet; it is reported as `signaled`
+    for (k, v) in environment { merged[k] = v }
+    process.environment = merged
     let done = DispatchSemaphore(value: 0)
     process.terminationHandler = { _ in done.signal() }
     try process.run()

@@ -1,11 +1,7 @@
-// StepProcessSupport: two ways of running the built `hxa079` that
+// StepProcessSupport: running the built `hxa079` on a pseudo-terminal, which
 // RunExecutable does not cover, for the `step` tests.
 //
 // Contract:
-//   * `runHxa079(_:environment:)` — like `runHxa079(_:stdin:)` (empty stdin,
-//     output captured through files) but with environment overrides, e.g.
-//     COLUMNS=80 so ArgumentParser's help text does not depend on the
-//     terminal the tests were started from.
 //   * `runHxa079InTerminal(_:steps:)` — runs the executable with stdin,
 //     stdout and stderr on the slave side of a pseudo-terminal (Glibc
 //     `openpty`), so `isatty` is true as for a person at a terminal. Each
@@ -18,46 +14,6 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// Runs `hxa079 args…` with an empty stdin and `environment` merged into the inherited one.
-func runHxa079(_ args: [String], environment: [String: String], timeout: TimeInterval = 120) throws -> ExecResult {
-    let fm = FileManager.default
-    let scratch = fm.temporaryDirectory.appendingPathComponent("hxa079-exec-env-\(UUID().uuidString)")
-    try fm.createDirectory(at: scratch, withIntermediateDirectories: true)
-    defer { try? fm.removeItem(at: scratch) }
-    let outURL = scratch.appendingPathComponent("stdout"), errURL = scratch.appendingPathComponent("stderr")
-    try Data().write(to: outURL)
-    try Data().write(to: errURL)
-    let outHandle = try FileHandle(forWritingTo: outURL)
-    let errHandle = try FileHandle(forWritingTo: errURL)
-    defer {
-        try? outHandle.close()
-        try? errHandle.close()
-    }
-    let process = Process()
-    process.executableURL = try hxa079Executable()
-    process.arguments = args
-    process.standardInput = FileHandle.nullDevice
-    process.standardOutput = outHandle
-    process.standardError = errHandle
-    var env = ProcessInfo.processInfo.environment
-    env["SWIFT_BACKTRACE"] = "enable=no"
-    for (k, v) in environment { env[k] = v }
-    process.environment = env
-    let done = DispatchSemaphore(value: 0)
-    process.terminationHandler = { _ in done.signal() }
-    try process.run()
-    var timedOut = false
-    if done.wait(timeout: .now() + timeout) == .timedOut {
-        timedOut = true
-        process.terminate()
-        done.wait()
-    }
-    let out = String(decoding: (try? Data(contentsOf: outURL)) ?? Data(), as: UTF8.self)
-    let err = String(decoding: (try? Data(contentsOf: errURL)) ?? Data(), as: UTF8.self)
-    return ExecResult(status: process.terminationStatus, stdout: out, stderr: err,
-                      signaled: process.terminationReason == .uncaughtSignal, timedOut: timedOut)
-}
 
 /// What a terminal session produced.
 struct TerminalSession: CustomStringConvertible {
