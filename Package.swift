@@ -38,7 +38,7 @@ let package = Package(
         // Debian/Ubuntu: apt-get install libopenblas-dev
         .systemLibrary(name: "COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
         // The optimized Float32 path (OpenBLAS + Swift SIMD).
-        .target(name: "Hxa079Fast", dependencies: ["Hxa079", "COpenBLAS"]),
+        .target(name: "Hxa079Fast", dependencies: ["Hxa079", "SafeTensors", "COpenBLAS"]),
         // Fixture writing, manifests, comparison and bisection.
         .target(name: "Hxa079Fixtures", dependencies: ["Hxa079", "Hxa079Reference", "SafeTensors"]),
         // Shared by tests and the CLI: sweeps that name their case, assertions.

@@ -11,6 +11,11 @@
 
 import COpenBLAS
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 enum Blas {
     /// C [m][n] (ldc) = A [m][k] (lda) · Bᵀ, B [n][k] (ldb) + beta·C.
@@ -91,9 +96,3 @@ func parallelFor(_ ways: Int, parallel: Bool = true, _ body: (Int) -> Void) {
         DispatchQueue.concurrentPerform(iterations: ways, execute: body)
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

@@ -4,8 +4,9 @@
 // Contract: `apply` computes Y [T][rows] = X [T][cols]·Wᵀ (+ b), the twin of
 // Hxa079Reference `Linear.apply` / `applyRows` (reassociated sums, FMA inside
 // OpenBLAS — allowed in the fast path only):
-// - Float32, T = 1: our SIMD GEMV (Gemv.swift: OpenBLAS's threaded sgemv costs
-//   more than it saves on the many small products of a decode step); T > 1:
+// - Float32, T = 1: cblas_sgemv for matrices of ≥ 64 Ki weights (its AVX-512
+//   kernels stream faster than our SSE2 code), our single-thread SIMD GEMV
+//   below that (Gemv.swift: no thread wake-up for tiny products); T > 1:
 //   cblas_sgemm.
 // - bfloat16, T = 1: our own SIMD gemv that widens each weight on the fly
 //   (bits << 16; half the bytes per decode step), rows split over the cores;
@@ -61,7 +62,8 @@ final class DenseMatrix {
             w.withUnsafeBufferPointer { wp in
                 guard let wb = wp.baseAddress else { return }
                 if T == 1 {
-                    gemvRows(wb, ldw: cols, rows: rows, cols: cols, x: x, y: y)
+                    if useOpenBLASGemv(rows * cols) { Blas.gemv(rows: rows, cols: cols, w: wb, ldw: cols, x: x, y: y) }
+                    else { gemvRows(wb, ldw: cols, rows: rows, cols: cols, x: x, y: y) }
                 } else {
                     Blas.gemmNT(m: T, n: rows, k: cols, a: x, lda: ldx, b: wb, ldb: cols, c: y, ldc: ldy)
                 }
@@ -95,22 +97,57 @@ final class DenseMatrix {
     static func blockRows(cols: Int) -> Int { max(16, ((1 << 20) / max(cols, 1)) & ~15) }
     static func scratchFloats(cols: Int) -> Int { blockRows(cols: cols) * cols }
 
-    /// y = W·x for bf16 W, two rows at a time, rows split over the cores when big.
+    /// y = W·x for bf16 W, four rows at a time, rows split over the cores when big.
     private func bf16Gemv(_ w: UnsafePointer<UInt16>, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
         let R = rows, C = cols
-        let ways = R * C >= 1 << 20 ? workerCount : 1
+        let ways = bf16Parts(R * C, rows: R)
         parallelFor(ways) { part in
-            let r0 = R * part / ways, r1 = R * (part + 1) / ways
+            let r0 = (R * part / ways) & ~3, r1 = part == ways - 1 ? R : (R * (part + 1) / ways) & ~3
             var r = r0
-            while r + 1 < r1 {
-                let (a, b) = dotBF16Pair(w + r * C, w + (r + 1) * C, x, C)
-                y[r] = a
-                y[r + 1] = b
-                r += 2
+            while r + 4 <= r1 {
+                let s = dot4RowsBF16(w + r * C, C, x, C)
+                y[r] = s.0; y[r + 1] = s.1; y[r + 2] = s.2; y[r + 3] = s.3
+                r += 4
             }
-            if r < r1 { y[r] = dotBF16Pair(w + r * C, w + r * C, x, C).0 }
+            while r < r1 {
+                y[r] = dot4RowsBF16(w + r * C, 0, x, C).0
+                r += 1
+            }
         }
     }
+}
+
+/// (wᵢ·x) for the four bf16 rows w + i·ld (ld 0 repeats one row); SIMD8
+/// accumulators so everything stays in the 16 SSE registers.
+@inline(__always)
+func dot4RowsBF16(_ w: UnsafePointer<UInt16>, _ ld: Int, _ x: UnsafePointer<Float>, _ n: Int) -> (Float, Float, Float, Float) {
+    typealias F8 = SIMD8<Float>
+    @inline(__always) func wide8(_ p: UnsafePointer<UInt16>, _ i: Int) -> F8 {
+        let h = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<UInt16>.self)
+        return unsafeBitCast(SIMD8<UInt32>(truncatingIfNeeded: h) &<< 16, to: F8.self)
+    }
+    let w0 = w, w1 = w + ld, w2 = w + 2 * ld, w3 = w + 3 * ld
+    var a0 = F8(), a1 = F8(), a2 = F8(), a3 = F8()
+    var i = 0
+    while i &+ 8 <= n {
+        let xv = UnsafeRawPointer(x + i).loadUnaligned(as: F8.self)
+        a0 = a0 + wide8(w0, i) * xv
+        a1 = a1 + wide8(w1, i) * xv
+        a2 = a2 + wide8(w2, i) * xv
+        a3 = a3 + wide8(w3, i) * xv
+        i &+= 8
+    }
+    @inline(__always) func h(_ v: F8) -> Float { let q = v.lowHalf + v.highHalf; return (q[0] + q[1]) + (q[2] + q[3]) }
+    var s0 = h(a0), s1 = h(a1), s2 = h(a2), s3 = h(a3)
+    while i < n {
+        let xi = x[i]
+        s0 = s0 + Float(bitPattern: UInt32(w0[i]) << 16) * xi
+        s1 = s1 + Float(bitPattern: UInt32(w1[i]) << 16) * xi
+        s2 = s2 + Float(bitPattern: UInt32(w2[i]) << 16) * xi
+        s3 = s3 + Float(bitPattern: UInt32(w3[i]) << 16) * xi
+        i += 1
+    }
+    return (s0, s1, s2, s3)
 }
 
 /// bf16 bits → Float for 16 lanes.
@@ -124,28 +161,6 @@ func widenBF16(_ src: UnsafePointer<UInt16>, _ dst: UnsafeMutablePointer<Float>,
     var i = 0
     while i + 16 <= n { store16(dst, i, widen16(src, i)); i += 16 }
     while i < n { dst[i] = Float(bitPattern: UInt32(src[i]) << 16); i += 1 }
-}
-
-/// (a·x, b·x) for two bf16 rows a, b of length n.
-@inline(__always)
-func dotBF16Pair(_ a: UnsafePointer<UInt16>, _ b: UnsafePointer<UInt16>, _ x: UnsafePointer<Float>, _ n: Int) -> (Float, Float) {
-    var acc0 = F16(), acc1 = F16(), acc2 = F16(), acc3 = F16()
-    var i = 0
-    while i + 32 <= n {
-        let x0 = load16(x, i), x1 = load16(x, i + 16)
-        acc0 = acc0 + widen16(a, i) * x0
-        acc1 = acc1 + widen16(b, i) * x0
-        acc2 = acc2 + widen16(a, i + 16) * x1
-        acc3 = acc3 + widen16(b, i + 16) * x1
-        i += 32
-    }
-    var sa = hsum(acc0 + acc2), sb = hsum(acc1 + acc3)
-    while i < n {
-        sa = sa + Float(bitPattern: UInt32(a[i]) << 16) * x[i]
-        sb = sb + Float(bitPattern: UInt32(b[i]) << 16) * x[i]
-        i += 1
-    }
-    return (sa, sb)
 }
 
 /// Round-to-nearest-even Float → bf16 bits; NaN stays a (quiet) NaN.

@@ -11,8 +11,9 @@
 // Per call of T tokens (rows):
 //   embed → per layer [RMSNorm → RWKV or GQA mixer → residual → RMSNorm →
 //   SwiGLU MLP → residual] → final RMSNorm → head.
-// Projections: cblas_sgemm for T > 1; for T = 1 our SIMD GEMV (Gemv.swift;
-// bf16 weights widened on the fly, DenseMatrix.swift). WKV: WKVKernels.swift (recurrent,
+// Projections: cblas_sgemm for T > 1; for T = 1 cblas_sgemv on big matrices
+// and our SIMD GEMV on small ones (Gemv.swift); bf16 weights are widened on
+// the fly (DenseMatrix.swift). WKV: WKVKernels.swift (recurrent,
 // or chunked when chunkSize ≥ 1 and T > 1).
 //
 // State and failure: the state is validated before anything runs. With no
@@ -433,11 +434,8 @@ public final class FastModel {
     // MARK: - MLP (SPEC.md (32))
 
     private func mlp(_ layer: LayerFast, rows T: Int, ws: Workspace) {
-        let C = config.hiddenSize, I = config.intermediateSize
-        layer.gate.apply(ws.xn, ldx: C, count: T, into: ws.g, ldy: I, scratch: ws.wide)
-        layer.up.apply(ws.xn, ldx: C, count: T, into: ws.u, ldy: I, scratch: ws.wide)
-        mapVector2(ws.g, ws.u, ws.g, T * I) { vsilu($0) * $1 }
-        layer.down.apply(ws.g, ldx: I, count: T, into: ws.mlpOut, ldy: C, scratch: ws.wide)
+        swiGLU(gate: layer.gate, up: layer.up, down: layer.down, x: ws.xn, rows: T, g: ws.g, u: ws.u, out: ws.mlpOut,
+               scratch: ws.wide)
     }
 
     // MARK: - Checkpoints
@@ -463,6 +461,17 @@ public final class FastModel {
 }
 
 // MARK: - Small row kernels
+
+/// MLP(x) = (silu(x·Wgateᵀ) ⊙ (x·Wupᵀ))·Wdownᵀ for X [T][C]; g, u [T][I] scratch; out [T][C].
+func swiGLU(gate: DenseMatrix, up: DenseMatrix, down: DenseMatrix, x: UnsafePointer<Float>, rows T: Int,
+            g: UnsafeMutablePointer<Float>, u: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>,
+            scratch: UnsafeMutablePointer<Float>) {
+    let C = gate.cols, I = gate.rows
+    gate.apply(x, ldx: C, count: T, into: g, ldy: I, scratch: scratch)
+    up.apply(x, ldx: C, count: T, into: u, ldy: I, scratch: scratch)
+    mapVector2(g, u, g, T * I) { vsilu($0) * $1 }
+    down.apply(g, ldx: I, count: T, into: out, ldy: C, scratch: scratch)
+}
 
 /// out = a + b over n values.
 @inline(__always) func addRows(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, _ n: Int) {

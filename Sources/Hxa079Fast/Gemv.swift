@@ -3,19 +3,56 @@
 // Contract: y = W·x (`gemvRows`) and y = x·W (`gemvCols`, W stored
 // [rows][cols] and read row by row), the T = 1 twins of Hxa079Reference
 // `Linear.apply` and `LowRank.down`/`up`, with reassociated sums (SIMD
-// partial sums). We use these instead of cblas_sgemv at T = 1 because
-// OpenBLAS threads every sgemv above ~10k elements, and for the many small
-// products of a decode step its wake-up/spin cost exceeded the product itself
-// on the 2-core machine; here only products of ≥ 1 Mi weights are split over
-// the cores (Dispatch), so the small ones run on the calling thread.
+// partial sums). Policy (A/B figures in BENCHMARKS.md): Float32 projections
+// of ≥ 64 Ki weights go to cblas_sgemv (its AVX-512 kernels stream faster);
+// smaller ones — most products of a decode step: LoRA, small projections,
+// attention over a short cache — run here on the calling thread, because
+// OpenBLAS threads every sgemv above ~10k elements and its wake-up/spin cost
+// exceeds such a product on the 2-core machine. `gemvCols` (x·W, LoRA) and
+// the bf16 GEMV split products of ≥ 64 Ki weights over the cores with
+// Dispatch, dynamically (`gemvParts`).
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+/// Which GEMV a Float32 decode projection of `weights` uses: cblas_sgemv at
+/// ≥ 64 Ki weights, ours below. `HXA079_FAST_GEMV=openblas|own` forces one
+/// for every size (read once; for the A/B figures in BENCHMARKS.md).
+let gemvPolicy: String = {
+    guard let v = getenv("HXA079_FAST_GEMV") else { return "auto" }
+    return String(cString: v)
+}()
+
+@inline(__always) func useOpenBLASGemv(_ weights: Int) -> Bool {
+    switch gemvPolicy {
+    case "openblas": return true
+    case "own": return false
+    default: return weights >= gemvParallelThreshold
+    }
+}
+
+/// Parts of a bf16 decode GEMV (dynamic, as `gemvParts`; a static one-block-
+/// per-core split measured the same).
+@inline(__always) func bf16Parts(_ weights: Int, rows: Int) -> Int {
+    min(gemvParts(weights), max(rows / 4, 1))
+}
 
 /// Weights above which a GEMV is split over the cores.
-let gemvParallelThreshold = 1 << 20
+let gemvParallelThreshold = 1 << 16
+
+/// Number of parts a product of `weights` is split into: parts of at least
+/// 32 Ki weights, at most 16, handed out dynamically by Dispatch so a core
+/// that another process is using does not hold up the whole product.
+@inline(__always) func gemvParts(_ weights: Int) -> Int {
+    weights >= gemvParallelThreshold && workerCount > 1 ? min(16, max(2, weights >> 15)) : 1
+}
 
 /// y [rows] = W [rows][cols] (ldw) · x [cols] (+ y when `accumulate`).
 func gemvRows(_ w: UnsafePointer<Float>, ldw: Int, rows R: Int, cols C: Int, x: UnsafePointer<Float>,
               y: UnsafeMutablePointer<Float>) {
-    let ways = R * C >= gemvParallelThreshold ? workerCount : 1
+    let ways = min(gemvParts(R * C), max(R / 4, 1))
     parallelFor(ways) { part in
         // split on multiples of 4 rows
         let r0 = (R * part / ways) & ~3, r1 = part == ways - 1 ? R : (R * (part + 1) / ways) & ~3
@@ -46,7 +83,7 @@ func dot4Rows(_ w: UnsafePointer<Float>, _ ld: Int, _ x: UnsafePointer<Float>, _
         a1 = a1 + l8(w1, i) * xv
         a2 = a2 + l8(w2, i) * xv
         a3 = a3 + l8(w3, i) * xv
-        i += 8
+        i &+= 8
     }
     @inline(__always) func h(_ v: F8) -> Float { let q = v.lowHalf + v.highHalf; return (q[0] + q[1]) + (q[2] + q[3]) }
     var s0 = h(a0), s1 = h(a1), s2 = h(a2), s3 = h(a3)
@@ -61,7 +98,7 @@ func dot4Rows(_ w: UnsafePointer<Float>, _ ld: Int, _ x: UnsafePointer<Float>, _
 /// y [cols] = x [rows] · W, W [rows][cols] (ldw): y = Σ_r x_r·W[r][:].
 func gemvCols(_ w: UnsafePointer<Float>, ldw: Int, rows R: Int, cols C: Int, x: UnsafePointer<Float>,
               y: UnsafeMutablePointer<Float>) {
-    let ways = R * C >= gemvParallelThreshold && C >= 64 ? workerCount : 1
+    let ways = min(gemvParts(R * C), max(C / 32, 1))
     parallelFor(ways) { part in
         let c0 = (C * part / ways) & ~15, c1 = part == ways - 1 ? C : (C * (part + 1) / ways) & ~15
         // column blocks of 32 (two SIMD16 accumulators) kept in registers over all rows
@@ -69,7 +106,7 @@ func gemvCols(_ w: UnsafePointer<Float>, ldw: Int, rows R: Int, cols C: Int, x: 
         while c + 32 <= c1 {
             var a0 = F16(), a1 = F16()
             for r in 0..<R {
-                let xv = splat(x[r]), row = w + r * ldw + c
+                let xv = splat(x[r]), row = w + (r &* ldw &+ c)
                 a0 = a0 + load16(row, 0) * xv
                 a1 = a1 + load16(row, 16) * xv
             }

@@ -9,6 +9,7 @@
 // as a whole; everything else is read as Float32.
 
 import Hxa079
+import SafeTensors
 
 extension FastModel {
     /// Loads the model in `directory` for the fast path.
@@ -72,5 +73,3 @@ struct SafeTensorsFileRef {
         }
     }
 }
-
-import SafeTensors

@@ -12,6 +12,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Hxa079
 
 /// Σ x² over n values (reassociated).
 @inline(__always) func sumOfSquares(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
@@ -140,5 +141,3 @@ public enum FastNorms {
         return y
     }
 }
-
-import Hxa079

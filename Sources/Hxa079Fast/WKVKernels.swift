@@ -25,6 +25,8 @@
 // - Heads are independent: `parallelFor` splits them over the cores when the
 //   call is big enough to pay for waking a second thread.
 
+import Hxa079
+
 // MARK: - Inputs
 
 /// Pointers to the per-step inputs of one WKV call; element (t, h, j) of a
@@ -116,24 +118,24 @@ func wkvRecurrentTransposed(_ a: WKVArgs, state st: UnsafeMutablePointer<Float>,
                 // (18) sa = S·α over this block of value rows, from the OLD state
                 var sa0 = F8(), sa1 = F8()
                 var j = 0
-                while j + 1 < K {
-                    sa0 = sa0 + l8(s, j * V + i0) * sp(5 * j)
-                    sa1 = sa1 + l8(s, (j + 1) * V + i0) * sp(5 * j + 5)
-                    j += 2
+                while j &+ 1 < K {
+                    sa0 = sa0 + l8(s, j &* V &+ i0) * sp(5 &* j)
+                    sa1 = sa1 + l8(s, (j &+ 1) &* V &+ i0) * sp(5 &* j &+ 5)
+                    j &+= 2
                 }
-                if j < K { sa0 = sa0 + l8(s, j * V + i0) * sp(5 * j) }
+                if j < K { sa0 = sa0 + l8(s, j &* V &+ i0) * sp(5 &* j) }
                 let sa = sa0 + sa1
                 let vb = l8c(vv, i0)
                 // (19) S[:, j] = S[:, j]·d_j + sa·β_j + v·k̃_j ; (20) o += S_new[:, j]·r_j
                 var ob = F8()
                 for j in 0..<K {
-                    let p = j * V + i0
-                    let n = l8(s, p) * sp(5 * j + 1) + sa * sp(5 * j + 2) + vb * sp(5 * j + 3)
+                    let p = j &* V &+ i0, q = 5 &* j
+                    let n = l8(s, p) * sp(q &+ 1) + sa * sp(q &+ 2) + vb * sp(q &+ 3)
                     s8(s, p, n)
-                    ob = ob + n * sp(5 * j + 4)
+                    ob = ob + n * sp(q &+ 4)
                 }
                 s8(oo, i0, ob)
-                i0 += 8
+                i0 &+= 8
             }
             // scalar tail rows (V not a multiple of 8)
             for i in vFull..<V {
@@ -166,7 +168,7 @@ func wkvStepCanonical(_ a: WKVArgs, state st: UnsafeMutablePointer<Float>, heads
             // (18) sa_i = S[i,:]·α
             var acc = F16()
             var j = 0
-            while j < kFull { acc = acc + load16(row, j) * load16(al, j); j += 16 }
+            while j < kFull { acc = acc + load16(row, j) * load16(al, j); j &+= 16 }
             var sa = hsum(acc)
             for jj in kFull..<K { sa = sa + row[jj] * al[jj] }
             // (19) S[i,:] = S[i,:]⊙d + sa_i·β + v_i·k̃ ; (20) o_i = S_new[i,:]·r
@@ -178,7 +180,7 @@ func wkvStepCanonical(_ a: WKVArgs, state st: UnsafeMutablePointer<Float>, heads
                 let n = load16(row, j) * load16(de, j) + saV * load16(be, j) + viV * load16(kk, j)
                 store16(row, j, n)
                 oacc = oacc + n * load16(rr, j)
-                j += 16
+                j &+= 16
             }
             var o = hsum(oacc)
             for jj in kFull..<K {
@@ -259,7 +261,7 @@ func wkvChunkedTransposed(_ a: WKVArgs, chunkSize: Int, state st: UnsafeMutableP
         while c0 < a.steps {
             let n = min(L, a.steps - c0)
             @inline(__always) func key(_ i: Int) -> Int { ((c0 + i) * H + h) * K }
-            @inline(__always) func val(_ i: Int) -> Int { ((c0 + i) * H + h) * V }
+            @inline(__always) func val(_ i: Int) -> Int { ((c0 &+ i) &* H &+ h) &* V }
 
             // (40) G_{s+1} = G_s + g_s; exp(G_{s+1}) per step; Qd = r⊙exp(G_{s+1}), Ad = α⊙exp(G_s)
             for d in 0..<K { w.cum[d] = 0 }
@@ -302,7 +304,7 @@ func wkvChunkedTransposed(_ a: WKVArgs, chunkSize: Int, state st: UnsafeMutableP
                 for grp in 0..<gi {
                     var accK = F16(), accB = F16()
                     for d in 0..<K {
-                        let p = d * lanes + grp * 16
+                        let p = d &* lanes &+ grp &* 16
                         let ke = load16(w.kE, p), bee = load16(w.bE, p)
                         let av = splat(al[d])
                         accK = accK + ke * av            // (43) A_ak[i][j], j < i, uses E_{i−1,j}
@@ -322,7 +324,7 @@ func wkvChunkedTransposed(_ a: WKVArgs, chunkSize: Int, state st: UnsafeMutableP
                 for grp in 0..<gi {
                     var accK = F16(), accB = F16()
                     for d in 0..<K {
-                        let p = d * lanes + grp * 16
+                        let p = d &* lanes &+ grp &* 16
                         let rv = splat(r[d])
                         accK = accK + load16(w.kE, p) * rv     // (41) A_qk[i][j], j ≤ i
                         accB = accB + load16(w.bE, p) * rv     // (42) A_qb[i][j]
@@ -350,7 +352,7 @@ func wkvChunkedTransposed(_ a: WKVArgs, chunkSize: Int, state st: UnsafeMutableP
                     let adA = w.ad + i2 * K, qdA = w.qd + i2 * K
                     let adB = two ? adA + K : adA, qdB = two ? qdA + K : qdA
                     for d in 0..<K {
-                        let sv = load16(s, d * V + p0)
+                        let sv = load16(s, d &* V &+ p0)
                         ra = ra + sv * splat(adA[d])
                         qa = qa + sv * splat(qdA[d])
                         rb = rb + sv * splat(adB[d])
@@ -387,12 +389,12 @@ func wkvChunkedTransposed(_ a: WKVArgs, chunkSize: Int, state st: UnsafeMutableP
                 while p < vFull {
                     var acc = load16(row, p)
                     for j in 0..<i {
-                        acc = acc + splat(aak[j]) * load16(a.v, val(j) + p) + splat(aab[j]) * load16(w.sa, j * V + p)
+                        acc = acc + splat(aak[j]) * load16(a.v, val(j) &+ p) + splat(aab[j]) * load16(w.sa, j &* V &+ p)
                     }
                     store16(row, p, acc)
                     var o = load16(a.out, val(i) + p)
                     for j in 0...i {
-                        o = o + splat(aqk[j]) * load16(a.v, val(j) + p) + splat(aqb[j]) * load16(w.sa, j * V + p)
+                        o = o + splat(aqk[j]) * load16(a.v, val(j) &+ p) + splat(aqb[j]) * load16(w.sa, j &* V &+ p)
                     }
                     store16(a.out, val(i) + p, o)
                     p += 16
@@ -416,9 +418,9 @@ func wkvChunkedTransposed(_ a: WKVArgs, chunkSize: Int, state st: UnsafeMutableP
                     var x0 = load16(s, d0 * V + p) * splat(w.chunkDecay[d0])
                     var x1 = load16(s, d1 * V + p) * splat(w.chunkDecay[d1])
                     for j in 0..<n {
-                        let vj = load16(a.v, val(j) + p), sj = load16(w.sa, j * V + p)
-                        x0 = x0 + vj * splat(w.kt[j * K + d0]) + sj * splat(w.bt[j * K + d0])
-                        x1 = x1 + vj * splat(w.kt[j * K + d1]) + sj * splat(w.bt[j * K + d1])
+                        let vj = load16(a.v, val(j) &+ p), sj = load16(w.sa, j &* V &+ p)
+                        x0 = x0 + vj * splat(w.kt[j &* K &+ d0]) + sj * splat(w.bt[j &* K &+ d0])
+                        x1 = x1 + vj * splat(w.kt[j &* K &+ d1]) + sj * splat(w.bt[j &* K &+ d1])
                     }
                     store16(s, d0 * V + p, x0)
                     if two { store16(s, d1 * V + p, x1) }
@@ -479,7 +481,8 @@ func runWKV(_ a: WKVArgs, state: UnsafeMutablePointer<Float>, chunkSize: Int, wo
     let H = a.heads, K = a.keySize, V = a.valueSize, T = a.steps
     guard T > 0, H > 0 else { return }
     let work = T * H * K * V
-    let ways = work >= wkvParallelThreshold ? min(workerCount, H) : 1
+    // more parts than cores (dynamic hand-out), so a busy core does not hold up the call
+    let ways = work >= wkvParallelThreshold && workerCount > 1 ? min(H, 4 * workerCount) : 1
     @inline(__always) func range(_ w: Int) -> (Int, Int) { (H * w / ways, H * (w + 1) / ways) }
     if T == 1 {
         parallelFor(ways) { w in
@@ -545,5 +548,3 @@ public enum FastWKV {
         return out
     }
 }
-
-import Hxa079

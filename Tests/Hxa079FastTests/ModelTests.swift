@@ -63,8 +63,8 @@ func stateError(_ ref: ModelState<Double>, _ fast: ModelState<Float>) -> Double 
     static let cases: [ModelCase] = [
         ModelCase(label: "tiny", shape: Preset.tiny.shape, calls: [9, 1, 1, 6]),
         ModelCase(label: "tiny chunked", shape: Preset.tiny.shape, calls: [13, 1, 7], chunk: 4),
-        ModelCase(label: "small", shape: Preset.small.shape, calls: [12, 1, 5], seed: 3),
-        ModelCase(label: "small chunked", shape: Preset.small.shape, calls: [21, 1, 9], chunk: 8, seed: 4),
+        ModelCase(label: "small", shape: Preset.small.shape, calls: [8, 1, 3], seed: 3),
+        ModelCase(label: "small chunked", shape: Preset.small.shape, calls: [13, 1, 5], chunk: 8, seed: 4),
         ModelCase(label: "odd96", shape: oddShape96, options: allOptions, calls: [7, 1, 5], chunk: 3, seed: 5),
         ModelCase(label: "odd96 recurrent", shape: oddShape96, options: allOptions, calls: [6, 1, 1], seed: 6),
         ModelCase(label: "odd24", shape: oddShape24, options: allOptions, calls: [11, 1, 4], chunk: 5, seed: 8),
@@ -83,13 +83,13 @@ func stateError(_ ref: ModelState<Double>, _ fast: ModelState<Float>) -> Double 
             let ref = try Reference.forward(model: reference, tokens: tokens, state: &sd, options: .init(chunkSize: c.chunk))
             let out = try fast.forward(tokens: tokens, state: &sf, chunkSize: c.chunk)
             let e = measured("model \(c) call \(n) logits", maxRelativeError(ref, out))
-            // measured ≤ 4.1e-7 over these cases (small, odd shapes, carried state); bound 1e-5
+            // measured ≤ 1.6e-6 (small, call 2) over these cases, odd shapes ≤ 8.1e-7; bound 1e-5
             // (the acceptance is 1e-4)
             #expect(e < 1e-5, "\(c) call \(n): logits \(e)")
         }
         #expect(sf.position == sd.position)
         let es = measured("model \(c) final state", stateError(sd, sf))
-        #expect(es < 1e-5, "\(c): state \(es)")   // measured ≤ 6e-7; bound 1e-5
+        #expect(es < 1e-5, "\(c): state \(es)")   // measured ≤ 1.4e-6 (small); bound 1e-5
     }
 
     @Test func matchesFloat32Reference() throws {
@@ -97,12 +97,12 @@ func stateError(_ ref: ModelState<Double>, _ fast: ModelState<Float>) -> Double 
         let fast = try FastModel(weights)
         fast.poisonScratch = true
         var sr = ModelState<Float>(for: weights), sf = fast.initialState()
-        for (n, count) in [10, 1].enumerated() {
+        for (n, count) in [6, 1].enumerated() {
             let tokens = tokenList(count, vocab: weights.config.vocabSize, seed: 40 + UInt64(n))
             let ref = try Reference.forward(model: weights, tokens: tokens, state: &sr)
             let out = try fast.forward(tokens: tokens, state: &sf)
             let e = measured("model small f32 reference call \(n)", maxRelativeError(ref, out))
-            #expect(e < 1e-5, "call \(n): \(e)")   // measured ≤ 5e-7; bound 1e-5
+            #expect(e < 1e-5, "call \(n): \(e)")   // measured ≤ 1.4e-6 (small, T=10); bound 1e-5
         }
     }
 
@@ -125,7 +125,7 @@ func stateError(_ ref: ModelState<Double>, _ fast: ModelState<Float>) -> Double 
             #expect(r.shape == f.shape, "\(r.name): shape \(f.shape) vs \(r.shape)")
             let e = maxRelativeError(r.values, f.values)
             worst = max(worst, e)
-            #expect(e < 1e-5, "\(r.name): \(e)")   // measured ≤ 4e-7 over all checkpoints; bound 1e-5
+            #expect(e < 1e-5, "\(r.name): \(e)")   // measured ≤ 6.5e-7 over all checkpoints; bound 1e-5
         }
         measured("checkpoints worst", worst)
     }
@@ -194,7 +194,7 @@ func stateError(_ ref: ModelState<Double>, _ fast: ModelState<Float>) -> Double 
         let a = try fast.forward(tokens: tokens, state: &s1)
         let b = try fast.forward(tokens: tokens, state: &s2, observer: CheckpointCollector(filter: { $0 == "logits" }))
         let e = measured("passes vs one pass", maxRelativeError(b, a))
-        #expect(e < 1e-5)   // measured 0 (the same arithmetic, row by row); bound 1e-5
+        #expect(e < 1e-5)   // measured 2.7e-7 (other GEMM row blocking); bound 1e-5
         #expect(s1.position == 600 && s2.position == 600)
     }
 }
@@ -230,12 +230,12 @@ func stateError(_ ref: ModelState<Double>, _ fast: ModelState<Float>) -> Double 
         fast.poisonScratch = true
         #expect(fast.usesBF16Matrices)
         var sd = ModelState<Double>(for: reference), sf = fast.initialState()
-        for (n, count) in [9, 1, 1].enumerated() {   // bf16 prefill (widened blocks + sgemm) then decode (bf16 GEMV)
+        for (n, count) in [6, 1, 1].enumerated() {   // bf16 prefill (widened blocks + sgemm) then decode (bf16 GEMV)
             let tokens = tokenList(count, vocab: 4096, seed: 50 + UInt64(n))
             let ref = try Reference.forward(model: reference, tokens: tokens, state: &sd)
             let out = try fast.forward(tokens: tokens, state: &sf)
             let e = measured("bf16 small call \(n)", maxRelativeError(ref, out))
-            #expect(e < 1e-5, "call \(n): \(e)")   // measured ≤ 4e-7; bound 1e-5
+            #expect(e < 1e-5, "call \(n): \(e)")   // measured ≤ 1.1e-6 (T=9); bound 1e-5
         }
     }
 
@@ -258,7 +258,7 @@ func stateError(_ ref: ModelState<Double>, _ fast: ModelState<Float>) -> Double 
             let b = try widened.forward(tokens: tokens, state: &s2)
             let ea = measured("bf16 dir kept call \(n)", maxRelativeError(ref, a))
             let eb = measured("bf16 dir widened call \(n)", maxRelativeError(ref, b))
-            #expect(ea < 1e-5 && eb < 1e-5, "call \(n): \(ea), \(eb)")   // measured ≤ 3e-7; bound 1e-5
+            #expect(ea < 1e-5 && eb < 1e-5, "call \(n): \(ea), \(eb)")   // measured ≤ 4.6e-7; bound 1e-5
         }
     }
 }

@@ -50,13 +50,13 @@ struct WKVCase: CustomStringConvertible {
         WKVCase(steps: 64, heads: 4, keySize: 64, valueSize: 64, chunk: 0, seed: 2),
         WKVCase(steps: 37, heads: 3, keySize: 24, valueSize: 40, chunk: 0, seed: 3),    // scalar tails, K ≠ V
         WKVCase(steps: 1, heads: 3, keySize: 24, valueSize: 40, chunk: 0, seed: 4),
-        WKVCase(steps: 200, heads: 2, keySize: 96, valueSize: 96, chunk: 0, seed: 5),   // head_dim 96
+        WKVCase(steps: 120, heads: 2, keySize: 96, valueSize: 96, chunk: 0, seed: 5),   // head_dim 96
         WKVCase(steps: 64, heads: 4, keySize: 64, valueSize: 64, chunk: 16, seed: 6),
         WKVCase(steps: 100, heads: 2, keySize: 64, valueSize: 64, chunk: 32, seed: 7),  // T not a multiple of L
         WKVCase(steps: 37, heads: 3, keySize: 24, valueSize: 40, chunk: 7, seed: 8),
         WKVCase(steps: 50, heads: 2, keySize: 96, valueSize: 96, chunk: 64, seed: 9),   // L > T: one chunk
         WKVCase(steps: 20, heads: 2, keySize: 16, valueSize: 16, chunk: 1, seed: 10),   // L = 1
-        WKVCase(steps: 300, heads: 2, keySize: 64, valueSize: 64, chunk: 200, seed: 11), // L above the kernel cap
+        WKVCase(steps: 150, heads: 1, keySize: 32, valueSize: 32, chunk: 140, seed: 11), // L above the kernel cap
     ]
 
     @Test(arguments: cases)
@@ -74,9 +74,9 @@ struct WKVCase: CustomStringConvertible {
                                   state: &state, chunkSize: c.chunk)
         let eo = measured("wkv out \(c)", maxRelativeError(ref, out))
         let es = measured("wkv state \(c)", maxRelativeError(refState, state))
-        // measured ≤ 1.1e-6 (out) and ≤ 6e-7 (state) over these cases; bound 2e-5
-        #expect(eo < 2e-5, "\(c): out \(eo)")
-        #expect(es < 2e-5, "\(c): state \(es)")
+        // measured ≤ 3.7e-7 (out, T 50 K 96 L 64) and ≤ 2.2e-7 (state) over these cases; bound 5e-6
+        #expect(eo < 5e-6, "\(c): out \(eo)")
+        #expect(es < 5e-6, "\(c): state \(es)")
     }
 
     @Test func chunkedEqualsRecurrentAcrossCalls() throws {
@@ -92,7 +92,7 @@ struct WKVCase: CustomStringConvertible {
                                      r: x.r, logDecay: x.g, k: x.k, v: x.v, alpha: x.alpha, beta: x.beta,
                                      state: &s2, chunkSize: call == 1 ? 5 : 16)
             let e = measured("wkv chunked vs recurrent call \(call)", maxRelativeError(o1, o2))
-            #expect(e < 2e-5)   // measured ≤ 1e-6
+            #expect(e < 5e-6)   // measured ≤ 3.0e-7; bound 5e-6
         }
     }
 
