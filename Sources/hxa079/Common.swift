@@ -94,6 +94,35 @@ final class ProgressLine {
     }
 }
 
+/// Shows layer-by-layer progress of one forward call on stderr (only when stderr
+/// is a terminal) while passing checkpoints on to `inner`. When neither is
+/// needed, `observer` is nil so engines skip the checkpoint machinery.
+final class ProgressObserver: CheckpointObserver {
+    let inner: (any CheckpointObserver)?
+    let line: ProgressLine
+    let layers: Int
+
+    init(inner: (any CheckpointObserver)?, layers: Int) {
+        self.inner = inner
+        self.layers = layers
+        self.line = ProgressLine(total: max(layers, 1))
+    }
+
+    /// The observer to hand to an engine.
+    var observer: (any CheckpointObserver)? { line.enabled ? self : inner }
+
+    func wants(_ name: String) -> Bool {
+        if let i = CheckpointName.layerIndex(of: name), name == CheckpointName.layerOut(i) {
+            line.update(i + 1, label: "forward: layer \(i + 1)/\(layers)")
+        }
+        return inner?.wants(name) ?? false
+    }
+
+    func observe(_ checkpoint: Checkpoint) throws { try inner?.observe(checkpoint) }
+
+    func finish() { line.finish() }
+}
+
 /// The fast engine as a fixture runner (Float32 only).
 func fastEngineRunner(_ model: ModelWeights<Float>) throws -> EngineRunner {
     let fast = try FastModel(model)

@@ -79,9 +79,11 @@ extension HXA079 {
                 ?? ModelState(for: weights)
             let start = state.position
             let collector = CheckpointCollector(filter: selection.matches)
+            let progress = ProgressObserver(inner: dump == nil ? nil : collector, layers: weights.config.numLayers)
             let logits = try Reference.forward(model: weights, tokens: tokens, state: &state,
                                                options: ForwardOptions(chunkSize: chunkSize),
-                                               observer: dump == nil ? nil : collector)
+                                               observer: progress.observer)
+            progress.finish()
             let dtype: DType = T.self == Double.self ? .F64 : .F32
             try finish(collector: collector, state: state, dtype: dtype, selection: selection)
             return ForwardResult(tokens: tokens.count, startPosition: start, vocab: weights.config.vocabSize,
@@ -99,8 +101,10 @@ extension HXA079 {
                 ?? fast.initialState()
             let start = state.position
             let collector = CheckpointCollector(filter: selection.matches)
+            let progress = ProgressObserver(inner: dump == nil ? nil : collector, layers: fast.config.numLayers)
             let logits = try fast.forward(tokens: tokens, state: &state, chunkSize: chunkSize,
-                                          observer: dump == nil ? nil : collector)
+                                          observer: progress.observer)
+            progress.finish()
             try finish(collector: collector, state: state, dtype: .F32, selection: selection)
             return ForwardResult(tokens: tokens.count, startPosition: start, vocab: fast.config.vocabSize,
                                  lastLogits: Array(logits.suffix(fast.config.vocabSize)).map { Double($0) },
