@@ -67,6 +67,12 @@ extension HXA079.Fixtures {
         @Option(name: .long, help: "Engine for f32.safetensors: reference (default) or fast.")
         var engine: EngineKind = .reference
 
+        func validate() throws {
+            _ = try parseTokens(tokens)
+            guard (model == nil) != (preset == nil) else { throw ValidationError("give exactly one of --model and --preset") }
+            if chunkSize < 1 { throw ValidationError("--chunk-size must be ≥ 1, got \(chunkSize)") }
+        }
+
         func run() throws {
             try runReportingErrors {
                 let ids = try parseTokens(tokens)

@@ -51,6 +51,7 @@ extension HXA079 {
         var checkpoints: String = "default"
 
         func validate() throws {
+            _ = try parseTokens(tokens)
             if chunkSize < 0 { throw ValidationError("--chunk-size must be ≥ 0, got \(chunkSize)") }
             if engine == .fast && precision == .f64 { throw ValidationError("--engine fast computes in f32; use --precision f32 or omit it") }
         }
