@@ -61,11 +61,7 @@ public func expectMatchesFixture<C: OracleCandidateConvertible>(
     let sourceLocation = SourceLocation(fileID: fileID, filePath: filePath, line: line, column: column)
     let (report, failure, error) = evaluate(candidate, fixture: { fixture }, plan: plan, toleranceScale: toleranceScale,
                                             requireAllCheckpoints: requireAllCheckpoints)
-    if let error {
-        Issue.record(error, Comment(rawValue: failure ?? "hxa079 oracle"), sourceLocation: sourceLocation)
-    } else if let failure {
-        Issue.record(Comment(rawValue: failure), sourceLocation: sourceLocation)
-    }
+    recordOutcome(failure: failure, error: error, at: sourceLocation)
     return report
 }
 
@@ -79,12 +75,17 @@ public func expectMatchesFixture<C: OracleCandidateConvertible>(
     let sourceLocation = SourceLocation(fileID: fileID, filePath: filePath, line: line, column: column)
     let (report, failure, error) = evaluate(candidate, fixture: { try OracleFixture(path: path) }, plan: plan,
                                             toleranceScale: toleranceScale, requireAllCheckpoints: requireAllCheckpoints)
+    recordOutcome(failure: failure, error: error, at: sourceLocation)
+    return report
+}
+
+/// Records the failure message (and the error that prevented the check, if any) as one Swift Testing issue.
+private func recordOutcome(failure: String?, error: (any Error)?, at sourceLocation: SourceLocation) {
     if let error {
         Issue.record(error, Comment(rawValue: failure ?? "hxa079 oracle"), sourceLocation: sourceLocation)
     } else if let failure {
         Issue.record(Comment(rawValue: failure), sourceLocation: sourceLocation)
     }
-    return report
 }
 
 // MARK: - XCTest
