@@ -37,8 +37,12 @@ let package = Package(
         ]),
         // Debian/Ubuntu: apt-get install libopenblas-dev
         .systemLibrary(name: "COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
-        // The optimized Float32 path (OpenBLAS + Swift SIMD).
-        .target(name: "Hxa079Fast", dependencies: ["Hxa079", "SafeTensors", "COpenBLAS"]),
+        // Hot loops of the fast path compiled for AVX2+FMA and AVX-512 with
+        // clang target attributes and chosen at run time (no compiler flags;
+        // see include/hxa079_kernels.h). Level 0 elsewhere: Swift SIMD is used.
+        .target(name: "CHxa079Kernels"),
+        // The optimized Float32 path (OpenBLAS + Swift SIMD + CHxa079Kernels).
+        .target(name: "Hxa079Fast", dependencies: ["Hxa079", "SafeTensors", "COpenBLAS", "CHxa079Kernels"]),
         // Fixture writing, manifests, comparison and bisection.
         .target(name: "Hxa079Fixtures", dependencies: ["Hxa079", "Hxa079Reference", "SafeTensors"]),
         // Shared by tests and the CLI: sweeps that name their case, assertions.

@@ -96,3 +96,19 @@ func parallelFor(_ ways: Int, parallel: Bool = true, _ body: (Int) -> Void) {
         DispatchQueue.concurrentPerform(iterations: ways, execute: body)
     }
 }
+
+/// Elements (rows × values per row) above which a row-wise stage is split
+/// over the cores: ≈ 16 Ki elements cost a few µs, the order of a Dispatch
+/// wake-up. Decode steps (T = 1) always run on the calling thread.
+let rowParallelThreshold = 1 << 14
+
+/// Runs body(t0, t1) over contiguous row ranges covering 0..<T, one per core
+/// when T·perRow ≥ `rowParallelThreshold`, else body(0, T) on this thread.
+/// Row-wise stages (norms, RoPE, activations, softmax rows) have no
+/// dependence between rows, so the split changes no result.
+@inline(__always)
+func parallelRows(_ T: Int, perRow: Int, _ body: (Int, Int) -> Void) {
+    let ways = T >= 2 && T * perRow >= rowParallelThreshold ? min(workerCount, T) : 1
+    if ways <= 1 { body(0, T); return }
+    DispatchQueue.concurrentPerform(iterations: ways) { w in body(T * w / ways, T * (w + 1) / ways) }
+}

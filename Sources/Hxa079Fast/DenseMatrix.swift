@@ -13,6 +13,8 @@
 //   T > 1: blocks of rows widened into a Float32 scratch, then cblas_sgemm.
 // The bias is added after the product, as in the reference.
 
+import CHxa079Kernels
+
 final class DenseMatrix {
     enum Storage {
         case f32([Float])
@@ -32,6 +34,36 @@ final class DenseMatrix {
     }
 
     var isBF16: Bool { if case .bf16 = storage { return true } else { return false } }
+
+    /// The matrices' rows stacked into one [Σ rows][cols] matrix, so products
+    /// with the same input (r/k/v, q/k/v, MLP gate/up) run as ONE GEMM/GEMV:
+    /// fewer, wider calls (OpenBLAS splits wider products better over the
+    /// cores; a decode step wakes the second core fewer times). Storage stays
+    /// bf16 when every part is bf16, else Float32 (bf16 widens exactly); a
+    /// bias exists when any part has one (zeros for the others). Each output
+    /// element is the same dot product as before the stacking.
+    static func stacking(_ parts: [DenseMatrix]) -> DenseMatrix {
+        let cols = parts[0].cols
+        precondition(parts.allSatisfy { $0.cols == cols }, "stacked matrices need the same input width")
+        let rows = parts.reduce(0) { $0 + $1.rows }
+        let bias: [Float]? = parts.contains { $0.bias != nil }
+            ? parts.flatMap { $0.bias ?? [Float](repeating: 0, count: $0.rows) } : nil
+        if parts.allSatisfy({ $0.isBF16 }) {
+            var bits: [UInt16] = []
+            bits.reserveCapacity(rows * cols)
+            for p in parts { if case .bf16(let w) = p.storage { bits.append(contentsOf: w) } }
+            return DenseMatrix(rows: rows, cols: cols, storage: .bf16(bits), bias: bias)
+        }
+        var w: [Float] = []
+        w.reserveCapacity(rows * cols)
+        for p in parts {
+            switch p.storage {
+            case .f32(let x): w.append(contentsOf: x)
+            case .bf16(let x): w.append(contentsOf: x.map { Float(bitPattern: UInt32($0) << 16) })
+            }
+        }
+        return DenseMatrix(rows: rows, cols: cols, storage: .f32(w), bias: bias)
+    }
 
     /// Bytes of the weights (read once per decode step).
     var weightBytes: Int { rows * cols * (isBF16 ? 2 : 4) }
@@ -103,6 +135,7 @@ final class DenseMatrix {
         let ways = bf16Parts(R * C, rows: R)
         parallelFor(ways) { part in
             let r0 = (R * part / ways) & ~3, r1 = part == ways - 1 ? R : (R * (part + 1) / ways) & ~3
+            if nativeKernelLevel > 0 { hxa_gemv_rows_bf16(w, C, C, x, y, r0, r1); return }
             var r = r0
             while r + 4 <= r1 {
                 let s = dot4RowsBF16(w + r * C, C, x, C)

@@ -116,7 +116,45 @@ public final class FastModel {
         return logits
     }
 
+    /// Runs `tokens` through the model, continuing from `state`, and returns
+    /// only the logits of the LAST token [V] — what generation needs after a
+    /// prompt. Same state afterwards as `forward`; the head is applied to one
+    /// row instead of T (for the medium preset that is a fifth of the flops).
+    ///
+    /// - Throws: as `forward` (state unchanged on error).
+    public func prefill(tokens: [Int], state: inout ModelState<Float>, chunkSize: Int = 0) throws -> [Float] {
+        let cfg = config
+        let V = cfg.vocabSize
+        for (i, token) in tokens.enumerated() where token < 0 || token >= V {
+            throw Hxa079Error.tokenOutOfRange(token: token, index: i, vocabSize: V)
+        }
+        if chunkSize < 0 { throw Hxa079Error.invalidArgument("chunk size must be ≥ 0, got \(chunkSize)") }
+        let problems = state.problems(config: cfg, layerKinds: layerKinds)
+        if !problems.isEmpty { throw Hxa079Error.invalidState(problems) }
+        let T = tokens.count
+        if T == 0 { return [] }
+        var logits = [Float](repeating: .nan, count: V)
+        var s = ModelState<Float>(position: 0, layers: [])
+        swap(&s, &state)
+        defer { swap(&s, &state) }
+        try logits.withUnsafeMutableBufferPointer { lp in
+            guard let out = lp.baseAddress else { return }
+            var start = 0
+            while start < T {
+                let n = min(FastModel.maxRowsPerPass, T - start)
+                let last = start + n == T
+                try pass(tokens[start..<(start + n)], state: &s, chunkSize: chunkSize, observer: nil,
+                         logits: out, head: last ? .lastRow : .none)
+                start += n
+            }
+        }
+        return logits
+    }
+
     // MARK: - One pass
+
+    /// Which rows of a pass go through the head.
+    enum HeadRows { case all, lastRow, none }
 
     private func workspace(rows: Int) -> Workspace {
         if let w = workspace, w.rows >= rows { return w }
@@ -134,7 +172,8 @@ public final class FastModel {
 
     /// One pass over T tokens; logits [T][V] written to `logits`.
     private func pass(_ tokens: ArraySlice<Int>, state s: inout ModelState<Float>, chunkSize: Int,
-                      observer: (any CheckpointObserver)?, logits: UnsafeMutablePointer<Float>) throws {
+                      observer: (any CheckpointObserver)?, logits: UnsafeMutablePointer<Float>,
+                      head: HeadRows = .all) throws {
         let cfg = config
         let T = tokens.count, C = cfg.hiddenSize, V = cfg.vocabSize
         let ws = workspace(rows: T)
@@ -187,8 +226,15 @@ public final class FastModel {
             if let gb = g.baseAddress { rmsNormRows(ws.x, ws.xn, rows: T, count: C, weight: gb, eps: eps) }
         }
         try report(observer, CheckpointName.finalNorm, [T, C], ws.xn)
-        packed.head.apply(ws.xn, ldx: C, count: T, into: logits, ldy: V, scratch: ws.wide)
-        try report(observer, CheckpointName.logits, [T, V], logits)
+        switch head {
+        case .all:
+            packed.head.apply(ws.xn, ldx: C, count: T, into: logits, ldy: V, scratch: ws.wide)
+            try report(observer, CheckpointName.logits, [T, V], logits)
+        case .lastRow:
+            packed.head.apply(ws.xn + (T - 1) * C, ldx: C, count: 1, into: logits, ldy: V, scratch: ws.wide)
+        case .none:
+            break
+        }
         // (37)
         s.position += T
     }
@@ -203,10 +249,8 @@ public final class FastModel {
         let eps = Float(cfg.rmsNormEps)
         let name = { (leaf: String) in CheckpointName.rwkv(layer, leaf) }
 
-        // (5) r, k, v projections
-        m.receptance.apply(ws.xn, ldx: C, count: T, into: ws.r, ldy: HN, scratch: ws.wide)
-        m.key.apply(ws.xn, ldx: C, count: T, into: ws.k, ldy: KN, scratch: ws.wide)
-        m.value.apply(ws.xn, ldx: C, count: T, into: ws.v, ldy: KN, scratch: ws.wide)
+        // (5) r, k, v projections (one stacked product)
+        projectStacked(m.rkv, rows: T, ws: ws, widths: (HN, KN), into: (ws.r, ws.k, ws.v))
         // (13),(14),(9),(10),(23) first halves: x̂·[w1|a1|v1|k1|g1] in one product
         m.down.withUnsafeBufferPointer { dp in
             guard let db = dp.baseAddress else { return }
@@ -246,10 +290,12 @@ public final class FastModel {
         try report(observer, name("v_mixed"), [T, Hkv, N], vM)
 
         // (14) tanh(x̂·w1), (23) σ(x̂·g1) in place on the fused down output; then the up halves
-        for t in 0..<T {
-            let row = ws.lora + t * D
-            mapVector(row + m.decayUp.offset, row + m.decayUp.offset, m.decayUp.rank) { vtanh($0) }
-            mapVector(row + m.gateUp.offset, row + m.gateUp.offset, m.gateUp.rank) { vsigmoid($0) }
+        parallelRows(T, perRow: 4 * D) { t0, t1 in
+            for t in t0..<t1 {
+                let row = ws.lora + t * D
+                mapVector(row + m.decayUp.offset, row + m.decayUp.offset, m.decayUp.rank) { vtanh($0) }
+                mapVector(row + m.gateUp.offset, row + m.gateUp.offset, m.gateUp.rank) { vsigmoid($0) }
+            }
         }
         loraUp(m.decayUp, rows: T, width: D, ws: ws, into: ws.w)
         loraUp(m.iclrUp, rows: T, width: D, ws: ws, into: ws.a)
@@ -257,17 +303,20 @@ public final class FastModel {
         // (14) w = −softplus(−(w0 + z)) − 0.5 = log σ(w0 + z) − 0.5 ; (13) a = σ(a0 + z)
         m.w0.withUnsafeBufferPointer { w0p in m.a0.withUnsafeBufferPointer { a0p in
             guard let w0 = w0p.baseAddress, let a0 = a0p.baseAddress else { return }
-            for t in 0..<T {
-                let wr = ws.w + t * HN, ar = ws.a + t * HN
-                mapVector2(w0, wr, wr, HN) { vlogSigmoid($0 + $1) - splat(0.5) }
-                mapVector2(a0, ar, ar, HN) { vsigmoid($0 + $1) }
+            parallelRows(T, perRow: 8 * HN) { t0, t1 in
+                for t in t0..<t1 {
+                    let wr = ws.w + t * HN, ar = ws.a + t * HN
+                    mapVector2(w0, wr, wr, HN) { vlogSigmoid($0 + $1) - splat(0.5) }
+                    mapVector2(a0, ar, ar, HN) { vsigmoid($0 + $1) }
+                }
             }
         }}
         try report(observer, name("w"), [T, H, N], ws.w)
         try report(observer, name("a"), [T, H, N], ws.a)
 
         // (11) expansion (head h reads KV head ⌊h/G⌋), (12) kk, (15) k̃, (17) g and d, (16) α, β
-        for t in 0..<T {
+        parallelRows(T, perRow: 16 * HN) { t0, t1 in
+        for t in t0..<t1 {
             for h in 0..<H {
                 let src = (t * Hkv + h / G) * N, dst = (t * H + h) * N
                 let kh = ws.kH + dst
@@ -301,6 +350,7 @@ public final class FastModel {
                 }
             }
         }
+        }
         try report(observer, name("kk"), [T, H, N], ws.kk)
         try report(observer, name("k_scaled"), [T, H, N], ws.kS)
         try report(observer, name("decay"), [T, H, N], ws.decay)
@@ -317,11 +367,13 @@ public final class FastModel {
         // (22) bonus_h = (Σ_n r·k̃·r_k)·v_h
         m.rK.withUnsafeBufferPointer { rkp in
             guard let rk = rkp.baseAddress else { return }
-            for t in 0..<T {
-                for h in 0..<H {
-                    let off = (t * H + h) * N
-                    let s = splat(dot3(ws.r + off, ws.kS + off, rk + h * N, N))
-                    mapVector(ws.vH + off, ws.bonus + off, N) { s * $0 }
+            parallelRows(T, perRow: 2 * HN) { t0, t1 in
+                for t in t0..<t1 {
+                    for h in 0..<H {
+                        let off = (t * H + h) * N
+                        let s = splat(dot3(ws.r + off, ws.kS + off, rk + h * N, N))
+                        mapVector(ws.vH + off, ws.bonus + off, N) { s * $0 }
+                    }
                 }
             }
         }
@@ -330,13 +382,15 @@ public final class FastModel {
 
         // (21) y = o·N^−½, (22) + bonus, (24) out = (y ⊙ gate)·Woᵀ
         let scale = splat(1 / Float(N).squareRoot())
-        var e = 0
-        let total = T * HN
-        while e + 16 <= total {
-            store16(ws.gated, e, (load16(ws.o, e) * scale + load16(ws.bonus, e)) * load16(ws.gate, e))
-            e += 16
+        parallelRows(T, perRow: HN) { t0, t1 in
+            var e = t0 * HN
+            let end = t1 * HN
+            while e + 16 <= end {
+                store16(ws.gated, e, (load16(ws.o, e) * scale + load16(ws.bonus, e)) * load16(ws.gate, e))
+                e += 16
+            }
+            while e < end { ws.gated[e] = (ws.o[e] * scale[0] + ws.bonus[e]) * ws.gate[e]; e += 1 }
         }
-        while e < total { ws.gated[e] = (ws.o[e] * scale[0] + ws.bonus[e]) * ws.gate[e]; e += 1 }
         m.output.apply(ws.gated, ldx: HN, count: T, into: ws.mix, ldy: C, scratch: ws.wide)
         try report(observer, name("mixer_out"), [T, C], ws.mix)
     }
@@ -359,7 +413,8 @@ public final class FastModel {
                              into out: UnsafeMutablePointer<Float>, rows T: Int, width W: Int) {
         bias.withUnsafeBufferPointer { bp in
             guard let b = bp.baseAddress else { return }
-            for t in 0..<T {
+            parallelRows(T, perRow: 8 * W) { t0, t1 in
+            for t in t0..<t1 {
                 let o = t * W
                 var i = 0
                 while i + 16 <= W {
@@ -372,6 +427,7 @@ public final class FastModel {
                     out[o + i] = raw[o + i] + (first[o + i] - raw[o + i]) * vsigmoid(zz)[0]
                     i += 1
                 }
+            }
             }
         }
     }
@@ -386,10 +442,8 @@ public final class FastModel {
         let eps = Float(cfg.rmsNormEps)
         let name = { (leaf: String) in CheckpointName.gqa(layer, leaf) }
         let q = ws.r
-        // (25) projections, (26) optional per-head norms; no RoPE
-        m.query.apply(ws.xn, ldx: C, count: T, into: q, ldy: HN, scratch: ws.wide)
-        m.key.apply(ws.xn, ldx: C, count: T, into: ws.k, ldy: KN, scratch: ws.wide)
-        m.value.apply(ws.xn, ldx: C, count: T, into: ws.v, ldy: KN, scratch: ws.wide)
+        // (25) projections (one stacked product), (26) optional per-head norms; no RoPE
+        projectStacked(m.qkv, rows: T, ws: ws, widths: (HN, KN), into: (q, ws.k, ws.v))
         if let g = m.qNorm { g.withUnsafeBufferPointer { gp in
             if let gb = gp.baseAddress { rmsNormRows(q, q, rows: T * H, count: N, weight: gb, eps: eps) } } }
         if let g = m.kNorm { g.withUnsafeBufferPointer { gp in
@@ -415,8 +469,8 @@ public final class FastModel {
                 } else {
                     Blas.gemmNT(m: T, n: P, k: N, a: q + h * N, lda: HN, b: keys + g * N, ldb: KN, c: scores, ldc: P)
                 }
-                for t in 0..<T {
-                    softmaxRow(scores + t * P, valid: P0 + t + 1, total: P, scale: scale)
+                parallelRows(T, perRow: 4 * P) { t0, t1 in
+                    for t in t0..<t1 { softmaxRow(scores + t * P, valid: P0 + t + 1, total: P, scale: scale) }
                 }
                 if T == 1 {
                     gemvCols(values + g * N, ldw: KN, rows: P, cols: N, x: scores, y: ws.o + h * N)
@@ -431,11 +485,27 @@ public final class FastModel {
         try report(observer, name("mixer_out"), [T, C], ws.mix)
     }
 
+    /// X̂·[W1; W2; W3]ᵀ for the stacked matrix of (5) or (25) into ws.proj, then
+    /// split per row into the three outputs [T][HN], [T][KN], [T][KN].
+    private func projectStacked(_ m: DenseMatrix, rows T: Int, ws: Workspace, widths: (Int, Int),
+                                into out: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>)) {
+        let (HN, KN) = widths
+        let W = HN + 2 * KN, C = config.hiddenSize
+        m.apply(ws.xn, ldx: C, count: T, into: ws.proj, ldy: W, scratch: ws.wide)
+        parallelRows(T, perRow: W) { t0, t1 in
+            for t in t0..<t1 {
+                let row = ws.proj + t * W
+                (out.0 + t * HN).update(from: row, count: HN)
+                (out.1 + t * KN).update(from: row + HN, count: KN)
+                (out.2 + t * KN).update(from: row + HN + KN, count: KN)
+            }
+        }
+    }
+
     // MARK: - MLP (SPEC.md (32))
 
     private func mlp(_ layer: LayerFast, rows T: Int, ws: Workspace) {
-        swiGLU(gate: layer.gate, up: layer.up, down: layer.down, x: ws.xn, rows: T, g: ws.g, u: ws.u, out: ws.mlpOut,
-               scratch: ws.wide)
+        swiGLU(gateUp: layer.gateUp, down: layer.down, x: ws.xn, rows: T, gu: ws.gu, out: ws.mlpOut, scratch: ws.wide)
     }
 
     // MARK: - Checkpoints
@@ -462,15 +532,21 @@ public final class FastModel {
 
 // MARK: - Small row kernels
 
-/// MLP(x) = (silu(x·Wgateᵀ) ⊙ (x·Wupᵀ))·Wdownᵀ for X [T][C]; g, u [T][I] scratch; out [T][C].
-func swiGLU(gate: DenseMatrix, up: DenseMatrix, down: DenseMatrix, x: UnsafePointer<Float>, rows T: Int,
-            g: UnsafeMutablePointer<Float>, u: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>,
-            scratch: UnsafeMutablePointer<Float>) {
-    let C = gate.cols, I = gate.rows
-    gate.apply(x, ldx: C, count: T, into: g, ldy: I, scratch: scratch)
-    up.apply(x, ldx: C, count: T, into: u, ldy: I, scratch: scratch)
-    mapVector2(g, u, g, T * I) { vsilu($0) * $1 }
-    down.apply(g, ldx: I, count: T, into: out, ldy: C, scratch: scratch)
+/// MLP(x) = (silu(x·Wgateᵀ) ⊙ (x·Wupᵀ))·Wdownᵀ for X [T][C], with the stacked
+/// [Wgate; Wup] [2I][C] as one product into gu [T][2I] (scratch; silu(g)·u
+/// overwrites each row's gate half, which W_down then reads with stride 2I);
+/// out [T][C].
+func swiGLU(gateUp: DenseMatrix, down: DenseMatrix, x: UnsafePointer<Float>, rows T: Int,
+            gu: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+    let C = gateUp.cols, I = gateUp.rows / 2
+    gateUp.apply(x, ldx: C, count: T, into: gu, ldy: 2 * I, scratch: scratch)
+    parallelRows(T, perRow: 4 * I) { t0, t1 in
+        for t in t0..<t1 {
+            let g = gu + t * 2 * I
+            mapVector2(g, g + I, g, I) { vsilu($0) * $1 }
+        }
+    }
+    down.apply(gu, ldx: 2 * I, count: T, into: out, ldy: C, scratch: scratch)
 }
 
 /// out = a + b over n values.

@@ -12,6 +12,8 @@
 // the bf16 GEMV split products of ≥ 64 Ki weights over the cores with
 // Dispatch, dynamically (`gemvParts`).
 
+import CHxa079Kernels
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -56,6 +58,7 @@ func gemvRows(_ w: UnsafePointer<Float>, ldw: Int, rows R: Int, cols C: Int, x: 
     parallelFor(ways) { part in
         // split on multiples of 4 rows
         let r0 = (R * part / ways) & ~3, r1 = part == ways - 1 ? R : (R * (part + 1) / ways) & ~3
+        if nativeKernelLevel > 0 { hxa_gemv_rows_f32(w, ldw, C, x, y, r0, r1); return }
         var r = r0
         while r + 4 <= r1 {
             let s = dot4Rows(w + r * ldw, ldw, x, C)
@@ -101,6 +104,7 @@ func gemvCols(_ w: UnsafePointer<Float>, ldw: Int, rows R: Int, cols C: Int, x: 
     let ways = min(gemvParts(R * C), max(C / 32, 1))
     parallelFor(ways) { part in
         let c0 = (C * part / ways) & ~15, c1 = part == ways - 1 ? C : (C * (part + 1) / ways) & ~15
+        if nativeKernelLevel > 0 { hxa_gemv_cols_f32(w, ldw, R, x, y, c0, c1); return }
         // column blocks of 32 (two SIMD16 accumulators) kept in registers over all rows
         var c = c0
         while c + 32 <= c1 {

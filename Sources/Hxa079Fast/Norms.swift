@@ -33,13 +33,15 @@ import Hxa079
 /// Y [rows][n] = RMSNorm of every row of X [rows][n] with γ [n] (x and y may alias).
 func rmsNormRows(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, count n: Int,
                  weight: UnsafePointer<Float>, eps: Float) {
-    for t in 0..<rows {
-        let xr = x + t * n, yr = y + t * n
-        let inv = 1 / (sumOfSquares(xr, n) / Float(n) + eps).squareRoot()
-        let iv = splat(inv)
-        var i = 0
-        while i + 16 <= n { store16(yr, i, load16(weight, i) * (load16(xr, i) * iv)); i += 16 }
-        while i < n { yr[i] = weight[i] * (xr[i] * inv); i += 1 }
+    parallelRows(rows, perRow: n) { t0, t1 in
+        for t in t0..<t1 {
+            let xr = x + t * n, yr = y + t * n
+            let inv = 1 / (sumOfSquares(xr, n) / Float(n) + eps).squareRoot()
+            let iv = splat(inv)
+            var i = 0
+            while i + 16 <= n { store16(yr, i, load16(weight, i) * (load16(xr, i) * iv)); i += 16 }
+            while i < n { yr[i] = weight[i] * (xr[i] * inv); i += 1 }
+        }
     }
 }
 
@@ -69,16 +71,24 @@ struct RoPETable {
         self.start = start
         rows = count
         self.theta = theta
-        cos.removeAll(keepingCapacity: true)
-        sin.removeAll(keepingCapacity: true)
-        for t in 0..<count {
-            let p = Double(start + t)
-            for j in 0..<h {
-                let angle = p * inverseFrequencies[j]
-                cos.append(Float(Glibc.cos(angle)))
-                sin.append(Float(Glibc.sin(angle)))
-            }
+        if cos.count != count * h {
+            cos = [Float](repeating: 0, count: count * h)
+            sin = [Float](repeating: 0, count: count * h)
         }
+        let inv = inverseFrequencies
+        cos.withUnsafeMutableBufferPointer { cp in sin.withUnsafeMutableBufferPointer { sp in
+            guard let cb = cp.baseAddress, let sb = sp.baseAddress else { return }
+            parallelRows(count, perRow: 8 * h) { t0, t1 in
+                for t in t0..<t1 {
+                    let p = Double(start + t)
+                    for j in 0..<h {
+                        let angle = p * inv[j]
+                        cb[t * h + j] = Float(Glibc.cos(angle))
+                        sb[t * h + j] = Float(Glibc.sin(angle))
+                    }
+                }
+            }
+        }}
     }
 }
 
@@ -88,7 +98,8 @@ func applyRoPERows(_ x: UnsafeMutablePointer<Float>, rows: Int, heads: Int, head
     table.cos.withUnsafeBufferPointer { cp in
         table.sin.withUnsafeBufferPointer { sp in
             guard let cb = cp.baseAddress, let sb = sp.baseAddress else { return }
-            for t in 0..<rows {
+            parallelRows(rows, perRow: heads * N) { t0, t1 in
+            for t in t0..<t1 {
                 let c = cb + t * half, s = sb + t * half
                 for h in 0..<heads {
                     let p = x + (t * heads + h) * N
@@ -107,6 +118,7 @@ func applyRoPERows(_ x: UnsafeMutablePointer<Float>, rows: Int, heads: Int, head
                         j += 1
                     }
                 }
+            }
             }
         }
     }

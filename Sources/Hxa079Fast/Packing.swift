@@ -4,10 +4,12 @@
 // big matrices to bfloat16 (round to nearest even). Every array length is
 // checked against the config here, so the pointer kernels never read out of
 // bounds: a malformed ModelWeights throws `Hxa079Error.invalidModel`.
-// Big matrices (r/k/v/o, q/k/v/o, MLP, head, embedding) keep the caller's
-// [Float] storage (copy-on-write: no copy); the five LoRA down-projections of
-// an RWKV layer are fused column-wise into one [C][Dw+Da+Dv+Dk+Dg] matrix so
-// one GEMM computes them all.
+// The output projections, MLP down, head and embedding keep the caller's
+// [Float] storage (copy-on-write: no copy). Matrices that read the same input
+// are stacked row-wise into one (a copy): r/k/v → [H·N + 2·Hkv·N][C], q/k/v
+// likewise, MLP gate/up → [2I][C] (`DenseMatrix.stacking`); the five LoRA
+// down-projections of an RWKV layer are fused column-wise into one
+// [C][Dw+Da+Dv+Dk+Dg] matrix. One GEMM (GEMV) then computes each group.
 
 import Hxa079
 
@@ -21,7 +23,9 @@ struct LoRAUp {
 }
 
 final class RWKVLayerFast {
-    let receptance: DenseMatrix, key: DenseMatrix, value: DenseMatrix, output: DenseMatrix
+    /// [receptance; key; value] stacked: [H·N + 2·Hkv·N][C].
+    let rkv: DenseMatrix
+    let output: DenseMatrix
     /// [w1 | a1 | v1 | k1 | g1] fused: [C][downWidth].
     let down: [Float]
     let downWidth: Int
@@ -31,10 +35,10 @@ final class RWKVLayerFast {
     let rK: [Float]
     let rNorm: [Float]?, kNorm: [Float]?
 
-    init(receptance: DenseMatrix, key: DenseMatrix, value: DenseMatrix, output: DenseMatrix, down: [Float], downWidth: Int,
+    init(rkv: DenseMatrix, output: DenseMatrix, down: [Float], downWidth: Int,
          decayUp: LoRAUp, iclrUp: LoRAUp, gateUp: LoRAUp, valueUp: LoRAUp?, keyUp: LoRAUp?,
          w0: [Float], a0: [Float], v0: [Float]?, k0: [Float]?, rK: [Float], rNorm: [Float]?, kNorm: [Float]?) {
-        self.receptance = receptance; self.key = key; self.value = value; self.output = output
+        self.rkv = rkv; self.output = output
         self.down = down; self.downWidth = downWidth
         self.decayUp = decayUp; self.iclrUp = iclrUp; self.gateUp = gateUp; self.valueUp = valueUp; self.keyUp = keyUp
         self.w0 = w0; self.a0 = a0; self.v0 = v0; self.k0 = k0; self.rK = rK; self.rNorm = rNorm; self.kNorm = kNorm
@@ -42,11 +46,13 @@ final class RWKVLayerFast {
 }
 
 final class GQALayerFast {
-    let query: DenseMatrix, key: DenseMatrix, value: DenseMatrix, output: DenseMatrix
+    /// [q_proj; k_proj; v_proj] stacked: [H·N + 2·Hkv·N][C].
+    let qkv: DenseMatrix
+    let output: DenseMatrix
     let qNorm: [Float]?, kNorm: [Float]?
 
-    init(query: DenseMatrix, key: DenseMatrix, value: DenseMatrix, output: DenseMatrix, qNorm: [Float]?, kNorm: [Float]?) {
-        self.query = query; self.key = key; self.value = value; self.output = output; self.qNorm = qNorm; self.kNorm = kNorm
+    init(qkv: DenseMatrix, output: DenseMatrix, qNorm: [Float]?, kNorm: [Float]?) {
+        self.qkv = qkv; self.output = output; self.qNorm = qNorm; self.kNorm = kNorm
     }
 }
 
@@ -59,7 +65,9 @@ struct LayerFast {
     let inputNorm: [Float]
     let postAttentionNorm: [Float]
     let mixer: MixerFast
-    let gate: DenseMatrix, up: DenseMatrix, down: DenseMatrix
+    /// [gate_proj; up_proj] stacked: [2I][C].
+    let gateUp: DenseMatrix
+    let down: DenseMatrix
 }
 
 /// Where the big matrices come from.
@@ -107,6 +115,11 @@ struct PackedModel {
             }
             return DenseMatrix(rows: rows, cols: cols, storage: storage, bias: l.bias)
         }
+        // stacking copies, so only when every part passed its checks (the
+        // pointer kernels must never see a short array); otherwise a placeholder
+        func stack(_ parts: [DenseMatrix]) -> DenseMatrix {
+            problems.isEmpty ? DenseMatrix.stacking(parts) : parts[0]
+        }
         let embedding = matrix(String(TensorName.embedding.dropLast(".weight".count)),
                                Linear(outFeatures: V, inFeatures: C, weight: m.embedding), rows: V, cols: C)
         let head = m.lmHead.map { matrix("lm_head", $0, rows: V, cols: C) } ?? embedding
@@ -152,9 +165,9 @@ struct PackedModel {
                 check(w.valueGate?.bias, KN, "layer \(i) v0"); check(w.keyGate?.bias, KN, "layer \(i) k0")
                 check(w.rK, HN, "layer \(i) r_k"); check(w.rNorm, N, "layer \(i) r_norm"); check(w.kNorm, N, "layer \(i) k_norm")
                 mixer = .rwkv(RWKVLayerFast(
-                    receptance: matrix(a("receptance"), w.receptance, rows: HN, cols: C),
-                    key: matrix(a("key"), w.key, rows: KN, cols: C),
-                    value: matrix(a("value"), w.value, rows: KN, cols: C),
+                    rkv: stack([matrix(a("receptance"), w.receptance, rows: HN, cols: C),
+                                matrix(a("key"), w.key, rows: KN, cols: C),
+                                matrix(a("value"), w.value, rows: KN, cols: C)]),
                     output: matrix(a("output"), w.output, rows: C, cols: HN),
                     down: down, downWidth: width,
                     decayUp: up(0), iclrUp: up(1), gateUp: up(parts.count - 1), valueUp: valueUp, keyUp: keyUp,
@@ -162,15 +175,15 @@ struct PackedModel {
             case .gqa(let w):
                 check(w.qNorm, N, "layer \(i) q_norm"); check(w.kNorm, N, "layer \(i) k_norm")
                 mixer = .gqa(GQALayerFast(
-                    query: matrix(a("q_proj"), w.query, rows: HN, cols: C),
-                    key: matrix(a("k_proj"), w.key, rows: KN, cols: C),
-                    value: matrix(a("v_proj"), w.value, rows: KN, cols: C),
+                    qkv: stack([matrix(a("q_proj"), w.query, rows: HN, cols: C),
+                                matrix(a("k_proj"), w.key, rows: KN, cols: C),
+                                matrix(a("v_proj"), w.value, rows: KN, cols: C)]),
                     output: matrix(a("o_proj"), w.output, rows: C, cols: HN),
                     qNorm: w.qNorm, kNorm: w.kNorm))
             }
             layers.append(LayerFast(inputNorm: layer.inputNorm, postAttentionNorm: layer.postAttentionNorm, mixer: mixer,
-                                    gate: matrix(TensorName.mlp(i, "gate_proj"), layer.mlp.gate, rows: I, cols: C),
-                                    up: matrix(TensorName.mlp(i, "up_proj"), layer.mlp.up, rows: I, cols: C),
+                                    gateUp: stack([matrix(TensorName.mlp(i, "gate_proj"), layer.mlp.gate, rows: I, cols: C),
+                                                   matrix(TensorName.mlp(i, "up_proj"), layer.mlp.up, rows: I, cols: C)]),
                                     down: matrix(TensorName.mlp(i, "down_proj"), layer.mlp.down, rows: C, cols: I)))
         }
         if !problems.isEmpty { throw Hxa079Error.invalidModel(problems) }
@@ -187,14 +200,14 @@ struct PackedModel {
     var decodeWeightBytes: Int {
         var total = head.weightBytes
         for l in layers {
-            total += l.gate.weightBytes + l.up.weightBytes + l.down.weightBytes
+            total += l.gateUp.weightBytes + l.down.weightBytes
             switch l.mixer {
             case .rwkv(let r):
-                total += r.receptance.weightBytes + r.key.weightBytes + r.value.weightBytes + r.output.weightBytes
+                total += r.rkv.weightBytes + r.output.weightBytes
                 total += 4 * (r.down.count + r.decayUp.weight.count + r.iclrUp.weight.count + r.gateUp.weight.count
                               + (r.valueUp?.weight.count ?? 0) + (r.keyUp?.weight.count ?? 0))
             case .gqa(let g):
-                total += g.query.weightBytes + g.key.weightBytes + g.value.weightBytes + g.output.weightBytes
+                total += g.qkv.weightBytes + g.output.weightBytes
             }
         }
         return total

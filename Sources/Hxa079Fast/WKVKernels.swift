@@ -22,9 +22,24 @@
 //   `vexp` as in the reference.
 // - SIMD16 over the value (or step) index, `*` and `+` only (no FMA in the
 //   default x86-64 build), scalar tails when V is not a multiple of 16.
+// - With the C kernels (nativeKernelLevel > 0) the chunked branch runs
+//   `hxa_wkv_chunked_t` (CHxa079Kernels/wkv_chunked_body.h) instead: per chunk
+//   all the decays are running products of d (exp(G_i), exp(G_n − G_j) and
+//   the relative decays of (41)–(43a) alike, so (47) holds for any g ≤ 0
+//   without an exp), the interaction matrices are formed with lanes over the
+//   earlier step, and the state enters through two register-blocked FMA
+//   products: [R; O] = [Ad; Qd]·S_0ᵀ, then the forward substitution (44) and
+//   the rest of (45), then (46) S_n = S_0·diag(exp G_n) + Vcᵀ·Kt + Saᵀ·Bt.
+//   Those products are ~60% of its time and run near the FMA peak; the
+//   rest is the intra-chunk work and memory: the per-step inputs of a group
+//   of heads are gathered once per chunk (a step row of one array is one
+//   page at H·K = 1024, so reading it head by head costs a TLB miss per row)
+//   and the next block is prefetched while one computes. The heads are
+//   split into one contiguous run per core for that reason.
 // - Heads are independent: `parallelFor` splits them over the cores when the
 //   call is big enough to pay for waking a second thread.
 
+import CHxa079Kernels
 import Hxa079
 
 // MARK: - Inputs
@@ -41,7 +56,9 @@ struct WKVArgs {
     /// g [T][H][K]: log decay (≤ 0).
     var logDecay: UnsafePointer<Float>
     /// d = exp(g) [T][H][K], precomputed by the caller.
-    var decay: UnsafePointer<Float>
+    /// nil: not precomputed — only the C recurrent and one-step kernels accept
+    /// that (they evaluate exp(g) per step); see `precomputedDecay`.
+    var decay: UnsafePointer<Float>?
     /// k̃ [T][H][K].
     var k: UnsafePointer<Float>
     /// v [T][H][V].
@@ -52,6 +69,19 @@ struct WKVArgs {
     var beta: UnsafePointer<Float>
     /// o [T][H][V], written.
     var out: UnsafeMutablePointer<Float>
+}
+
+extension WKVArgs {
+    /// d [T][H][K]; the Swift kernels and the chunked C kernel need it precomputed.
+    var precomputedDecay: UnsafePointer<Float> {
+        guard let decay else { preconditionFailure("WKV: this kernel needs the decay d = exp(g) precomputed") }
+        return decay
+    }
+
+    /// True when the kernel `runWKV` will pick for this call computes d itself.
+    static func kernelComputesDecay(steps T: Int, chunkSize: Int) -> Bool {
+        nativeKernelLevel > 0 && (chunkSize <= 0 || T == 1)
+    }
 }
 
 /// Work (multiply-adds) above which a WKV call is split over the cores.
@@ -104,7 +134,7 @@ func wkvRecurrentTransposed(_ a: WKVArgs, state st: UnsafeMutablePointer<Float>,
         for h in h0..<h1 {
             let ko = (t * H + h) * K, vo = (t * H + h) * V
             let s = st + h * K * V
-            let al = a.alpha + ko, be = a.beta + ko, de = a.decay + ko, kk = a.k + ko, rr = a.r + ko
+            let al = a.alpha + ko, be = a.beta + ko, de = a.precomputedDecay + ko, kk = a.k + ko, rr = a.r + ko
             let vv = a.v + vo, oo = a.out + vo
             for j in 0..<K {
                 table[5 * j] = F4(repeating: al[j])
@@ -162,7 +192,7 @@ func wkvStepCanonical(_ a: WKVArgs, state st: UnsafeMutablePointer<Float>, heads
     for h in h0..<h1 {
         let ko = h * K, vo = h * V
         let s = st + h * V * K
-        let al = a.alpha + ko, be = a.beta + ko, de = a.decay + ko, kk = a.k + ko, rr = a.r + ko
+        let al = a.alpha + ko, be = a.beta + ko, de = a.precomputedDecay + ko, kk = a.k + ko, rr = a.r + ko
         for i in 0..<V {
             let row = s + i * K
             // (18) sa_i = S[i,:]·α
@@ -300,7 +330,7 @@ func wkvChunkedTransposed(_ a: WKVArgs, chunkSize: Int, state st: UnsafeMutableP
             for e in 0..<(K * lanes) { w.kE[e] = 0; w.bE[e] = 0 }
             for i in 0..<n {
                 let gi = i / 16 + 1
-                let al = a.alpha + key(i), de = a.decay + key(i), r = a.r + key(i)
+                let al = a.alpha + key(i), de = a.precomputedDecay + key(i), r = a.r + key(i)
                 for grp in 0..<gi {
                     var accK = F16(), accB = F16()
                     for d in 0..<K {
@@ -448,7 +478,25 @@ final class WKVWorkspace {
     private var transposedCount = 0
     private var chunkScratch: [ChunkScratch] = []
 
-    deinit { transposed?.deallocate() }
+    /// Scratch of the C chunked kernel, one buffer per worker (pointer, floats).
+    private var nativeScratch: [(UnsafeMutablePointer<Float>, Int)] = []
+
+    deinit {
+        transposed?.deallocate()
+        for (p, _) in nativeScratch { p.deallocate() }
+    }
+
+    /// At least `floats` floats of scratch private to `worker`, for `hxa_wkv_chunked_t`.
+    func nativeChunkScratch(worker: Int, floats: Int) -> UnsafeMutablePointer<Float> {
+        while nativeScratch.count <= worker {
+            nativeScratch.append((UnsafeMutablePointer<Float>.allocate(capacity: max(floats, 1)), max(floats, 1)))
+        }
+        if nativeScratch[worker].1 < floats {
+            nativeScratch[worker].0.deallocate()
+            nativeScratch[worker] = (UnsafeMutablePointer<Float>.allocate(capacity: floats), floats)
+        }
+        return nativeScratch[worker].0
+    }
 
     func transposedState(count: Int) -> UnsafeMutablePointer<Float> {
         if let t = transposed, transposedCount >= count { return t }
@@ -484,10 +532,12 @@ func runWKV(_ a: WKVArgs, state: UnsafeMutablePointer<Float>, chunkSize: Int, wo
     // more parts than cores (dynamic hand-out), so a busy core does not hold up the call
     let ways = work >= wkvParallelThreshold && workerCount > 1 ? min(H, 4 * workerCount) : 1
     @inline(__always) func range(_ w: Int) -> (Int, Int) { (H * w / ways, H * (w + 1) / ways) }
+    var ca = a.c
     if T == 1 {
         parallelFor(ways) { w in
             let (h0, h1) = range(w)
-            wkvStepCanonical(a, state: state, heads: h0, h1)
+            if nativeKernelLevel > 0 { hxa_wkv_step_canonical(&ca, state, h0, h1) }
+            else { wkvStepCanonical(a, state: state, heads: h0, h1) }
         }
         return
     }
@@ -496,14 +546,26 @@ func runWKV(_ a: WKVArgs, state: UnsafeMutablePointer<Float>, chunkSize: Int, wo
     if chunkSize <= 0 {
         parallelFor(ways) { w in
             let (h0, h1) = range(w)
-            wkvRecurrentTransposed(a, state: st, heads: h0, h1)
+            if nativeKernelLevel > 0 { hxa_wkv_recurrent_t(&ca, st, h0, h1) }
+            else { wkvRecurrentTransposed(a, state: st, heads: h0, h1) }
         }
     } else {
         let L = min(chunkSize, maxKernelChunk, T)
-        let scratch = (0..<ways).map { ws.scratch(worker: $0, maxChunk: L, keySize: K, valueSize: V) }
-        parallelFor(ways) { w in
-            let (h0, h1) = range(w)
-            wkvChunkedTransposed(a, chunkSize: L, state: st, heads: h0, h1, scratch: scratch[w])
+        if nativeKernelLevel > 0 {
+            // one contiguous run of heads per core: the kernel gathers each step's inputs for
+            // a group of heads at once, so larger runs read memory in longer stretches
+            let parts = ways > 1 ? min(H, workerCount) : 1
+            let floats = Int(hxa_wkv_chunked_scratch_floats(L, K, V))
+            let scratch = (0..<parts).map { ws.nativeChunkScratch(worker: $0, floats: floats) }
+            parallelFor(parts) { w in
+                hxa_wkv_chunked_t(&ca, L, st, H * w / parts, H * (w + 1) / parts, scratch[w])
+            }
+        } else {
+            let scratch = (0..<ways).map { ws.scratch(worker: $0, maxChunk: L, keySize: K, valueSize: V) }
+            parallelFor(ways) { w in
+                let (h0, h1) = range(w)
+                wkvChunkedTransposed(a, chunkSize: L, state: st, heads: h0, h1, scratch: scratch[w])
+            }
         }
     }
     transposeState(st, state, heads: H, rows: K, cols: V)
@@ -531,17 +593,24 @@ public enum FastWKV {
         if chunkSize < 0 { throw Hxa079Error.invalidArgument("WKV: chunk size must be ≥ 0, got \(chunkSize)") }
         var out = [Float](repeating: .nan, count: vn)
         if vn == 0 { return out }
-        var decay = [Float](repeating: 0, count: kn)
+        // d = exp(g), unless the kernel evaluates it per step (C recurrence)
+        let inline = WKVArgs.kernelComputesDecay(steps: T, chunkSize: chunkSize)
+        var decay = [Float](repeating: 0, count: inline ? 0 : kn)
         let ws = WKVWorkspace()
         r.withUnsafeBufferPointer { rp in logDecay.withUnsafeBufferPointer { gp in k.withUnsafeBufferPointer { kp in
         v.withUnsafeBufferPointer { vp in alpha.withUnsafeBufferPointer { ap in beta.withUnsafeBufferPointer { bp in
         decay.withUnsafeMutableBufferPointer { dp in out.withUnsafeMutableBufferPointer { op in
         state.withUnsafeMutableBufferPointer { sp in
             guard let rb = rp.baseAddress, let gb = gp.baseAddress, let kb = kp.baseAddress, let vb = vp.baseAddress,
-                  let ab = ap.baseAddress, let bb = bp.baseAddress, let db = dp.baseAddress, let ob = op.baseAddress,
+                  let ab = ap.baseAddress, let bb = bp.baseAddress, let ob = op.baseAddress,
                   let sb = sp.baseAddress else { return }
-            mapVector(gb, db, kn) { vexp($0) }
-            let args = WKVArgs(steps: T, heads: H, keySize: K, valueSize: V, r: rb, logDecay: gb, decay: db,
+            let db = inline ? nil : dp.baseAddress
+            if let db {
+                parallelRows(T, perRow: 4 * H * K) { t0, t1 in
+                    mapVector(gb + t0 * H * K, db + t0 * H * K, (t1 - t0) * H * K) { vexp($0) }
+                }
+            }
+            let args = WKVArgs(steps: T, heads: H, keySize: K, valueSize: V, r: rb, logDecay: gb, decay: db.map { UnsafePointer($0) },
                                k: kb, v: vb, alpha: ab, beta: bb, out: ob)
             runWKV(args, state: sb, chunkSize: chunkSize, workspace: ws)
         }}}}}}}}}

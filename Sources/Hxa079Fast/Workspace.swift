@@ -24,8 +24,10 @@ final class Workspace {
     let k: P, v: P, kMix: P, vMix: P, zv: P, zk: P, kFirst: P, vFirst: P
     // [rows][max LoRA width]
     let lora: P
-    // [rows][I]
-    let g: P, u: P
+    /// MLP [gate | up] outputs [rows][2I]; silu(gate)·up overwrites the gate half.
+    let gu: P
+    /// Stacked r/k/v (q/k/v) projection outputs [rows][H·N + 2·Hkv·N].
+    let proj: P
     /// bf16 prefill: widened weight blocks.
     let wide: P
 
@@ -40,7 +42,7 @@ final class Workspace {
         var widths: [Int] = Array(repeating: C, count: 5)
         widths += Array(repeating: HN, count: 15)
         widths += Array(repeating: KN, count: 8)
-        widths += [max(loraWidth, 1), I, I]
+        widths += [max(loraWidth, 1), 2 * I, HN + 2 * KN]
         // Every view padded to a multiple of 16 floats plus 16, so SIMD tails stay inside it.
         var sizes: [Int] = widths.map { (w: Int) -> Int in (rows * w + 31) & ~15 }
         sizes.append((wideFloats + 31) & ~15)
@@ -56,7 +58,7 @@ final class Workspace {
         o = views[16]; bonus = views[17]; gate = views[18]; gated = views[19]
         k = views[20]; v = views[21]; kMix = views[22]; vMix = views[23]; zv = views[24]; zk = views[25]
         kFirst = views[26]; vFirst = views[27]
-        lora = views[28]; g = views[29]; u = views[30]
+        lora = views[28]; gu = views[29]; proj = views[30]
         wide = views[31]
     }
 

@@ -10,8 +10,10 @@
 //               its MLP (C 6144, 64×96, 8 KV, I 19648), vocab 512 (tiny, so the
 //               head does not dominate); "reka-layer RWKV" is its first layer
 //               alone (RWKV + MLP), the row the targets refer to.
-// Figures: prefill tok/s (T = 512; 128 for reka-layer) for the recurrent and
-// the chunked WKV, decode tok/s after a 64-token prefill (Float32 and bf16
+// Figures: prefill tok/s (T = 512; 128 for reka-layer) — the state plus the
+// last token's logits (`FastModel.prefill`, what generation does after a
+// prompt) for the recurrent and the chunked WKV, and `forward` with the
+// logits of all T tokens (what fixtures need) — decode tok/s after a 64-token prefill (Float32 and bf16
 // matrices), the WKV op alone (T = 2048, 16 heads of 64); achieved GFLOP/s
 // (useful flops: 2 per weight per token, plus WKV and causal attention) and
 // GB/s (decode: weight bytes per step / step time) beside the ceilings measured
@@ -92,7 +94,8 @@ fileprivate struct Benchmark {
 
     mutating func runAll() throws {
         machine = [("cpu", cpuModel()), ("cores", "\(sysconf(Int32(_SC_NPROCESSORS_ONLN)))"),
-                   ("openblas_core", BlasInfo.coreName), ("openblas_threads", "\(BlasInfo.threads)")]
+                   ("openblas_core", BlasInfo.coreName), ("openblas_threads", "\(BlasInfo.threads)"),
+                   ("kernels", FastKernels.name)]
         ceilings()
         try preset("small", shape: Preset.small.shape, prefill: 512, refPrefill: quick ? 16 : 64, refDecode: quick ? 2 : 8)
         try preset("medium", shape: Preset.medium.shape, prefill: quick ? 128 : 512, refPrefill: quick ? 4 : 16, refDecode: quick ? 1 : 4)
@@ -179,25 +182,28 @@ fileprivate struct Benchmark {
         var rng = SeededRNG(seed: 7, label: name)
         let tokens = (0..<T).map { _ in rng.int(below: V) }
         let model = try FastModel(weights)
-        let prefillFlops = (0..<T).reduce(0.0) { $0 + Benchmark.flopsPerToken(weights, position: $1) }
+        let allLogitsFlops = (0..<T).reduce(0.0) { $0 + Benchmark.flopsPerToken(weights, position: $1) }
+        let headFlops = 2.0 * Double(V * weights.config.hiddenSize)
+        let lastLogitsFlops = allLogitsFlops - Double(T - 1) * headFlops
 
-        // prefill, recurrent and chunked
-        var best = (rate: 0.0, label: "")
-        for (label, L) in [("recurrent", 0), ("chunked L=\(chunk)", chunk)] {
+        // prefill (state + the last token's logits, `FastModel.prefill`), recurrent and chunked;
+        // then `forward` with logits for all T tokens (what fixtures need)
+        for (label, L, all) in [("recurrent", 0, false), ("chunked L=\(chunk)", chunk, false),
+                                ("recurrent, logits for all T", 0, true)] {
             var state = model.initialState()
             _ = try model.forward(tokens: Array(tokens.prefix(8)), state: &state, chunkSize: L)   // warm-up
             let t = try bestTimeThrowing(reps) {
                 var s = model.initialState()
-                _ = try model.forward(tokens: tokens, state: &s, chunkSize: L)
+                if all { _ = try model.forward(tokens: tokens, state: &s, chunkSize: L) }
+                else { _ = try model.prefill(tokens: tokens, state: &s, chunkSize: L) }
             }
             let rate = Double(T) / t
-            if rate > best.rate { best = (rate, label) }
             rows.append(BenchRow(preset: name, measure: "prefill T=\(T), \(label)", fast: rate, unit: "tok/s",
-                                 reference: nil, gflops: prefillFlops / t / 1e9))
+                                 reference: nil, gflops: (all ? allLogitsFlops : lastLogitsFlops) / t / 1e9))
         }
-        // reference prefill (Float32 reference) on fewer tokens, in the same WKV form as the row
+        // reference prefill (Float32 reference, all logits) on fewer tokens, in the same WKV form as the row
         if refPrefill > 0, let i = rows.lastIndex(where: { $0.preset == name && $0.measure.hasPrefix("prefill") }) {
-            for (row, L) in [(i - 1, 0), (i, chunk)] {
+            for (row, L) in [(i - 2, 0), (i - 1, chunk), (i, 0)] {
                 let t = try bestTimeThrowing(1) {
                     var s = ModelState<Float>(for: weights)
                     _ = try Reference.forward(model: weights, tokens: Array(tokens.prefix(refPrefill)), state: &s,

@@ -6,6 +6,9 @@
 // same Float inputs. Bounds are set from measured values (beside each).
 
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 import Hxa079
 import Hxa079Reference
 import Hxa079TestSupport
@@ -185,13 +188,63 @@ func poisoned(_ n: Int) -> UnsafeMutablePointer<Float> {
         let ref = MLPWeights(gate: w.gate.converted(to: Double.self), up: w.up.converted(to: Double.self),
                              down: w.down.converted(to: Double.self)).apply(x.map { Double($0) }, rows: T)
         func dm(_ l: Linear<Float>) -> DenseMatrix { DenseMatrix(rows: l.outFeatures, cols: l.inFeatures, storage: .f32(l.weight), bias: l.bias) }
-        let g = poisoned(T * I), u = poisoned(T * I), out = poisoned(T * C), scratch = poisoned(16)
-        defer { g.deallocate(); u.deallocate(); out.deallocate(); scratch.deallocate() }
+        let gu = poisoned(T * 2 * I), out = poisoned(T * C), scratch = poisoned(16)
+        defer { gu.deallocate(); out.deallocate(); scratch.deallocate() }
         x.withUnsafeBufferPointer { xp in
             guard let xb = xp.baseAddress else { return }
-            swiGLU(gate: dm(w.gate), up: dm(w.up), down: dm(w.down), x: xb, rows: T, g: g, u: u, out: out, scratch: scratch)
+            swiGLU(gateUp: DenseMatrix.stacking([dm(w.gate), dm(w.up)]), down: dm(w.down), x: xb, rows: T, gu: gu,
+                   out: out, scratch: scratch)
         }
         let e = measured("mlp T \(T)", maxRelativeError(ref, Array(UnsafeBufferPointer(start: out, count: T * C))))
         #expect(e < 2e-6)   // measured ≤ 2.8e-7; bound 2e-6
+    }
+
+    /// Stacked matrices compute every part's product: a Float32 part with a
+    /// bias over a bf16 part without one (the stack widens to Float32 and
+    /// gives the second part zero bias), T = 1 (GEMV) and T = 5 (GEMM).
+    @Test(arguments: [1, 5])
+    func stackedMatrixComputesEachPart(rows T: Int) {
+        let C = 72
+        let a = MatrixTests.linear(out: 40, in: C, bias: true, seed: 21)
+        var b = MatrixTests.linear(out: 24, in: C, bias: false, seed: 22)
+        let bits = b.weight.map(roundToBF16)
+        b.weight = bits.map { Float(bitPattern: UInt32($0) << 16) }   // the values the bf16 part holds
+        let stacked = DenseMatrix.stacking([
+            DenseMatrix(rows: 40, cols: C, storage: .f32(a.weight), bias: a.bias),
+            DenseMatrix(rows: 24, cols: C, storage: .bf16(bits), bias: nil)])
+        #expect(stacked.rows == 64 && !stacked.isBF16 && stacked.bias?.count == 64)
+        let x = normals(T * C, seed: 23)
+        let xd = x.map { Double($0) }
+        let ra = a.converted(to: Double.self).applyRows(xd, rows: T), rb = b.converted(to: Double.self).applyRows(xd, rows: T)
+        var ref: [Double] = []
+        for t in 0..<T {
+            ref.append(contentsOf: ra[(t * 40)..<(t * 40 + 40)])
+            ref.append(contentsOf: rb[(t * 24)..<(t * 24 + 24)])
+        }
+        let y = poisoned(T * 64), scratch = poisoned(16)
+        defer { y.deallocate(); scratch.deallocate() }
+        x.withUnsafeBufferPointer { xp in
+            guard let xb = xp.baseAddress else { return }
+            stacked.apply(xb, ldx: C, count: T, into: y, ldy: 64, scratch: scratch)
+        }
+        let e = measured("stacked T \(T)", maxRelativeError(ref, Array(UnsafeBufferPointer(start: y, count: T * 64))))
+        #expect(e < 2e-6)   // measured ≤ 1.3e-7; bound 2e-6 as the other products
+    }
+}
+
+/// The kernel set follows HXA079_FAST_KERNELS (scripts/test.sh runs this
+/// target once per set), so a "swift" run really exercises the Swift SIMD
+/// kernels and an "avx2" run never the AVX-512 build.
+@Suite struct KernelChoiceTests {
+    @Test func followsTheEnvironment() {
+        let want = getenv("HXA079_FAST_KERNELS").map { String(cString: $0) }
+        let name = FastKernels.name
+        #expect(["swift", "avx2+fma", "avx512f"].contains(name))
+        #expect(FastKernels.native == (name != "swift"))
+        switch want {
+        case "swift": #expect(name == "swift")
+        case "avx2": #expect(name == "avx2+fma" || name == "swift")   // "swift" only on a CPU without AVX2+FMA
+        default: break
+        }
     }
 }

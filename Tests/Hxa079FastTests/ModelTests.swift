@@ -106,6 +106,33 @@ func stateError(_ ref: ModelState<Double>, _ fast: ModelState<Float>) -> Double 
         }
     }
 
+    /// `prefill` = `forward` with only the last row of logits: the same state
+    /// bit for bit (same kernels up to the head), and the last row of the
+    /// Float64 reference within the model budget. Runs 600 tokens so the
+    /// 512-row passes are split (the first pass skips the head entirely).
+    @Test(arguments: [0, 16])
+    func prefillReturnsTheLastRow(chunk: Int) throws {
+        let weights = ModelWeights<Double>.random(shape: Preset.small.shape, seed: 31).converted(to: Float.self)
+        let reference = weights.converted(to: Double.self)
+        let fast = try FastModel(weights)
+        fast.poisonScratch = true
+        let V = weights.config.vocabSize
+        var sd = ModelState<Double>(for: reference), sf = fast.initialState(), sp = fast.initialState()
+        for (n, count) in [600, 3, 1].enumerated() {
+            let tokens = tokenList(count, vocab: V, seed: 50 + UInt64(n))
+            let ref = try Reference.forward(model: reference, tokens: tokens, state: &sd, options: .init(chunkSize: chunk))
+            _ = try fast.forward(tokens: tokens, state: &sf, chunkSize: chunk)
+            let last = try fast.prefill(tokens: tokens, state: &sp, chunkSize: chunk)
+            #expect(last.count == V)
+            let e = measured("prefill L \(chunk) call \(n) last logits", maxRelativeError(Array(ref.suffix(V)), last))
+            #expect(e < 1e-5, "call \(n): \(e)")   // measured ≤ 1.1e-6 (T=600, all kernel sets); bound 1e-5 as the model tests
+            #expect(sp == sf, "call \(n): prefill and forward states differ")
+        }
+        var bad = fast.initialState()
+        #expect(throws: Hxa079Error.self) { _ = try fast.prefill(tokens: [V], state: &bad) }
+        #expect(bad == fast.initialState())
+    }
+
     @Test func everyCheckpointMatchesReference() throws {
         let weights = ModelWeights<Double>.random(shape: oddShape24, options: allOptions, seed: 21).converted(to: Float.self)
         let reference = weights.converted(to: Double.self)

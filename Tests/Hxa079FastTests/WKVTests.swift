@@ -14,12 +14,17 @@ import Glibc
 import Hxa079
 import Hxa079Reference
 import Hxa079TestSupport
+import CHxa079Kernels
 @testable import Hxa079Fast
 
 /// Seeded WKV inputs (Float, and the exact Double widening for the reference).
 struct WKVCase: CustomStringConvertible {
     var steps: Int, heads: Int, keySize: Int, valueSize: Int, chunk: Int, seed: UInt64
-    var description: String { "T \(steps), H \(heads), K \(keySize), V \(valueSize), L \(chunk), seed \(seed)" }
+    /// Log decays g ∈ [−9, −5] (d down to 1.2e−4, far outside the model's range) instead of −exp(w).
+    var strongDecay = false
+    var description: String {
+        "T \(steps), H \(heads), K \(keySize), V \(valueSize), L \(chunk), seed \(seed)\(strongDecay ? ", strong decay" : "")"
+    }
 
     func inputs() -> (r: [Float], g: [Float], k: [Float], v: [Float], alpha: [Float], beta: [Float], state: [Float]) {
         var rng = SeededRNG(seed: seed, label: "wkv")
@@ -32,7 +37,7 @@ struct WKVCase: CustomStringConvertible {
                 let a = rng.uniform(0.05, 0.95)
                 let w = rng.uniform(-6, -0.5)
                 r.append(Float(rng.normal()))
-                g.append(Float(-exp(w)))
+                g.append(Float(strongDecay ? -rng.uniform(5, 9) : -exp(w)))
                 k.append(Float(rng.normal() * (1 - w + a)))
                 alpha.append(Float(-kk[j] / norm))
                 beta.append(Float(kk[j] / norm * a))
@@ -57,6 +62,12 @@ struct WKVCase: CustomStringConvertible {
         WKVCase(steps: 50, heads: 2, keySize: 96, valueSize: 96, chunk: 64, seed: 9),   // L > T: one chunk
         WKVCase(steps: 20, heads: 2, keySize: 16, valueSize: 16, chunk: 1, seed: 10),   // L = 1
         WKVCase(steps: 150, heads: 1, keySize: 32, valueSize: 32, chunk: 140, seed: 11), // L above the kernel cap
+        // the bench's shape: two groups of heads in the C kernel, a short last chunk
+        WKVCase(steps: 300, heads: 16, keySize: 64, valueSize: 64, chunk: 16, seed: 13),
+        WKVCase(steps: 130, heads: 3, keySize: 64, valueSize: 64, chunk: 64, seed: 14),
+        // decays far outside the model's range: cumulative decays underflow inside a chunk
+        WKVCase(steps: 100, heads: 2, keySize: 64, valueSize: 64, chunk: 32, seed: 15, strongDecay: true),
+        WKVCase(steps: 45, heads: 3, keySize: 24, valueSize: 40, chunk: 16, seed: 16, strongDecay: true),
     ]
 
     @Test(arguments: cases)
@@ -94,6 +105,53 @@ struct WKVCase: CustomStringConvertible {
             let e = measured("wkv chunked vs recurrent call \(call)", maxRelativeError(o1, o2))
             #expect(e < 5e-6)   // measured ≤ 3.0e-7; bound 5e-6
         }
+    }
+
+    /// The C chunked kernel against the Swift SIMD one on the same transposed state
+    /// (only where the C kernels run; both are also checked against the reference above).
+    @Test(arguments: [WKVCase(steps: 200, heads: 5, keySize: 64, valueSize: 64, chunk: 16, seed: 17),
+                      WKVCase(steps: 77, heads: 2, keySize: 40, valueSize: 24, chunk: 9, seed: 18),
+                      WKVCase(steps: 96, heads: 2, keySize: 64, valueSize: 64, chunk: 32, seed: 19, strongDecay: true)])
+    func nativeChunkedMatchesSwift(_ c: WKVCase) throws {
+        guard nativeKernelLevel > 0 else { return }
+        let x = c.inputs()
+        let H = c.heads, K = c.keySize, V = c.valueSize, T = c.steps, L = c.chunk
+        let decay = x.g.map { Float(exp(Double($0))) }
+        var outSwift = [Float](repeating: .nan, count: T * H * V), outC = outSwift
+        var stSwift = [Float](repeating: 0, count: H * K * V)
+        transposeState(x.state, &stSwift, heads: H, rows: V, cols: K)
+        var stC = stSwift
+        x.r.withUnsafeBufferPointer { r in x.g.withUnsafeBufferPointer { g in decay.withUnsafeBufferPointer { d in
+        x.k.withUnsafeBufferPointer { k in x.v.withUnsafeBufferPointer { v in x.alpha.withUnsafeBufferPointer { al in
+        x.beta.withUnsafeBufferPointer { be in
+            outSwift.withUnsafeMutableBufferPointer { o in
+                let a = WKVArgs(steps: T, heads: H, keySize: K, valueSize: V, r: r.baseAddress!, logDecay: g.baseAddress!,
+                                decay: d.baseAddress!, k: k.baseAddress!, v: v.baseAddress!, alpha: al.baseAddress!,
+                                beta: be.baseAddress!, out: o.baseAddress!)
+                stSwift.withUnsafeMutableBufferPointer { st in
+                    wkvChunkedTransposed(a, chunkSize: L, state: st.baseAddress!, heads: 0, H,
+                                         scratch: ChunkScratch(maxChunk: L, keySize: K, valueSize: V))
+                }
+            }
+            outC.withUnsafeMutableBufferPointer { o in
+                let a = WKVArgs(steps: T, heads: H, keySize: K, valueSize: V, r: r.baseAddress!, logDecay: g.baseAddress!,
+                                decay: d.baseAddress!, k: k.baseAddress!, v: v.baseAddress!, alpha: al.baseAddress!,
+                                beta: be.baseAddress!, out: o.baseAddress!)
+                var ca = a.c
+                var scratch = [Float](repeating: .nan, count: Int(hxa_wkv_chunked_scratch_floats(L, K, V)))
+                stC.withUnsafeMutableBufferPointer { st in
+                    scratch.withUnsafeMutableBufferPointer { w in
+                        // heads split in two calls, as the driver does
+                        hxa_wkv_chunked_t(&ca, L, st.baseAddress!, 0, H / 2, w.baseAddress!)
+                        hxa_wkv_chunked_t(&ca, L, st.baseAddress!, H / 2, H, w.baseAddress!)
+                    }
+                }
+            }
+        }}}}}}}
+        let eo = measured("wkv C vs Swift chunked out \(c)", maxRelativeError(outSwift, outC))
+        let es = measured("wkv C vs Swift chunked state \(c)", maxRelativeError(stSwift, stC))
+        #expect(eo < 5e-6, "\(c): out \(eo)")
+        #expect(es < 5e-6, "\(c): state \(es)")
     }
 
     @Test func rejectsBadLengths() {

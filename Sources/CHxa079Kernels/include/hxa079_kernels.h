@@ -1,0 +1,88 @@
+// hxa079_kernels.h: the hot loops of the fast Float32 path, compiled for
+// AVX2+FMA and for AVX-512 in one object and chosen at run time.
+//
+// Why C: Swift's default x86-64 target is baseline SSE2 without FMA, and
+// Swift cannot enable target features per function; the only ways to get
+// FMA/AVX code from Swift are `-target-cpu` flags, which are unsafe flags
+// (refused for versioned dependencies) and make a binary that dies with
+// SIGILL on an older CPU. Clang can compile a function for a feature set with
+// `__attribute__((target(...)))` and the caller can ask the CPU at run time
+// (`__builtin_cpu_supports`). So these kernels are compiled twice (AVX2+FMA,
+// 8 lanes; AVX-512F, 16 lanes) from one body each (`*_body.h`), and
+// `hxa_kernel_level()` says which set this CPU runs. On a CPU with neither
+// (or on another architecture, or with HXA079_FAST_KERNELS=swift) the level
+// is 0 and the fast path uses its Swift SIMD kernels instead; no function
+// below may be called at level 0.
+//
+// Every function computes the same thing as the Swift SIMD kernel of the same
+// name in Sources/Hxa079Fast (contract comments there); sums are reassociated
+// and contracted to FMA. Sizes are element counts; all pointers may be
+// unaligned; arrays never overlap unless stated.
+#ifndef HXA079_KERNELS_H
+#define HXA079_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// 0: no native kernels (use the Swift SIMD ones); 1: AVX2+FMA; 2: AVX-512F.
+/// Decided once from the CPU and HXA079_FAST_KERNELS (swift|avx2|avx512,
+/// never above what the CPU supports).
+int hxa_kernel_level(void);
+/// "swift", "avx2+fma" or "avx512f", for benchmark and CLI headers.
+const char *hxa_kernel_name(void);
+
+/// Per-step inputs of one WKV call; element (t, h, j) of a key-sized array is
+/// at (t*H + h)*K + j, of a value-sized array at (t*H + h)*V + i.
+typedef struct {
+    long steps, heads, key_size, value_size;
+    const float *r;      ///< [T][H][K]
+    const float *log_decay; ///< [T][H][K] g <= 0
+    const float *decay;  ///< [T][H][K] d = exp(g); NULL: the recurrent and one-step kernels compute it from log_decay
+    const float *k;      ///< [T][H][K] k~
+    const float *v;      ///< [T][H][V]
+    const float *alpha;  ///< [T][H][K]
+    const float *beta;   ///< [T][H][K]
+    float *out;          ///< [T][H][V], written
+} hxa_wkv_args;
+
+/// SPEC (18)-(20) for all T steps of heads h0..<h1 on the TRANSPOSED state
+/// St [H][K][V] (St[j][i] = S[i][j]), updated in place.
+void hxa_wkv_recurrent_t(const hxa_wkv_args *a, float *state_t, long h0, long h1);
+
+/// SPEC (18)-(20), one step (T = 1) of heads h0..<h1 on the canonical state
+/// S [H][V][K], updated in place.
+void hxa_wkv_step_canonical(const hxa_wkv_args *a, float *state, long h0, long h1);
+
+/// Floats of scratch one caller of hxa_wkv_chunked_t needs for chunks of up
+/// to `chunk` steps (plain C; valid at every level).
+long hxa_wkv_chunked_scratch_floats(long chunk, long key_size, long value_size);
+
+/// SPEC (40)-(48), the chunked form of (18)-(20): all T steps of heads
+/// h0..<h1 in chunks of `chunk` steps (the last one shorter) on the TRANSPOSED
+/// state St [H][K][V], updated in place. Per chunk: the decay vectors and the
+/// interaction matrices (41)-(43a), with every relative decay a running
+/// product of d (so safe for any log decay g <= 0: no exp of a positive
+/// number, no division, (47)); then [R; O] = [Ad; Qd]·St_0 as one
+/// register-blocked product, the forward substitution (44) for Sa and the rest
+/// of (45), and the new state (46) as a second product. Reads decay (d), not
+/// log_decay. `scratch` holds hxa_wkv_chunked_scratch_floats(chunk, K, V)
+/// floats, private to this call. `out` is written with streaming stores.
+void hxa_wkv_chunked_t(const hxa_wkv_args *a, long chunk, float *state_t, long h0, long h1, float *scratch);
+
+/// y[r] = W[r][:] . x for rows r0..<r1; W [rows][cols] with row stride ldw.
+void hxa_gemv_rows_f32(const float *w, long ldw, long cols, const float *x, float *y, long r0, long r1);
+
+/// As hxa_gemv_rows_f32 for bfloat16 weights (bits << 16 widens exactly).
+void hxa_gemv_rows_bf16(const uint16_t *w, long ldw, long cols, const float *x, float *y, long r0, long r1);
+
+/// y[c] = sum_r x[r] * W[r][c] for columns c0..<c1; W [rows][cols], stride ldw.
+void hxa_gemv_cols_f32(const float *w, long ldw, long rows, const float *x, float *y, long c0, long c1);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

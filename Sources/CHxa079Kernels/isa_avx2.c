@@ -1,0 +1,12 @@
+// isa_avx2.c: the kernel bodies built for AVX2 + FMA (8 lanes), as *_avx2.
+#include "kernels_internal.h"
+#if defined(__x86_64__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#define LANES 8
+#define SFX(name) name##_avx2
+#include "vec.h"
+#include "wkv_body.h"
+#include "wkv_chunked_body.h"
+#include "gemv_body.h"
+#pragma clang attribute pop
+#endif

@@ -1,0 +1,135 @@
+// wkv_body.h: the WKV recurrence, SPEC.md (18)-(20), for one ISA build.
+// Twin of wkvRecurrentTransposed / wkvStepCanonical in
+// Sources/Hxa079Fast/WKVKernels.swift (contracts there).
+
+/// d[0..<K] = exp(g[0..<K]) (17b); returns d.
+static inline const float *SFX(decay_into)(float *d, const float *g, long K) {
+    long j = 0;
+    for (; j + LANES <= K; j += LANES) stv(d + j, vexp_(ld(g + j)));
+    if (j < K) {
+        float tail[LANES] = {0};
+        for (long l = 0; l < K - j; l++) tail[l] = g[j + l];
+        const vf e = vexp_(ld(tail));
+        for (long l = 0; l < K - j; l++) d[j + l] = e[l];
+    }
+    return d;
+}
+
+/// All T steps of heads h0..<h1 on St [H][K][V]: lanes over the value index i,
+/// blocks of 2*LANES values, so every update is a loop over key rows j of
+/// vector FMAs with the per-key scalars broadcast. With a->decay NULL the
+/// step's d = exp(g) (17b) is computed here from a->log_decay (K exps per
+/// head-step against 9*K*V flops: no separate pass, no [T][H][K] array).
+void SFX(wkv_recurrent_t)(const hxa_wkv_args *a, float *st, long h0, long h1) {
+    const long H = a->heads, K = a->key_size, V = a->value_size;
+    const long V2 = V - V % (2 * LANES), V1 = V - V % LANES;
+    float dbuf[a->decay ? 1 : K + LANES];
+    for (long t = 0; t < a->steps; t++) {
+        for (long h = h0; h < h1; h++) {
+            const long ko = (t * H + h) * K, vo = (t * H + h) * V;
+            float *s = st + h * K * V;
+            const float *de = a->decay ? a->decay + ko : SFX(decay_into)(dbuf, a->log_decay + ko, K);
+            const float *al = a->alpha + ko, *be = a->beta + ko;
+            const float *kk = a->k + ko, *rr = a->r + ko, *vv = a->v + vo;
+            float *oo = a->out + vo;
+            long i = 0;
+            for (; i < V2; i += 2 * LANES) {
+                // (18) sa = S·α for values i..<i+2W, from the OLD state (two key rows per pass)
+                vf sa0 = 0, sa1 = 0, sb0 = 0, sb1 = 0;
+                long j = 0;
+                for (; j + 1 < K; j += 2) {
+                    const float *p = s + j * V + i, *q = p + V;
+                    vf aj = splat(al[j]), aj1 = splat(al[j + 1]);
+                    sa0 = fma_(ld(p), aj, sa0);
+                    sa1 = fma_(ld(p + LANES), aj, sa1);
+                    sb0 = fma_(ld(q), aj1, sb0);
+                    sb1 = fma_(ld(q + LANES), aj1, sb1);
+                }
+                if (j < K) {
+                    const float *p = s + j * V + i;
+                    sa0 = fma_(ld(p), splat(al[j]), sa0);
+                    sa1 = fma_(ld(p + LANES), splat(al[j]), sa1);
+                }
+                const vf s0 = sa0 + sb0, s1 = sa1 + sb1;
+                const vf v0 = ld(vv + i), v1 = ld(vv + i + LANES);
+                // (19) St[j] = St[j]·d_j + sa·β_j + v·k~_j ; (20) o += St_new[j]·r_j
+                vf o0 = 0, o1 = 0;
+                for (j = 0; j < K; j++) {
+                    float *p = s + j * V + i;
+                    const vf dj = splat(de[j]), bj = splat(be[j]), kj = splat(kk[j]), rj = splat(rr[j]);
+                    const vf n0 = fma_(v0, kj, fma_(s0, bj, ld(p) * dj));
+                    const vf n1 = fma_(v1, kj, fma_(s1, bj, ld(p + LANES) * dj));
+                    stv(p, n0);
+                    stv(p + LANES, n1);
+                    o0 = fma_(n0, rj, o0);
+                    o1 = fma_(n1, rj, o1);
+                }
+                stv(oo + i, o0);
+                stv(oo + i + LANES, o1);
+            }
+            for (; i < V1; i += LANES) {
+                vf sa = 0;
+                for (long j = 0; j < K; j++) sa = fma_(ld(s + j * V + i), splat(al[j]), sa);
+                const vf v0 = ld(vv + i);
+                vf o0 = 0;
+                for (long j = 0; j < K; j++) {
+                    float *p = s + j * V + i;
+                    const vf n0 = fma_(v0, splat(kk[j]), fma_(sa, splat(be[j]), ld(p) * splat(de[j])));
+                    stv(p, n0);
+                    o0 = fma_(n0, splat(rr[j]), o0);
+                }
+                stv(oo + i, o0);
+            }
+            for (; i < V; i++) {
+                float sa = 0;
+                for (long j = 0; j < K; j++) sa += s[j * V + i] * al[j];
+                float o = 0;
+                for (long j = 0; j < K; j++) {
+                    const float n = s[j * V + i] * de[j] + sa * be[j] + vv[i] * kk[j];
+                    s[j * V + i] = n;
+                    o += n * rr[j];
+                }
+                oo[i] = o;
+            }
+        }
+    }
+}
+
+/// One step (T = 1) of heads h0..<h1 on the canonical S [H][V][K]: per value
+/// row i, (18) sa_i = S[i,:]·α, then (19) and (20) along the row. a->decay
+/// NULL: d from a->log_decay, as above.
+void SFX(wkv_step_canonical)(const hxa_wkv_args *a, float *state, long h0, long h1) {
+    const long K = a->key_size, V = a->value_size;
+    const long K1 = K - K % LANES;
+    float dbuf[a->decay ? 1 : K + LANES];
+    for (long h = h0; h < h1; h++) {
+        const long ko = h * K, vo = h * V;
+        float *s = state + h * V * K;
+        const float *de = a->decay ? a->decay + ko : SFX(decay_into)(dbuf, a->log_decay + ko, K);
+        const float *al = a->alpha + ko, *be = a->beta + ko;
+        const float *kk = a->k + ko, *rr = a->r + ko;
+        for (long i = 0; i < V; i++) {
+            float *row = s + i * K;
+            vf acc = 0;
+            long j = 0;
+            for (; j < K1; j += LANES) acc = fma_(ld(row + j), ld(al + j), acc);
+            float sa = hsum(acc);
+            for (; j < K; j++) sa += row[j] * al[j];
+            const float vi = a->v[vo + i];
+            const vf saV = splat(sa), viV = splat(vi);
+            vf oacc = 0;
+            for (j = 0; j < K1; j += LANES) {
+                const vf n = fma_(viV, ld(kk + j), fma_(saV, ld(be + j), ld(row + j) * ld(de + j)));
+                stv(row + j, n);
+                oacc = fma_(n, ld(rr + j), oacc);
+            }
+            float o = hsum(oacc);
+            for (; j < K; j++) {
+                const float n = row[j] * de[j] + sa * be[j] + vi * kk[j];
+                row[j] = n;
+                o += n * rr[j];
+            }
+            a->out[vo + i] = o;
+        }
+    }
+}
