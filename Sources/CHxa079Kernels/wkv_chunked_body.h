@@ -95,7 +95,8 @@ static void ck_pf_issue(ck_pf *pf, long count) {
         const float *p;
         if (rem < 5 * lk) {
             const long f = rem / lk;
-            const float *src = f == 0 ? a->r : f == 1 ? a->decay : f == 2 ? a->k : f == 3 ? a->alpha : a->beta;
+            const float *dg = a->decay ? a->decay : a->log_decay;
+            const float *src = f == 0 ? a->r : f == 1 ? dg : f == 2 ? a->k : f == 3 ? a->alpha : a->beta;
             p = src + (step * a->heads + pf->g0) * a->key_size + 16 * (rem - f * lk);
         } else {
             const long lv = ls - 5 * lk, f = (rem - 5 * lk) / lv;
@@ -323,13 +324,24 @@ static void ck_group(const hxa_wkv_args *a, const ck_scratch *w, long g0, long g
                      float *S, long ldS, long hs, ck_pf *pf) {
     const long H = a->heads, K = a->key_size, V = a->value_size;
     const long Kp = w->Kp, Vp = w->Vp, RS = w->RS, G = g1 - g0;
-    const float *src[5] = {a->r, a->decay, a->k, a->alpha, a->beta};
+    // a->decay NULL: d = exp(g) (17b) is evaluated here, while gathering
+    // (padded lanes stay 0, as the loaded ones would)
+    const int expDecay = a->decay == NULL;
+    const float *src[5] = {a->r, expDecay ? a->log_decay : a->decay, a->k, a->alpha, a->beta};
     for (long i = 0; i < n; i++) {
         const long t = c0 + i;
         for (int f = 0; f < 5; f++) {
             const float *p = src[f] + (t * H + g0) * K;
             for (long g = 0; g < G; g++) {
                 float *d = w->in + (g * n + i) * RS + f * Kp;
+                if (f == 1 && expDecay) {
+                    for (long c = 0; c < Kp; c += LANES) {
+                        const vf e = vexp_(ck_ldn(p + g * K + c, K - c));
+                        if (K - c >= LANES) stv(d + c, e);
+                        else { stv(d + c, (vf)0); ck_stn(d + c, e, K - c); }
+                    }
+                    continue;
+                }
                 for (long c = 0; c < Kp; c += LANES) stv(d + c, ck_ldn(p + g * K + c, K - c));
             }
         }

@@ -4,12 +4,12 @@
 // Contract: `apply` computes Y [T][rows] = X [T][cols]·Wᵀ (+ b), the twin of
 // Hxa079Reference `Linear.apply` / `applyRows` (reassociated sums, FMA inside
 // OpenBLAS — allowed in the fast path only):
-// - Float32, T = 1: cblas_sgemv for matrices of ≥ 64 Ki weights (its AVX-512
-//   kernels stream faster than our SSE2 code), our single-thread SIMD GEMV
-//   below that (Gemv.swift: no thread wake-up for tiny products); T > 1:
-//   cblas_sgemm.
-// - bfloat16, T = 1: our own SIMD gemv that widens each weight on the fly
-//   (bits << 16; half the bytes per decode step), rows split over the cores;
+// - Float32, T = 1: cblas_sgemv for matrices of ≥ 64 Ki weights, our
+//   single-thread GEMV below that (Gemv.swift: no thread wake-up for tiny
+//   products); T > 1: cblas_sgemm.
+// - bfloat16, T = 1: our own GEMV that widens each weight on the fly
+//   (bits << 16; half the bytes per decode step; the C kernel
+//   `hxa_gemv_rows_bf16` where the CPU has AVX2+FMA), rows split over the cores;
 //   T > 1: blocks of rows widened into a Float32 scratch, then cblas_sgemm.
 // The bias is added after the product, as in the reference.
 

@@ -12,9 +12,14 @@
 //   embed → per layer [RMSNorm → RWKV or GQA mixer → residual → RMSNorm →
 //   SwiGLU MLP → residual] → final RMSNorm → head.
 // Projections: cblas_sgemm for T > 1; for T = 1 cblas_sgemv on big matrices
-// and our SIMD GEMV on small ones (Gemv.swift); bf16 weights are widened on
-// the fly (DenseMatrix.swift). WKV: WKVKernels.swift (recurrent,
-// or chunked when chunkSize ≥ 1 and T > 1).
+// and our GEMV on small ones (Gemv.swift); products that read the same input
+// run as one stacked matrix (r/k/v, q/k/v, MLP gate/up; Packing.swift); bf16
+// weights are widened on the fly (DenseMatrix.swift). WKV: WKVKernels.swift
+// (recurrent, or chunked when chunkSize ≥ 1 and T > 1). Hot loops run as C
+// kernels (AVX2+FMA / AVX-512) where the CPU has them (NativeKernels.swift).
+// Row-wise stages (norms, RoPE, activations, softmax rows) are split over
+// the cores by rows when a call is long enough (`parallelRows`).
+// `prefill` is `forward` that puts only the last row through the head.
 //
 // State and failure: the state is validated before anything runs. With no
 // observer nothing after validation can throw, so the state is moved out,
@@ -30,8 +35,8 @@
 //
 // Threads: one FastModel runs one forward at a time (its workspace is shared
 // by its calls); use one instance per thread. OpenBLAS threads the
-// projections; the WKV heads, bf16 GEMV rows are split over the cores with
-// Dispatch (never nested inside an OpenBLAS call).
+// projections; the WKV heads, GEMV rows and row-wise stages are split over
+// the cores with Dispatch (never nested inside an OpenBLAS call).
 
 import Hxa079
 
@@ -316,40 +321,40 @@ public final class FastModel {
 
         // (11) expansion (head h reads KV head ⌊h/G⌋), (12) kk, (15) k̃, (17) g and d, (16) α, β
         parallelRows(T, perRow: 16 * HN) { t0, t1 in
-        for t in t0..<t1 {
-            for h in 0..<H {
-                let src = (t * Hkv + h / G) * N, dst = (t * H + h) * N
-                let kh = ws.kH + dst
-                kh.update(from: kM + src, count: N)
-                (ws.vH + dst).update(from: vM + src, count: N)
-                let norm = max(sumOfSquares(kh, N).squareRoot(), 1e-12)
-                let nv = splat(norm)
-                var n = 0
-                while n + 16 <= N {
-                    let kv = load16(kh, n), wv = load16(ws.w + dst, n), av = load16(ws.a + dst, n)
-                    let kkv = kv / nv
-                    store16(ws.kk + dst, n, kkv)
-                    store16(ws.kS + dst, n, kv * (splat(1) - wv + av))
-                    let g = splat(0) - vexp(wv)
-                    store16(ws.logDecay + dst, n, g)
-                    store16(ws.decay + dst, n, vexp(g))
-                    store16(ws.alpha + dst, n, splat(0) - kkv)
-                    store16(ws.beta + dst, n, kkv * av)
-                    n += 16
-                }
-                if n < N {
-                    // tail through a padded lane set (the same formulas)
-                    var kv = F16(), wv = F16(), av = F16()
-                    for l in 0..<(N - n) { kv[l] = kh[n + l]; wv[l] = ws.w[dst + n + l]; av[l] = ws.a[dst + n + l] }
-                    let kkv = kv / nv, ks = kv * (splat(1) - wv + av), g = splat(0) - vexp(wv), d = vexp(g)
-                    for l in 0..<(N - n) {
-                        let e = dst + n + l
-                        ws.kk[e] = kkv[l]; ws.kS[e] = ks[l]; ws.logDecay[e] = g[l]; ws.decay[e] = d[l]
-                        ws.alpha[e] = -kkv[l]; ws.beta[e] = kkv[l] * av[l]
+            for t in t0..<t1 {
+                for h in 0..<H {
+                    let src = (t * Hkv + h / G) * N, dst = (t * H + h) * N
+                    let kh = ws.kH + dst
+                    kh.update(from: kM + src, count: N)
+                    (ws.vH + dst).update(from: vM + src, count: N)
+                    let norm = max(sumOfSquares(kh, N).squareRoot(), 1e-12)
+                    let nv = splat(norm)
+                    var n = 0
+                    while n + 16 <= N {
+                        let kv = load16(kh, n), wv = load16(ws.w + dst, n), av = load16(ws.a + dst, n)
+                        let kkv = kv / nv
+                        store16(ws.kk + dst, n, kkv)
+                        store16(ws.kS + dst, n, kv * (splat(1) - wv + av))
+                        let g = splat(0) - vexp(wv)
+                        store16(ws.logDecay + dst, n, g)
+                        store16(ws.decay + dst, n, vexp(g))
+                        store16(ws.alpha + dst, n, splat(0) - kkv)
+                        store16(ws.beta + dst, n, kkv * av)
+                        n += 16
+                    }
+                    if n < N {
+                        // tail through a padded lane set (the same formulas)
+                        var kv = F16(), wv = F16(), av = F16()
+                        for l in 0..<(N - n) { kv[l] = kh[n + l]; wv[l] = ws.w[dst + n + l]; av[l] = ws.a[dst + n + l] }
+                        let kkv = kv / nv, ks = kv * (splat(1) - wv + av), g = splat(0) - vexp(wv), d = vexp(g)
+                        for l in 0..<(N - n) {
+                            let e = dst + n + l
+                            ws.kk[e] = kkv[l]; ws.kS[e] = ks[l]; ws.logDecay[e] = g[l]; ws.decay[e] = d[l]
+                            ws.alpha[e] = -kkv[l]; ws.beta[e] = kkv[l] * av[l]
+                        }
                     }
                 }
             }
-        }
         }
         try report(observer, name("kk"), [T, H, N], ws.kk)
         try report(observer, name("k_scaled"), [T, H, N], ws.kS)
@@ -414,20 +419,20 @@ public final class FastModel {
         bias.withUnsafeBufferPointer { bp in
             guard let b = bp.baseAddress else { return }
             parallelRows(T, perRow: 8 * W) { t0, t1 in
-            for t in t0..<t1 {
-                let o = t * W
-                var i = 0
-                while i + 16 <= W {
-                    let x = load16(raw, o + i)
-                    store16(out, o + i, x + (load16(first, o + i) - x) * vsigmoid(load16(b, i) + load16(z, o + i)))
-                    i += 16
+                for t in t0..<t1 {
+                    let o = t * W
+                    var i = 0
+                    while i + 16 <= W {
+                        let x = load16(raw, o + i)
+                        store16(out, o + i, x + (load16(first, o + i) - x) * vsigmoid(load16(b, i) + load16(z, o + i)))
+                        i += 16
+                    }
+                    while i < W {
+                        var zz = F16(); zz[0] = b[i] + z[o + i]
+                        out[o + i] = raw[o + i] + (first[o + i] - raw[o + i]) * vsigmoid(zz)[0]
+                        i += 1
+                    }
                 }
-                while i < W {
-                    var zz = F16(); zz[0] = b[i] + z[o + i]
-                    out[o + i] = raw[o + i] + (first[o + i] - raw[o + i]) * vsigmoid(zz)[0]
-                    i += 1
-                }
-            }
             }
         }
     }

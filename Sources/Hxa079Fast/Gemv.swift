@@ -3,8 +3,11 @@
 // Contract: y = W·x (`gemvRows`) and y = x·W (`gemvCols`, W stored
 // [rows][cols] and read row by row), the T = 1 twins of Hxa079Reference
 // `Linear.apply` and `LowRank.down`/`up`, with reassociated sums (SIMD
-// partial sums). Policy (A/B figures in BENCHMARKS.md): Float32 projections
-// of ≥ 64 Ki weights go to cblas_sgemv (its AVX-512 kernels stream faster);
+// partial sums). The loops below are the portable Swift SIMD versions; where
+// the CPU has AVX2+FMA the same row/column ranges go to the C kernels
+// (`hxa_gemv_rows_f32`, `hxa_gemv_cols_f32`, NativeKernels.swift). Policy
+// (A/B figures in BENCHMARKS.md): Float32 projections of ≥ 64 Ki weights go
+// to cblas_sgemv (its threaded kernels stream the big matrices faster);
 // smaller ones — most products of a decode step: LoRA, small projections,
 // attention over a short cache — run here on the calling thread, because
 // OpenBLAS threads every sgemv above ~10k elements and its wake-up/spin cost

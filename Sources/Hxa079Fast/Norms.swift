@@ -99,26 +99,26 @@ func applyRoPERows(_ x: UnsafeMutablePointer<Float>, rows: Int, heads: Int, head
         table.sin.withUnsafeBufferPointer { sp in
             guard let cb = cp.baseAddress, let sb = sp.baseAddress else { return }
             parallelRows(rows, perRow: heads * N) { t0, t1 in
-            for t in t0..<t1 {
-                let c = cb + t * half, s = sb + t * half
-                for h in 0..<heads {
-                    let p = x + (t * heads + h) * N
-                    var j = 0
-                    while j + 16 <= half {
-                        let x1 = load16(p, j), x2 = load16(p, j + half)
-                        let cv = load16(c, j), sv = load16(s, j)
-                        store16(p, j, x1 * cv - x2 * sv)
-                        store16(p, j + half, x2 * cv + x1 * sv)
-                        j += 16
-                    }
-                    while j < half {
-                        let x1 = p[j], x2 = p[j + half]
-                        p[j] = x1 * c[j] - x2 * s[j]
-                        p[j + half] = x2 * c[j] + x1 * s[j]
-                        j += 1
+                for t in t0..<t1 {
+                    let c = cb + t * half, s = sb + t * half
+                    for h in 0..<heads {
+                        let p = x + (t * heads + h) * N
+                        var j = 0
+                        while j + 16 <= half {
+                            let x1 = load16(p, j), x2 = load16(p, j + half)
+                            let cv = load16(c, j), sv = load16(s, j)
+                            store16(p, j, x1 * cv - x2 * sv)
+                            store16(p, j + half, x2 * cv + x1 * sv)
+                            j += 16
+                        }
+                        while j < half {
+                            let x1 = p[j], x2 = p[j + half]
+                            p[j] = x1 * c[j] - x2 * s[j]
+                            p[j + half] = x2 * c[j] + x1 * s[j]
+                            j += 1
+                        }
                     }
                 }
-            }
             }
         }
     }

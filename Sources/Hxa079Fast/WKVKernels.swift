@@ -30,8 +30,8 @@
 //   earlier step, and the state enters through two register-blocked FMA
 //   products: [R; O] = [Ad; Qd]·S_0ᵀ, then the forward substitution (44) and
 //   the rest of (45), then (46) S_n = S_0·diag(exp G_n) + Vcᵀ·Kt + Saᵀ·Bt.
-//   Those products are ~60% of its time and run near the FMA peak; the
-//   rest is the intra-chunk work and memory: the per-step inputs of a group
+//   Those products are over half of its time and run near the FMA peak;
+//   the rest is the intra-chunk work and memory: the per-step inputs of a group
 //   of heads are gathered once per chunk (a step row of one array is one
 //   page at H·K = 1024, so reading it head by head costs a TLB miss per row)
 //   and the next block is prefetched while one computes. The heads are
@@ -56,8 +56,8 @@ struct WKVArgs {
     /// g [T][H][K]: log decay (≤ 0).
     var logDecay: UnsafePointer<Float>
     /// d = exp(g) [T][H][K], precomputed by the caller.
-    /// nil: not precomputed — only the C recurrent and one-step kernels accept
-    /// that (they evaluate exp(g) per step); see `precomputedDecay`.
+    /// nil: not precomputed — only the C kernels accept that (they evaluate
+    /// exp(g) as they go); see `precomputedDecay`.
     var decay: UnsafePointer<Float>?
     /// k̃ [T][H][K].
     var k: UnsafePointer<Float>
@@ -72,16 +72,15 @@ struct WKVArgs {
 }
 
 extension WKVArgs {
-    /// d [T][H][K]; the Swift kernels and the chunked C kernel need it precomputed.
+    /// d [T][H][K]; the Swift kernels need it precomputed.
     var precomputedDecay: UnsafePointer<Float> {
-        guard let decay else { preconditionFailure("WKV: this kernel needs the decay d = exp(g) precomputed") }
+        guard let decay else { preconditionFailure("WKV: the Swift kernels need the decay d = exp(g) precomputed") }
         return decay
     }
 
-    /// True when the kernel `runWKV` will pick for this call computes d itself.
-    static func kernelComputesDecay(steps T: Int, chunkSize: Int) -> Bool {
-        nativeKernelLevel > 0 && (chunkSize <= 0 || T == 1)
-    }
+    /// True when the kernels `runWKV` picks compute d = exp(g) themselves
+    /// (every C kernel does when `decay` is nil).
+    static var kernelsComputeDecay: Bool { nativeKernelLevel > 0 }
 }
 
 /// Work (multiply-adds) above which a WKV call is split over the cores.
@@ -594,7 +593,7 @@ public enum FastWKV {
         var out = [Float](repeating: .nan, count: vn)
         if vn == 0 { return out }
         // d = exp(g), unless the kernel evaluates it per step (C recurrence)
-        let inline = WKVArgs.kernelComputesDecay(steps: T, chunkSize: chunkSize)
+        let inline = WKVArgs.kernelsComputeDecay
         var decay = [Float](repeating: 0, count: inline ? 0 : kn)
         let ws = WKVWorkspace()
         r.withUnsafeBufferPointer { rp in logDecay.withUnsafeBufferPointer { gp in k.withUnsafeBufferPointer { kp in

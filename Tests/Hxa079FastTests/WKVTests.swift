@@ -3,8 +3,9 @@
 //
 // Contract: fresh seeded inputs at the scales the model produces (unit kk,
 // a ∈ (0,1), w ∈ [−6, −0.5] so decays span 0.55…0.998, k̃ amplified by
-// 1 − w + a); outputs are NaN-filled by the fast entry point before it runs,
-// so an unwritten element fails the comparison. Errors are max|Δ|/max|ref|
+// 1 − w + a; a few cases take log decays in [−9, −5] instead); outputs are
+// NaN-filled by the fast entry point before it runs, so an unwritten element
+// fails the comparison. Errors are max|Δ|/max|ref|
 // (ErrorMetrics), bounds set from measured values (in the comments).
 
 import Testing
@@ -85,7 +86,8 @@ struct WKVCase: CustomStringConvertible {
                                   state: &state, chunkSize: c.chunk)
         let eo = measured("wkv out \(c)", maxRelativeError(ref, out))
         let es = measured("wkv state \(c)", maxRelativeError(refState, state))
-        // measured ≤ 3.7e-7 (out, T 50 K 96 L 64) and ≤ 2.2e-7 (state) over these cases; bound 5e-6
+        // measured over these cases: Swift kernels ≤ 3.7e-7 (out, T 50 K 96 L 64) and ≤ 2.2e-7 (state);
+        // C kernels (avx512, avx2) ≤ 2.7e-7 (out) and ≤ 3.8e-7 (state, T 50 K 96 L 64); bound 5e-6
         #expect(eo < 5e-6, "\(c): out \(eo)")
         #expect(es < 5e-6, "\(c): state \(es)")
     }
@@ -150,6 +152,7 @@ struct WKVCase: CustomStringConvertible {
         }}}}}}}
         let eo = measured("wkv C vs Swift chunked out \(c)", maxRelativeError(outSwift, outC))
         let es = measured("wkv C vs Swift chunked state \(c)", maxRelativeError(stSwift, stC))
+        // measured ≤ 3.1e-7 (out) and ≤ 2.1e-7 (state); bound 5e-6
         #expect(eo < 5e-6, "\(c): out \(eo)")
         #expect(es < 5e-6, "\(c): state \(es)")
     }

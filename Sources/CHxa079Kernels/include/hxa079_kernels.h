@@ -41,7 +41,7 @@ typedef struct {
     long steps, heads, key_size, value_size;
     const float *r;      ///< [T][H][K]
     const float *log_decay; ///< [T][H][K] g <= 0
-    const float *decay;  ///< [T][H][K] d = exp(g); NULL: the recurrent and one-step kernels compute it from log_decay
+    const float *decay;  ///< [T][H][K] d = exp(g); NULL: every kernel computes it from log_decay
     const float *k;      ///< [T][H][K] k~
     const float *v;      ///< [T][H][V]
     const float *alpha;  ///< [T][H][K]
@@ -68,8 +68,8 @@ long hxa_wkv_chunked_scratch_floats(long chunk, long key_size, long value_size);
 /// product of d (so safe for any log decay g <= 0: no exp of a positive
 /// number, no division, (47)); then [R; O] = [Ad; Qd]·St_0 as one
 /// register-blocked product, the forward substitution (44) for Sa and the rest
-/// of (45), and the new state (46) as a second product. Reads decay (d), not
-/// log_decay. `scratch` holds hxa_wkv_chunked_scratch_floats(chunk, K, V)
+/// of (45), and the new state (46) as a second product. Reads decay (d), or
+/// exp(log_decay) evaluated while gathering a chunk's inputs when decay is NULL. `scratch` holds hxa_wkv_chunked_scratch_floats(chunk, K, V)
 /// floats, private to this call. `out` is written with streaming stores.
 void hxa_wkv_chunked_t(const hxa_wkv_args *a, long chunk, float *state_t, long h0, long h1, float *scratch);
 
