@@ -70,3 +70,9 @@ void hxa_gemv_rows_bf16(const uint16_t *w, long ldw, long cols, const float *x, 
 void hxa_gemv_cols_f32(const float *w, long ldw, long rows, const float *x, float *y, long c0, long c1) {
     DISPATCH(gemv_cols_f32_avx512(w, ldw, rows, x, y, c0, c1), gemv_cols_f32_avx2(w, ldw, rows, x, y, c0, c1));
 }
+void hxa_silu_mul(const float *g, const float *u, float *y, long n) {
+    DISPATCH(silu_mul_avx512(g, u, y, n), silu_mul_avx2(g, u, y, n));
+}
+void hxa_softmax_row(float *row, long valid, long total, float scale) {
+    DISPATCH(softmax_row_avx512(row, valid, total, scale), softmax_row_avx2(row, valid, total, scale));
+}

@@ -8,5 +8,6 @@
 #include "wkv_body.h"
 #include "wkv_chunked_body.h"
 #include "gemv_body.h"
+#include "rows_body.h"
 #pragma clang attribute pop
 #endif

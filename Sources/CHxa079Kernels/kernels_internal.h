@@ -9,7 +9,9 @@
     void gemv_rows_f32_##sfx(const float *w, long ldw, long cols, const float *x, float *y, long r0, long r1); \
     void gemv_rows_bf16_##sfx(const uint16_t *w, long ldw, long cols, const float *x, float *y, long r0, long r1); \
     void gemv_cols_f32_##sfx(const float *w, long ldw, long rows, const float *x, float *y, long c0, long c1); \
-    void wkv_chunked_t_##sfx(const hxa_wkv_args *a, long chunk, float *st, long h0, long h1, float *scratch);
+    void wkv_chunked_t_##sfx(const hxa_wkv_args *a, long chunk, float *st, long h0, long h1, float *scratch); \
+    void silu_mul_##sfx(const float *g, const float *u, float *y, long n); \
+    void softmax_row_##sfx(float *row, long valid, long total, float scale);
 
 /// x rounded up to a multiple of 16 (the padding of every row in the chunked
 /// WKV scratch, so both ISA builds use one layout).

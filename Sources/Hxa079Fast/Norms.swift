@@ -3,9 +3,9 @@
 // Contract: twins of Hxa079Reference `rmsNorm` / `rmsNormRows` and
 // `applyRoPE`. RMSNorm: y_c = γ_c·(x_c·(1/sqrt(mean(x²) + ε))), ε inside the
 // root; the sum of squares is reassociated (SIMD16 partial sums). RoPE: the
-// cos/sin of angle(p, j) = p·θ^(−2j/N) are computed in Double for the
-// positions of the call and rounded to Float once (a table per call), which is
-// more accurate than the Float reference's Float angle.
+// cos/sin of angle(p, j) = p·θ^(−2j/N) are computed in Double and rounded to
+// Float once (a table kept across calls, `RoPETable`), which is more accurate
+// than the Float reference's Float angle.
 
 #if canImport(Glibc)
 import Glibc
@@ -45,46 +45,70 @@ func rmsNormRows(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, ro
     }
 }
 
-/// cos/sin of the RoPE angles for `rows` positions from `start`: [rows][N/2] each,
-/// angle(p, j) = p·θ^(−2j/N) evaluated in Double, rounded to Float once.
+/// cos/sin of the RoPE angles for positions base..<base + rows: [rows][N/2]
+/// each, angle(p, j) = p·θ^(−2j/N) evaluated in Double, rounded to Float once.
+///
+/// The table only grows: a call at positions start..<start + count that ends
+/// within `cachedPositions` extends the table from position 0 to its end (the
+/// rows already there are kept), so a session computes each position's
+/// cos/sin once; beyond that the table holds just the call's positions.
 struct RoPETable {
     var cos: [Float] = []
     var sin: [Float] = []
     var half = 0
-    var start = -1
+    /// First position of row 0.
+    var base = 0
     var rows = 0
     var theta = 0.0
     private var inverseFrequencies: [Double] = []
+    /// Positions kept from 0 (8192 × 48 pairs = 3 MiB at head_dim 96).
+    static let cachedPositions = 8192
 
     init(start: Int, count: Int, headDim: Int, theta: Double) {
         refill(start: start, count: count, headDim: headDim, theta: theta)
     }
 
-    /// Rebuilds the table for a new call, reusing the arrays' storage.
+    /// Makes the table cover positions start..<start + count.
     mutating func refill(start: Int, count: Int, headDim: Int, theta: Double) {
         let h = headDim / 2
-        if h == half && start == self.start && count == rows && theta == self.theta { return }
         if h != half || theta != self.theta || inverseFrequencies.count != h {
             inverseFrequencies = (0..<h).map { j in pow(theta, -Double(2 * j) / Double(headDim)) }
+            half = h
+            self.theta = theta
+            base = 0
+            rows = 0
+            cos = []
+            sin = []
         }
-        half = h
-        self.start = start
-        rows = count
-        self.theta = theta
-        if cos.count != count * h {
+        if start >= base && start + count <= base + rows { return }
+        let end = start + count
+        if base == 0 && end <= RoPETable.cachedPositions {
+            let old = rows
+            cos += [Float](repeating: 0, count: (end - old) * h)
+            sin += [Float](repeating: 0, count: (end - old) * h)
+            rows = end
+            fill(from: old, to: end)
+        } else {
+            base = start
+            rows = count
             cos = [Float](repeating: 0, count: count * h)
             sin = [Float](repeating: 0, count: count * h)
+            fill(from: 0, to: count)
         }
-        let inv = inverseFrequencies
+    }
+
+    /// Computes rows r0..<r1 (positions base + r).
+    private mutating func fill(from r0: Int, to r1: Int) {
+        let h = half, inv = inverseFrequencies, first = base
         cos.withUnsafeMutableBufferPointer { cp in sin.withUnsafeMutableBufferPointer { sp in
             guard let cb = cp.baseAddress, let sb = sp.baseAddress else { return }
-            parallelRows(count, perRow: 8 * h) { t0, t1 in
-                for t in t0..<t1 {
-                    let p = Double(start + t)
+            parallelRows(r1 - r0, perRow: 8 * h) { t0, t1 in
+                for r in (r0 + t0)..<(r0 + t1) {
+                    let p = Double(first + r)
                     for j in 0..<h {
                         let angle = p * inv[j]
-                        cb[t * h + j] = Float(Glibc.cos(angle))
-                        sb[t * h + j] = Float(Glibc.sin(angle))
+                        cb[r * h + j] = Float(Glibc.cos(angle))
+                        sb[r * h + j] = Float(Glibc.sin(angle))
                     }
                 }
             }
@@ -92,12 +116,17 @@ struct RoPETable {
     }
 }
 
-/// Rotates x [rows][heads][N] in place; row t uses table row t.
-func applyRoPERows(_ x: UnsafeMutablePointer<Float>, rows: Int, heads: Int, headDim N: Int, table: RoPETable) {
+/// Rotates x [rows][heads][N] in place; row t is at position start + t, which
+/// the table must cover (`refill(start:count:…)` first).
+func applyRoPERows(_ x: UnsafeMutablePointer<Float>, rows: Int, heads: Int, headDim N: Int, start: Int,
+                   table: RoPETable) {
     let half = N / 2
+    precondition(start >= table.base && start + rows <= table.base + table.rows && half == table.half,
+                 "RoPE table does not cover the positions")
     table.cos.withUnsafeBufferPointer { cp in
         table.sin.withUnsafeBufferPointer { sp in
-            guard let cb = cp.baseAddress, let sb = sp.baseAddress else { return }
+            guard let cb0 = cp.baseAddress, let sb0 = sp.baseAddress else { return }
+            let cb = cb0 + (start - table.base) * half, sb = sb0 + (start - table.base) * half
             parallelRows(rows, perRow: heads * N) { t0, t1 in
                 for t in t0..<t1 {
                     let c = cb + t * half, s = sb + t * half
@@ -148,7 +177,7 @@ public enum FastNorms {
         let table = RoPETable(start: start, count: rows, headDim: headDim, theta: theta)
         y.withUnsafeMutableBufferPointer { yp in
             guard let yb = yp.baseAddress else { return }
-            applyRoPERows(yb, rows: rows, heads: heads, headDim: headDim, table: table)
+            applyRoPERows(yb, rows: rows, heads: heads, headDim: headDim, start: start, table: table)
         }
         return y
     }

@@ -65,6 +65,8 @@ func stateError(_ ref: ModelState<Double>, _ fast: ModelState<Float>) -> Double 
         ModelCase(label: "tiny chunked", shape: Preset.tiny.shape, calls: [13, 1, 7], chunk: 4),
         ModelCase(label: "small", shape: Preset.small.shape, calls: [8, 1, 3], seed: 3),
         ModelCase(label: "small chunked", shape: Preset.small.shape, calls: [13, 1, 5], chunk: 8, seed: 4),
+        // long enough for row-parallel stages, 3 causal attention blocks of 128 and WKV step blocks
+        ModelCase(label: "small long", shape: Preset.small.shape, calls: [300, 2], seed: 9),
         ModelCase(label: "odd96", shape: oddShape96, options: allOptions, calls: [7, 1, 5], chunk: 3, seed: 5),
         ModelCase(label: "odd96 recurrent", shape: oddShape96, options: allOptions, calls: [6, 1, 1], seed: 6),
         ModelCase(label: "odd24", shape: oddShape24, options: allOptions, calls: [11, 1, 4], chunk: 5, seed: 8),

@@ -82,6 +82,13 @@ void hxa_gemv_rows_bf16(const uint16_t *w, long ldw, long cols, const float *x, 
 /// y[c] = sum_r x[r] * W[r][c] for columns c0..<c1; W [rows][cols], stride ldw.
 void hxa_gemv_cols_f32(const float *w, long ldw, long rows, const float *x, float *y, long c0, long c1);
 
+/// y[i] = silu(g[i]) * u[i] for i < n (SPEC (32)); y may alias g or u.
+void hxa_silu_mul(const float *g, const float *u, float *y, long n);
+
+/// Softmax of row[0..<valid] * scale in place (max subtracted, SPEC (29)-(30));
+/// row[valid..<total] set to 0.
+void hxa_softmax_row(float *row, long valid, long total, float scale);
+
 #ifdef __cplusplus
 }
 #endif
