@@ -76,3 +76,14 @@ void hxa_silu_mul(const float *g, const float *u, float *y, long n) {
 void hxa_softmax_row(float *row, long valid, long total, float scale) {
     DISPATCH(softmax_row_avx512(row, valid, total, scale), softmax_row_avx2(row, valid, total, scale));
 }
+void hxa_decay_iclr_row(const float *w0, const float *a0, float *w, float *a, long n) {
+    DISPATCH(decay_iclr_row_avx512(w0, a0, w, a, n), decay_iclr_row_avx2(w0, a0, w, a, n));
+}
+void hxa_wkv_inputs(const float *k, const float *w, const float *a, float norm, float *kk, float *ks, float *g,
+                    float *d, float *alpha, float *beta, long n) {
+    DISPATCH(wkv_inputs_avx512(k, w, a, norm, kk, ks, g, d, alpha, beta, n),
+             wkv_inputs_avx2(k, w, a, norm, kk, ks, g, d, alpha, beta, n));
+}
+void hxa_residual_mix(const float *raw, const float *first, const float *z, const float *bias, float *out, long n) {
+    DISPATCH(residual_mix_avx512(raw, first, z, bias, out, n), residual_mix_avx2(raw, first, z, bias, out, n));
+}

@@ -11,7 +11,11 @@
     void gemv_cols_f32_##sfx(const float *w, long ldw, long rows, const float *x, float *y, long c0, long c1); \
     void wkv_chunked_t_##sfx(const hxa_wkv_args *a, long chunk, float *st, long h0, long h1, float *scratch); \
     void silu_mul_##sfx(const float *g, const float *u, float *y, long n); \
-    void softmax_row_##sfx(float *row, long valid, long total, float scale);
+    void softmax_row_##sfx(float *row, long valid, long total, float scale); \
+    void decay_iclr_row_##sfx(const float *w0, const float *a0, float *w, float *a, long n); \
+    void wkv_inputs_##sfx(const float *k, const float *w, const float *a, float norm, float *kk, float *ks, \
+                          float *g, float *d, float *alpha, float *beta, long n); \
+    void residual_mix_##sfx(const float *raw, const float *first, const float *z, const float *bias, float *out, long n);
 
 /// x rounded up to a multiple of 16 (the padding of every row in the chunked
 /// WKV scratch, so both ISA builds use one layout).

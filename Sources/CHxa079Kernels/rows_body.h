@@ -50,3 +50,103 @@ void SFX(softmax_row)(float *row, long valid, long total, float scale) {
     for (; i < valid; i++) row[i] /= sum;
     for (i = valid; i < total; i++) row[i] = 0;
 }
+
+/// ln(x) lane-wise for x >= 1 (finite): the algorithm of `vlogAtLeastOne`
+/// (VectorMath.swift) — exponent split, mantissa in [sqrt(1/2), sqrt(2)),
+/// degree-8 polynomial, same constants.
+static inline vf SFX(log_at_least_one)(vf x) {
+    const vi b = __builtin_bit_cast(vi, x);
+    vi e = (b >> 23) - 127;
+    vf m = __builtin_bit_cast(vf, (b & 0x007FFFFF) | 0x3F800000);   // [1, 2)
+    const vi big = m > 1.41421356f;
+    m = big ? m * 0.5f : m;
+    e = e + (big & 1);
+    const vf f = m - 1.0f;
+    const vf z = f * f;
+    vf p = (vf)7.0376836e-2f;
+    p = p * f + -1.1514610e-1f;
+    p = p * f + 1.1676999e-1f;
+    p = p * f + -1.2420141e-1f;
+    p = p * f + 1.4249323e-1f;
+    p = p * f + -1.6668058e-1f;
+    p = p * f + 2.0000714e-1f;
+    p = p * f + -2.4999994e-1f;
+    p = p * f + 3.3333331e-1f;
+    const vf y = p * f * z - 0.5f * z + f;
+    const vf ef = __builtin_convertvector(e, vf);
+    return ef * -2.12194440e-4f + y + ef * 0.693359375f;
+}
+
+/// log σ(y) = min(y, 0) − log1p(e^−|y|), log1p with the rounding of 1 + u
+/// corrected (`vlogSigmoid` / `vlog1pUnit`).
+static inline vf SFX(log_sigmoid)(vf y) {
+    const vf ay = y < 0 ? -y : y;
+    const vf u = vexp_(-ay);
+    const vf w = 1.0f + u;
+    const vf correction = (u - (w - 1.0f)) / w;
+    const vf mn = y < 0 ? y : (vf)0;
+    return mn - (SFX(log_at_least_one)(w) + correction);
+}
+
+static inline vf SFX(sigmoid)(vf z) { return 1.0f / (1.0f + vexp_(-z)); }
+
+/// The first n < LANES floats at p, zeros elsewhere; and the matching store.
+static inline vf SFX(ld_part)(const float *p, long n) {
+    float t[LANES] = {0};
+    for (long l = 0; l < n; l++) t[l] = p[l];
+    return ld(t);
+}
+static inline void SFX(st_part)(float *p, vf v, long n) {
+    for (long l = 0; l < n; l++) p[l] = v[l];
+}
+
+/// SPEC (14) and (13) on one row of n values, in place: w = log σ(w0 + w) − 0.5
+/// (= −softplus(−(w0 + z)) − 0.5), a = σ(a0 + a).
+void SFX(decay_iclr_row)(const float *w0, const float *a0, float *w, float *a, long n) {
+    long i = 0;
+    for (; i + LANES <= n; i += LANES) {
+        stv(w + i, SFX(log_sigmoid)(ld(w0 + i) + ld(w + i)) - 0.5f);
+        stv(a + i, SFX(sigmoid)(ld(a0 + i) + ld(a + i)));
+    }
+    if (i < n) {
+        const long r = n - i;
+        SFX(st_part)(w + i, SFX(log_sigmoid)(SFX(ld_part)(w0 + i, r) + SFX(ld_part)(w + i, r)) - 0.5f, r);
+        SFX(st_part)(a + i, SFX(sigmoid)(SFX(ld_part)(a0 + i, r) + SFX(ld_part)(a + i, r)), r);
+    }
+}
+
+/// SPEC (12), (15), (16), (17) for one head of N values, k the expanded key
+/// (already copied), w and a from (13)–(14), `norm` = max(‖k‖, 1e-12):
+/// kk = k/norm, k̃ = k·(1 − w + a), g = −e^w, d = e^g, α = −kk, β = kk·a.
+void SFX(wkv_inputs)(const float *k, const float *w, const float *a, float norm, float *kk, float *ks, float *g,
+                     float *d, float *alpha, float *beta, long n) {
+    for (long i = 0; i < n; i += LANES) {
+        const long r = n - i < LANES ? n - i : LANES;
+        const vf kv = r == LANES ? ld(k + i) : SFX(ld_part)(k + i, r);
+        const vf wv = r == LANES ? ld(w + i) : SFX(ld_part)(w + i, r);
+        const vf av = r == LANES ? ld(a + i) : SFX(ld_part)(a + i, r);
+        const vf kkv = kv / norm;
+        const vf gv = -vexp_(wv);
+        const vf out[6] = {kkv, kv * (1.0f - wv + av), gv, vexp_(gv), -kkv, kkv * av};
+        float *dst[6] = {kk, ks, g, d, alpha, beta};
+        for (int f = 0; f < 6; f++) {
+            if (r == LANES) stv(dst[f] + i, out[f]);
+            else SFX(st_part)(dst[f] + i, out[f], r);
+        }
+    }
+}
+
+/// SPEC (9)/(10): out = raw + (first − raw)·σ(bias + z) over n values.
+void SFX(residual_mix)(const float *raw, const float *first, const float *z, const float *bias, float *out, long n) {
+    for (long i = 0; i < n; i += LANES) {
+        const long r = n - i < LANES ? n - i : LANES;
+        if (r == LANES) {
+            const vf x = ld(raw + i);
+            stv(out + i, x + (ld(first + i) - x) * SFX(sigmoid)(ld(bias + i) + ld(z + i)));
+        } else {
+            const vf x = SFX(ld_part)(raw + i, r);
+            SFX(st_part)(out + i, x + (SFX(ld_part)(first + i, r) - x) *
+                         SFX(sigmoid)(SFX(ld_part)(bias + i, r) + SFX(ld_part)(z + i, r)), r);
+        }
+    }
+}

@@ -314,6 +314,7 @@ public final class FastModel {
             parallelRows(T, perRow: 8 * HN) { t0, t1 in
                 for t in t0..<t1 {
                     let wr = ws.w + t * HN, ar = ws.a + t * HN
+                    if nativeKernelLevel > 0 { hxa_decay_iclr_row(w0, a0, wr, ar, HN); continue }
                     mapVector2(w0, wr, wr, HN) { vlogSigmoid($0 + $1) - splat(0.5) }
                     mapVector2(a0, ar, ar, HN) { vsigmoid($0 + $1) }
                 }
@@ -331,6 +332,11 @@ public final class FastModel {
                     kh.update(from: kM + src, count: N)
                     (ws.vH + dst).update(from: vM + src, count: N)
                     let norm = max(sumOfSquares(kh, N).squareRoot(), 1e-12)
+                    if nativeKernelLevel > 0 {
+                        hxa_wkv_inputs(kh, ws.w + dst, ws.a + dst, norm, ws.kk + dst, ws.kS + dst, ws.logDecay + dst,
+                                       ws.decay + dst, ws.alpha + dst, ws.beta + dst, N)
+                        continue
+                    }
                     let nv = splat(norm)
                     var n = 0
                     while n + 16 <= N {
@@ -424,6 +430,7 @@ public final class FastModel {
             parallelRows(T, perRow: 8 * W) { t0, t1 in
                 for t in t0..<t1 {
                     let o = t * W
+                    if nativeKernelLevel > 0 { hxa_residual_mix(raw + o, first + o, z + o, b, out + o, W); continue }
                     var i = 0
                     while i + 16 <= W {
                         let x = load16(raw, o + i)

@@ -175,7 +175,7 @@ func poisoned(_ n: Int) -> UnsafeMutablePointer<Float> {
         }}}
         let ed = measured("lora down \(inF)×\(rank)", maxRelativeError(refDown, Array(UnsafeBufferPointer(start: u, count: rank))))
         let eu = measured("lora up \(rank)×\(out)", maxRelativeError(refUp, Array(UnsafeBufferPointer(start: y, count: out))))
-        #expect(ed < 5e-6 && eu < 5e-6, "\(ed) \(eu)")   // measured ≤ 1.3e-6 (6144-long sums); bound 5e-6
+        #expect(ed < 5e-6 && eu < 5e-6, "\(ed) \(eu)")   // measured ≤ 1.7e-6 (6144-long sums, C kernels; 1.3e-6 Swift SIMD); bound 5e-6
     }
 
     @Test(arguments: [1, 7])

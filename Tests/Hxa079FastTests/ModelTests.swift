@@ -104,7 +104,7 @@ func stateError(_ ref: ModelState<Double>, _ fast: ModelState<Float>) -> Double 
             let ref = try Reference.forward(model: weights, tokens: tokens, state: &sr)
             let out = try fast.forward(tokens: tokens, state: &sf)
             let e = measured("model small f32 reference call \(n)", maxRelativeError(ref, out))
-            #expect(e < 1e-5, "call \(n): \(e)")   // measured ≤ 1.4e-6 (small, T=10); bound 1e-5
+            #expect(e < 1e-5, "call \(n): \(e)")   // measured ≤ 1.8e-6 (small, T=10, C kernels; 1.6e-6 Swift SIMD); bound 1e-5
         }
     }
 

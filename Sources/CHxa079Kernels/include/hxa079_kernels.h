@@ -89,6 +89,18 @@ void hxa_silu_mul(const float *g, const float *u, float *y, long n);
 /// row[valid..<total] set to 0.
 void hxa_softmax_row(float *row, long valid, long total, float scale);
 
+/// SPEC (14), (13) on one row of n values in place: w = log sigmoid(w0 + w) - 0.5,
+/// a = sigmoid(a0 + a).
+void hxa_decay_iclr_row(const float *w0, const float *a0, float *w, float *a, long n);
+
+/// SPEC (12), (15)-(17) for one head of n values: kk = k/norm, ks = k*(1 - w + a),
+/// g = -exp(w), d = exp(g), alpha = -kk, beta = kk*a (norm = max(|k|, 1e-12)).
+void hxa_wkv_inputs(const float *k, const float *w, const float *a, float norm, float *kk, float *ks, float *g,
+                    float *d, float *alpha, float *beta, long n);
+
+/// SPEC (9)/(10): out = raw + (first - raw) * sigmoid(bias + z) over n values.
+void hxa_residual_mix(const float *raw, const float *first, const float *z, const float *bias, float *out, long n);
+
 #ifdef __cplusplus
 }
 #endif
