@@ -19,6 +19,9 @@ final class DenseMatrix {
     enum Storage {
         case f32([Float])
         case bf16([UInt16])
+        /// Stacked matrices kept apart (`stacking` of big matrices): part p
+        /// writes output columns [Σ rows of the parts before p, + its rows).
+        case group([DenseMatrix])
     }
 
     let rows: Int
@@ -33,7 +36,29 @@ final class DenseMatrix {
         self.bias = bias
     }
 
-    var isBF16: Bool { if case .bf16 = storage { return true } else { return false } }
+    var isBF16: Bool {
+        switch storage {
+        case .f32: return false
+        case .bf16: return true
+        case .group(let parts): return parts.allSatisfy { $0.isBF16 }
+        }
+    }
+
+    /// True when this matrix or one of its parts holds bf16 (its prefill needs
+    /// the widening scratch).
+    var containsBF16: Bool {
+        switch storage {
+        case .f32: return false
+        case .bf16: return true
+        case .group(let parts): return parts.contains { $0.containsBF16 }
+        }
+    }
+
+    /// Above this many weight bytes `stacking` keeps the parts apart instead of
+    /// copying them: a real-size layer's gate/up would otherwise add ~1 GB per
+    /// layer while the caller still holds the originals, and products that big
+    /// gain nothing from being one call.
+    static let stackCopyLimit = 64 << 20
 
     /// The matrices' rows stacked into one [Σ rows][cols] matrix, so products
     /// with the same input (r/k/v, q/k/v, MLP gate/up) run as ONE GEMM/GEMV:
@@ -42,10 +67,13 @@ final class DenseMatrix {
     /// bf16 when every part is bf16, else Float32 (bf16 widens exactly); a
     /// bias exists when any part has one (zeros for the others). Each output
     /// element is the same dot product as before the stacking.
-    static func stacking(_ parts: [DenseMatrix]) -> DenseMatrix {
+    static func stacking(_ parts: [DenseMatrix], copyLimit: Int = stackCopyLimit) -> DenseMatrix {
         let cols = parts[0].cols
         precondition(parts.allSatisfy { $0.cols == cols }, "stacked matrices need the same input width")
         let rows = parts.reduce(0) { $0 + $1.rows }
+        if parts.reduce(0, { $0 + $1.weightBytes }) > copyLimit {
+            return DenseMatrix(rows: rows, cols: cols, storage: .group(parts), bias: nil)
+        }
         let bias: [Float]? = parts.contains { $0.bias != nil }
             ? parts.flatMap { $0.bias ?? [Float](repeating: 0, count: $0.rows) } : nil
         if parts.allSatisfy({ $0.isBF16 }) {
@@ -60,13 +88,20 @@ final class DenseMatrix {
             switch p.storage {
             case .f32(let x): w.append(contentsOf: x)
             case .bf16(let x): w.append(contentsOf: x.map { Float(bitPattern: UInt32($0) << 16) })
+            case .group: preconditionFailure("stacking a group")
             }
         }
         return DenseMatrix(rows: rows, cols: cols, storage: .f32(w), bias: bias)
     }
 
     /// Bytes of the weights (read once per decode step).
-    var weightBytes: Int { rows * cols * (isBF16 ? 2 : 4) }
+    var weightBytes: Int {
+        switch storage {
+        case .f32: return rows * cols * 4
+        case .bf16: return rows * cols * 2
+        case .group(let parts): return parts.reduce(0) { $0 + $1.weightBytes }
+        }
+    }
 
     /// Row `r` widened to Float into dst [cols] (embedding lookups).
     func copyRow(_ r: Int, into dst: UnsafeMutablePointer<Float>) {
@@ -80,6 +115,12 @@ final class DenseMatrix {
             w.withUnsafeBufferPointer { wp in
                 guard let base = wp.baseAddress else { return }
                 widenBF16(base + r * cols, dst, cols)
+            }
+        case .group(let parts):
+            var r0 = 0
+            for p in parts {
+                if r < r0 + p.rows { p.copyRow(r - r0, into: dst); return }
+                r0 += p.rows
             }
         }
     }
@@ -115,6 +156,12 @@ final class DenseMatrix {
                         r0 += rb
                     }
                 }
+            }
+        case .group(let parts):
+            var r0 = 0
+            for p in parts {
+                p.apply(x, ldx: ldx, count: T, into: y + r0, ldy: ldy, scratch: scratch)
+                r0 += p.rows
             }
         }
         if let bias {

@@ -168,7 +168,7 @@ public final class FastModel {
         if let w = workspace, w.rows >= rows { return w }
         let cfg = config
         var wide = 0
-        if usesBF16Matrices {
+        if packed.matrices.contains(where: { $0.containsBF16 }) {   // not only the head: keepBF16 can mix
             wide = max(DenseMatrix.scratchFloats(cols: cfg.hiddenSize), DenseMatrix.scratchFloats(cols: cfg.intermediateSize),
                        DenseMatrix.scratchFloats(cols: cfg.attentionWidth))
         }

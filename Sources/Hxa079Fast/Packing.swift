@@ -194,6 +194,29 @@ struct PackedModel {
         self.layers = layers
         self.finalNorm = m.finalNorm
         self.maxDownWidth = maxDown
+        // the matrices every decode step streams, on huge pages (Gemv.swift)
+        head.adviseHugePages()
+        for l in layers {
+            switch l.mixer {
+            case .rwkv(let r): r.rkv.adviseHugePages(); r.output.adviseHugePages()
+            case .gqa(let g): g.qkv.adviseHugePages(); g.output.adviseHugePages()
+            }
+            l.gateUp.adviseHugePages(); l.down.adviseHugePages()
+        }
+    }
+
+    /// Every matrix the forward pass applies (for the workspace: any bf16 one
+    /// needs the widening scratch in prefill).
+    var matrices: [DenseMatrix] {
+        var all = [head]
+        for l in layers {
+            all += [l.gateUp, l.down]
+            switch l.mixer {
+            case .rwkv(let r): all += [r.rkv, r.output]
+            case .gqa(let g): all += [g.qkv, g.output]
+            }
+        }
+        return all
     }
 
     /// Bytes of weights read by one decode step (matrices + LoRA + vectors; the embedding row is negligible).

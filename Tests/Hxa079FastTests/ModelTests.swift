@@ -135,6 +135,28 @@ func stateError(_ ref: ModelState<Double>, _ fast: ModelState<Float>) -> Double 
         #expect(bad == fast.initialState())
     }
 
+    /// One matrix kept as bf16 while the head is Float32 (what `keepBF16` gives
+    /// for a checkpoint with a Float32 lm_head): the prefill widening scratch
+    /// must still exist, and the result matches the reference on the same
+    /// (bf16-valued) weights.
+    @Test func mixedBF16AndFloat32Matrices() throws {
+        var weights = ModelWeights<Double>.random(shape: Preset.tiny.shape, seed: 41).converted(to: Float.self)
+        let bits = weights.layers[0].mlp.gate.weight.map(roundToBF16)
+        weights.layers[0].mlp.gate.weight = bits.map { Float(bitPattern: UInt32($0) << 16) }
+        var source = MatrixSource()
+        source.bf16[TensorName.mlp(0, "gate_proj") + ".weight"] = bits
+        let fast = FastModel(packed: try PackedModel(weights, source: source))
+        fast.poisonScratch = true
+        #expect(!fast.usesBF16Matrices)
+        let reference = weights.converted(to: Double.self)
+        var sd = ModelState<Double>(for: reference), sf = fast.initialState()
+        let tokens = tokenList(9, vocab: weights.config.vocabSize, seed: 42)
+        let ref = try Reference.forward(model: reference, tokens: tokens, state: &sd)
+        let out = try fast.forward(tokens: tokens, state: &sf)
+        let e = measured("mixed bf16/f32 matrices", maxRelativeError(ref, out))
+        #expect(e < 1e-5)   // measured 4.6e-7; bound 1e-5 as the model tests
+    }
+
     @Test func everyCheckpointMatchesReference() throws {
         let weights = ModelWeights<Double>.random(shape: oddShape24, options: allOptions, seed: 21).converted(to: Float.self)
         let reference = weights.converted(to: Double.self)
