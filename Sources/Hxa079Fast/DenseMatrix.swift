@@ -4,9 +4,10 @@
 // Contract: `apply` computes Y [T][rows] = X [T][cols]·Wᵀ (+ b), the twin of
 // Hxa079Reference `Linear.apply` / `applyRows` (reassociated sums, FMA inside
 // OpenBLAS — allowed in the fast path only):
-// - Float32, T = 1: cblas_sgemv for matrices of ≥ 64 Ki weights, our
-//   single-thread GEMV below that (Gemv.swift: no thread wake-up for tiny
-//   products); T > 1: cblas_sgemm.
+// - Float32, T = 1: cblas_sgemv for matrices of 64 Ki ..< 1 Mi weights, our
+//   GEMV otherwise (Gemv.swift: single-thread below 64 Ki, no thread wake-up
+//   for tiny products; split over the cores from 1 Mi, streams DRAM faster);
+//   T > 1: cblas_sgemm.
 // - bfloat16, T = 1: our own GEMV that widens each weight on the fly
 //   (bits << 16; half the bytes per decode step; the C kernel
 //   `hxa_gemv_rows_bf16` where the CPU has AVX2+FMA), rows split over the cores;
@@ -79,11 +80,13 @@ final class DenseMatrix {
         if parts.allSatisfy({ $0.isBF16 }) {
             var bits: [UInt16] = []
             bits.reserveCapacity(rows * cols)
+            adviseHugePagesBeforeFill(&bits)   // Gemv.swift
             for p in parts { if case .bf16(let w) = p.storage { bits.append(contentsOf: w) } }
             return DenseMatrix(rows: rows, cols: cols, storage: .bf16(bits), bias: bias)
         }
         var w: [Float] = []
         w.reserveCapacity(rows * cols)
+        adviseHugePagesBeforeFill(&w)   // Gemv.swift
         for p in parts {
             switch p.storage {
             case .f32(let x): w.append(contentsOf: x)

@@ -5,15 +5,22 @@
 // `Linear.apply` and `LowRank.down`/`up`, with reassociated sums (SIMD
 // partial sums). The loops below are the portable Swift SIMD versions; where
 // the CPU has AVX2+FMA the same row/column ranges go to the C kernels
-// (`hxa_gemv_rows_f32`, `hxa_gemv_cols_f32`, NativeKernels.swift). Policy
-// (A/B figures in BENCHMARKS.md): Float32 projections of ≥ 64 Ki weights go
-// to cblas_sgemv (its threaded kernels stream the big matrices faster);
-// smaller ones — most products of a decode step: LoRA, small projections,
-// attention over a short cache — run here on the calling thread, because
-// OpenBLAS threads every sgemv above ~10k elements and its wake-up/spin cost
-// exceeds such a product on the 2-core machine. `gemvCols` (x·W, LoRA) and
-// the bf16 GEMV split products of ≥ 64 Ki weights over the cores with
-// Dispatch, dynamically (`gemvParts`).
+// (`hxa_gemv_rows_f32`, `hxa_gemv_cols_f32`, NativeKernels.swift; one row at
+// a time, see gemv_body.h). Policy for Float32 projections (`useOpenBLASGemv`):
+// - < 64 Ki weights (LoRA, small projections, attention over a short cache):
+//   ours on the calling thread — OpenBLAS threads every sgemv above ~10k
+//   elements and its wake-up/spin cost exceeds such a product here;
+// - 64 Ki ..< 1 Mi weights (cache-resident; small preset): cblas_sgemv, whose
+//   spinning threads hand off faster than a Dispatch wake-up (small f32
+//   decode, interleaved A/B: 1013 tok/s vs 866 with ours);
+// - ≥ 1 Mi weights (4 MiB, streamed from DRAM; every medium projection and
+//   head): ours split over the cores, which streams faster than OpenBLAS
+//   (medium f32 decode, interleaved A/B with huge pages: 42.5 tok/s median vs
+//   39.8 with cblas_sgemv for these; 39.4 vs 31.0 in a busier minute).
+// `gemvCols` (x·W, LoRA) and the bf16 GEMV split products of ≥ 64 Ki weights
+// over the cores with Dispatch, dynamically (`gemvParts`).
+// The streamed weight matrices are put on transparent huge pages when packed
+// (`adviseHugePages`, Linux).
 
 import CHxa079Kernels
 
@@ -22,9 +29,10 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-/// Which GEMV a Float32 decode projection of `weights` uses: cblas_sgemv at
-/// ≥ 64 Ki weights, ours below. `HXA079_FAST_GEMV=openblas|own` forces one
-/// for every size (read once; for the A/B figures in BENCHMARKS.md).
+/// Which GEMV a Float32 decode projection of `weights` uses: cblas_sgemv for
+/// 64 Ki ..< 1 Mi weights, ours otherwise (policy above).
+/// `HXA079_FAST_GEMV=openblas|own` forces one for every size (read once; for
+/// the A/B figures in BENCHMARKS.md).
 let gemvPolicy: String = {
     guard let v = getenv("HXA079_FAST_GEMV") else { return "auto" }
     return String(cString: v)
@@ -34,9 +42,13 @@ let gemvPolicy: String = {
     switch gemvPolicy {
     case "openblas": return true
     case "own": return false
-    default: return weights >= gemvParallelThreshold
+    default: return weights >= gemvParallelThreshold && weights < ownStreamThreshold
     }
 }
+
+/// Weights from which a Float32 decode product runs on our GEMV again
+/// (4 MiB: streamed from DRAM, where the one-row kernel streams faster).
+let ownStreamThreshold = 1 << 20
 
 /// Parts of a bf16 decode GEMV (dynamic, as `gemvParts`; a static one-block-
 /// per-core split measured the same).
@@ -101,36 +113,97 @@ func dot4Rows(_ w: UnsafePointer<Float>, _ ld: Int, _ x: UnsafePointer<Float>, _
     return (s0, s1, s2, s3)
 }
 
-/// y [cols] = x [rows] · W, W [rows][cols] (ldw): y = Σ_r x_r·W[r][:].
+/// y [cols] = x [rows] · W, W [rows][cols] (ldw): y = Σ_r x_r·W[r][:], big
+/// products split over the cores by column blocks (no scratch: a decode step
+/// allocates nothing; splitting by rows with partial sums measured the same).
 func gemvCols(_ w: UnsafePointer<Float>, ldw: Int, rows R: Int, cols C: Int, x: UnsafePointer<Float>,
               y: UnsafeMutablePointer<Float>) {
     let ways = min(gemvParts(R * C), max(C / 32, 1))
     parallelFor(ways) { part in
         let c0 = (C * part / ways) & ~15, c1 = part == ways - 1 ? C : (C * (part + 1) / ways) & ~15
-        if nativeKernelLevel > 0 { hxa_gemv_cols_f32(w, ldw, R, x, y, c0, c1); return }
-        // column blocks of 32 (two SIMD16 accumulators) kept in registers over all rows
-        var c = c0
-        while c + 32 <= c1 {
-            var a0 = F16(), a1 = F16()
-            for r in 0..<R {
-                let xv = splat(x[r]), row = w + (r &* ldw &+ c)
-                a0 = a0 + load16(row, 0) * xv
-                a1 = a1 + load16(row, 16) * xv
-            }
-            store16(y, c, a0); store16(y, c + 16, a1)
-            c += 32
+        gemvColsRange(w, ldw: ldw, rows: R, x: x, y: y, c0: c0, c1: c1)
+    }
+}
+
+/// y[c] = Σ_r x_r·W[r][c] for columns c0..<c1, on this thread.
+@inline(__always)
+func gemvColsRange(_ w: UnsafePointer<Float>, ldw: Int, rows R: Int, x: UnsafePointer<Float>,
+                   y: UnsafeMutablePointer<Float>, c0: Int, c1: Int) {
+    if nativeKernelLevel > 0 { hxa_gemv_cols_f32(w, ldw, R, x, y, c0, c1); return }
+    // column blocks of 32 (two SIMD16 accumulators) kept in registers over all rows
+    var c = c0
+    while c + 32 <= c1 {
+        var a0 = F16(), a1 = F16()
+        for r in 0..<R {
+            let xv = splat(x[r]), row = w + (r &* ldw &+ c)
+            a0 = a0 + load16(row, 0) * xv
+            a1 = a1 + load16(row, 16) * xv
         }
-        while c + 16 <= c1 {
-            var a0 = F16()
-            for r in 0..<R { a0 = a0 + load16(w + r * ldw + c, 0) * splat(x[r]) }
-            store16(y, c, a0)
-            c += 16
-        }
-        while c < c1 {
-            var s: Float = 0
-            for r in 0..<R { s = s + x[r] * w[r * ldw + c] }
-            y[c] = s
-            c += 1
+        store16(y, c, a0); store16(y, c + 16, a1)
+        c += 32
+    }
+    while c + 16 <= c1 {
+        var a0 = F16()
+        for r in 0..<R { a0 = a0 + load16(w + r * ldw + c, 0) * splat(x[r]) }
+        store16(y, c, a0)
+        c += 16
+    }
+    while c < c1 {
+        var s: Float = 0
+        for r in 0..<R { s = s + x[r] * w[r * ldw + c] }
+        y[c] = s
+        c += 1
+    }
+}
+
+/// Whether big weight arrays are put on transparent huge pages
+/// (`adviseHugePages`); `HXA079_FAST_HUGEPAGES=0` turns it off (A/B figures).
+let hugePagesEnabled: Bool = {
+    guard let v = getenv("HXA079_FAST_HUGEPAGES") else { return true }
+    return String(cString: v) != "0"
+}()
+
+/// Asks Linux to back the 2 MiB-aligned middle of a weight array of `bytes`
+/// bytes at `base` with transparent huge pages. `populated` (the pages exist):
+/// MADV_COLLAPSE (Linux ≥ 6.1, synchronous: copies into huge pages, works
+/// whatever the THP sysfs mode except `never`), else MADV_HUGEPAGE, which
+/// makes the first touch of an untouched buffer fault in huge pages (and lets
+/// khugepaged collapse it later). A hint only: contents never change, errors
+/// are ignored, arrays under 4 MiB are left alone.
+/// Why: a decode step streams every weight once; with 4 KiB pages every page
+/// (one row of a 1024-wide Float32 matrix) costs a TLB miss, which in a VM is
+/// a two-level page walk. Medium f32 decode, interleaved A/B on the 2-core VM
+/// (own GEMV both sides): 30.8 → 35.0 tok/s median (HXA079_FAST_HUGEPAGES=0/1).
+/// Cost: collapsing the arrays shared with the caller (medium: output, down,
+/// head, ~320 MB) adds ~0.3–1 s to packing; fresh copies (stacking) are
+/// advised before they are filled, which costs nothing.
+func adviseHugePages(_ base: UnsafeRawPointer, bytes: Int, populated: Bool = true) {
+    #if os(Linux)
+    let huge = 2 << 20
+    guard hugePagesEnabled, bytes >= 2 * huge else { return }
+    let start = (Int(bitPattern: base) + huge - 1) & ~(huge - 1)
+    let end = (Int(bitPattern: base) + bytes) & ~(huge - 1)
+    guard end > start, let p = UnsafeMutableRawPointer(bitPattern: start) else { return }
+    if !populated || madvise(p, end - start, 25 /* MADV_COLLAPSE */) != 0 {
+        _ = madvise(p, end - start, 14 /* MADV_HUGEPAGE */)
+    }
+    #endif
+}
+
+/// MADV_HUGEPAGE on the reserved, still untouched capacity of `a` (call right
+/// after `reserveCapacity`, before appending).
+func adviseHugePagesBeforeFill<T>(_ a: inout [T]) {
+    let bytes = a.capacity * MemoryLayout<T>.stride
+    a.withUnsafeMutableBufferPointer { if let b = $0.baseAddress { adviseHugePages(b, bytes: bytes, populated: false) } }
+}
+
+extension DenseMatrix {
+    /// `adviseHugePages` on the weights (every part of a group).
+    func adviseHugePages() {
+        switch storage {
+        case .f32(let w): w.withUnsafeBytes { if let b = $0.baseAddress { Hxa079Fast.adviseHugePages(b, bytes: $0.count) } }
+        case .bf16(let w): w.withUnsafeBytes { if let b = $0.baseAddress { Hxa079Fast.adviseHugePages(b, bytes: $0.count) } }
+        case .group(let parts): for p in parts { p.adviseHugePages() }
         }
     }
 }

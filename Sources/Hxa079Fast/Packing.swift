@@ -10,6 +10,9 @@
 // likewise, MLP gate/up → [2I][C] (`DenseMatrix.stacking`); the five LoRA
 // down-projections of an RWKV layer are fused column-wise into one
 // [C][Dw+Da+Dv+Dk+Dg] matrix. One GEMM (GEMV) then computes each group.
+// The matrices a decode step streams (projections, MLP, head; not the
+// embedding) are put on transparent huge pages at the end (Linux hint,
+// `adviseHugePages` in Gemv.swift: fewer TLB misses while streaming).
 
 import Hxa079
 
@@ -195,18 +198,12 @@ struct PackedModel {
         self.finalNorm = m.finalNorm
         self.maxDownWidth = maxDown
         // the matrices every decode step streams, on huge pages (Gemv.swift)
-        head.adviseHugePages()
-        for l in layers {
-            switch l.mixer {
-            case .rwkv(let r): r.rkv.adviseHugePages(); r.output.adviseHugePages()
-            case .gqa(let g): g.qkv.adviseHugePages(); g.output.adviseHugePages()
-            }
-            l.gateUp.adviseHugePages(); l.down.adviseHugePages()
-        }
+        for matrix in matrices { matrix.adviseHugePages() }
     }
 
-    /// Every matrix the forward pass applies (for the workspace: any bf16 one
-    /// needs the widening scratch in prefill).
+    /// Every matrix the forward pass applies except the embedding (for the
+    /// workspace: any bf16 one needs the widening scratch in prefill; for huge
+    /// pages: what a decode step streams).
     var matrices: [DenseMatrix] {
         var all = [head]
         for l in layers {

@@ -1,4 +1,5 @@
-// hxa079_kernels.h: the hot loops of the fast Float32 path, compiled for
+// hxa079_kernels.h: the hot loops of the fast Float32 path (WKV recurrence
+// and chunked form, decode GEMVs, row-wise activations), compiled for
 // AVX2+FMA and for AVX-512 in one object and chosen at run time.
 //
 // Why C: Swift's default x86-64 target is baseline SSE2 without FMA, and
@@ -69,8 +70,9 @@ long hxa_wkv_chunked_scratch_floats(long chunk, long key_size, long value_size);
 /// number, no division, (47)); then [R; O] = [Ad; Qd]·St_0 as one
 /// register-blocked product, the forward substitution (44) for Sa and the rest
 /// of (45), and the new state (46) as a second product. Reads decay (d), or
-/// exp(log_decay) evaluated while gathering a chunk's inputs when decay is NULL. `scratch` holds hxa_wkv_chunked_scratch_floats(chunk, K, V)
-/// floats, private to this call. `out` is written with streaming stores.
+/// exp(log_decay) evaluated while gathering a chunk's inputs when decay is
+/// NULL. `scratch` holds hxa_wkv_chunked_scratch_floats(chunk, K, V) floats,
+/// private to this call. `out` is written with streaming stores.
 void hxa_wkv_chunked_t(const hxa_wkv_args *a, long chunk, float *state_t, long h0, long h1, float *scratch);
 
 /// y[r] = W[r][:] . x for rows r0..<r1; W [rows][cols] with row stride ldw.
