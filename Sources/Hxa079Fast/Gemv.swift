@@ -164,8 +164,8 @@ let hugePagesEnabled: Bool = {
 }()
 
 /// Asks Linux to back the 2 MiB-aligned middle of a weight array of `bytes`
-/// bytes at `base` with transparent huge pages. `populated` (the pages exist):
-/// MADV_COLLAPSE (Linux ≥ 6.1, synchronous: copies into huge pages, works
+/// bytes at `base` with transparent huge pages. `collapse` (for arrays whose
+/// pages exist): MADV_COLLAPSE (Linux ≥ 6.1, synchronous: copies into huge pages, works
 /// whatever the THP sysfs mode except `never`), else MADV_HUGEPAGE, which
 /// makes the first touch of an untouched buffer fault in huge pages (and lets
 /// khugepaged collapse it later). A hint only: contents never change, errors
@@ -175,16 +175,19 @@ let hugePagesEnabled: Bool = {
 /// a two-level page walk. Medium f32 decode, interleaved A/B on the 2-core VM
 /// (own GEMV both sides): 30.8 → 35.0 tok/s median (HXA079_FAST_HUGEPAGES=0/1).
 /// Cost: collapsing the arrays shared with the caller (medium: output, down,
-/// head, ~320 MB) adds ~0.3–1 s to packing; fresh copies (stacking) are
-/// advised before they are filled, which costs nothing.
-func adviseHugePages(_ base: UnsafeRawPointer, bytes: Int, populated: Bool = true) {
+/// head, ~320 MB) adds ~0.3–1 s to packing, about 2–4 s per GB, so packing
+/// collapses only when the streamed matrices total ≤ `hugePageCollapseLimit`
+/// (a real-size 2-layer slice, ~4.5 GB, took 19 s longer to run 8 tokens with
+/// it); bigger models get the MADV_HUGEPAGE hint only. Fresh copies
+/// (stacking) are advised before they are filled, which costs nothing.
+func adviseHugePages(_ base: UnsafeRawPointer, bytes: Int, collapse: Bool) {
     #if os(Linux)
     let huge = 2 << 20
     guard hugePagesEnabled, bytes >= 2 * huge else { return }
     let start = (Int(bitPattern: base) + huge - 1) & ~(huge - 1)
     let end = (Int(bitPattern: base) + bytes) & ~(huge - 1)
     guard end > start, let p = UnsafeMutableRawPointer(bitPattern: start) else { return }
-    if !populated || madvise(p, end - start, 25 /* MADV_COLLAPSE */) != 0 {
+    if !collapse || madvise(p, end - start, 25 /* MADV_COLLAPSE */) != 0 {
         _ = madvise(p, end - start, 14 /* MADV_HUGEPAGE */)
     }
     #endif
@@ -194,16 +197,23 @@ func adviseHugePages(_ base: UnsafeRawPointer, bytes: Int, populated: Bool = tru
 /// after `reserveCapacity`, before appending).
 func adviseHugePagesBeforeFill<T>(_ a: inout [T]) {
     let bytes = a.capacity * MemoryLayout<T>.stride
-    a.withUnsafeMutableBufferPointer { if let b = $0.baseAddress { adviseHugePages(b, bytes: bytes, populated: false) } }
+    a.withUnsafeMutableBufferPointer { if let b = $0.baseAddress { adviseHugePages(b, bytes: bytes, collapse: false) } }
 }
 
+/// Streamed weight bytes up to which packing collapses populated arrays into
+/// huge pages synchronously (see `adviseHugePages`).
+let hugePageCollapseLimit = 1 << 30
+
 extension DenseMatrix {
-    /// `adviseHugePages` on the weights (every part of a group).
-    func adviseHugePages() {
+    /// `adviseHugePages` on the weights (every part of a group); `collapse`
+    /// false: the MADV_HUGEPAGE hint only (no synchronous copy).
+    func adviseHugePages(collapse: Bool) {
         switch storage {
-        case .f32(let w): w.withUnsafeBytes { if let b = $0.baseAddress { Hxa079Fast.adviseHugePages(b, bytes: $0.count) } }
-        case .bf16(let w): w.withUnsafeBytes { if let b = $0.baseAddress { Hxa079Fast.adviseHugePages(b, bytes: $0.count) } }
-        case .group(let parts): for p in parts { p.adviseHugePages() }
+        case .f32(let w):
+            w.withUnsafeBytes { if let b = $0.baseAddress { Hxa079Fast.adviseHugePages(b, bytes: $0.count, collapse: collapse) } }
+        case .bf16(let w):
+            w.withUnsafeBytes { if let b = $0.baseAddress { Hxa079Fast.adviseHugePages(b, bytes: $0.count, collapse: collapse) } }
+        case .group(let parts): for p in parts { p.adviseHugePages(collapse: collapse) }
         }
     }
 }

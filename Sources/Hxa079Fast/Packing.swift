@@ -198,7 +198,9 @@ struct PackedModel {
         self.finalNorm = m.finalNorm
         self.maxDownWidth = maxDown
         // the matrices every decode step streams, on huge pages (Gemv.swift)
-        for matrix in matrices { matrix.adviseHugePages() }
+        let streamed = matrices
+        let collapse = streamed.reduce(0) { $0 + $1.weightBytes } <= hugePageCollapseLimit
+        for matrix in streamed { matrix.adviseHugePages(collapse: collapse) }
     }
 
     /// Every matrix the forward pass applies except the embedding (for the
