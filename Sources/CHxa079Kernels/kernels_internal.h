@@ -2,6 +2,10 @@
 #ifndef HXA079_KERNELS_INTERNAL_H
 #define HXA079_KERNELS_INTERNAL_H
 #include "hxa079_kernels.h"
+#include <stdlib.h>
+
+/// Keys up to which a WKV kernel computing d = exp(g) itself keeps d on the stack.
+#define HXA_INLINE_DECAY_STACK_K 512
 
 #define HXA_DECLARE(sfx) \
     void wkv_recurrent_t_##sfx(const hxa_wkv_args *a, float *st, long h0, long h1); \

@@ -39,7 +39,13 @@ static inline void SFX(prefetch_step)(const hxa_wkv_args *a, long t, long h) {
 void SFX(wkv_recurrent_t)(const hxa_wkv_args *a, float *st, long h0, long h1) {
     const long H = a->heads, K = a->key_size, V = a->value_size;
     const long V2 = V - V % (2 * LANES), V1 = V - V % LANES;
-    float dbuf[a->decay ? 1 : K + LANES];
+    // d when computed here: on the stack up to HXA_INLINE_DECAY_STACK_K keys
+    // (no variable-length array: with one, clang -O0 misaligns the 64-byte
+    // vector arguments it passes on the stack)
+    float dstack[HXA_INLINE_DECAY_STACK_K + LANES] __attribute__((aligned(64)));
+    float *dheap = !a->decay && K > HXA_INLINE_DECAY_STACK_K ? malloc(sizeof(float) * (size_t)(K + LANES)) : NULL;
+    float *dbuf = dheap ? dheap : dstack;
+    if (!a->decay && K > HXA_INLINE_DECAY_STACK_K && !dheap) return;   // out of memory: outputs stay as they were
     // Blocks of WKV_STEP_BLOCK steps, head by head inside a block: one head's
     // state (K·V floats, 16 KB at 64×64) stays in L1 for the block, and the
     // block's input rows of all heads (the rows of one step share pages) stay
@@ -118,6 +124,7 @@ void SFX(wkv_recurrent_t)(const hxa_wkv_args *a, float *st, long h0, long h1) {
             }
         }
     }
+    free(dheap);
 }
 
 /// One step (T = 1) of heads h0..<h1 on the canonical S [H][V][K]: per value
@@ -126,7 +133,10 @@ void SFX(wkv_recurrent_t)(const hxa_wkv_args *a, float *st, long h0, long h1) {
 void SFX(wkv_step_canonical)(const hxa_wkv_args *a, float *state, long h0, long h1) {
     const long K = a->key_size, V = a->value_size;
     const long K1 = K - K % LANES;
-    float dbuf[a->decay ? 1 : K + LANES];
+    float dstack[HXA_INLINE_DECAY_STACK_K + LANES] __attribute__((aligned(64)));
+    float *dheap = !a->decay && K > HXA_INLINE_DECAY_STACK_K ? malloc(sizeof(float) * (size_t)(K + LANES)) : NULL;
+    float *dbuf = dheap ? dheap : dstack;
+    if (!a->decay && K > HXA_INLINE_DECAY_STACK_K && !dheap) return;
     for (long h = h0; h < h1; h++) {
         const long ko = h * K, vo = h * V;
         float *s = state + h * V * K;
@@ -157,4 +167,5 @@ void SFX(wkv_step_canonical)(const hxa_wkv_args *a, float *state, long h0, long 
             a->out[vo + i] = o;
         }
     }
+    free(dheap);
 }
