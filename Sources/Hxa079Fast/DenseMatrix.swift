@@ -182,9 +182,7 @@ final class DenseMatrix {
     /// y = W·x for bf16 W, four rows at a time, rows split over the cores when big.
     private func bf16Gemv(_ w: UnsafePointer<UInt16>, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
         let R = rows, C = cols
-        let ways = bf16Parts(R * C, rows: R)
-        parallelFor(ways) { part in
-            let r0 = (R * part / ways) & ~3, r1 = part == ways - 1 ? R : (R * (part + 1) / ways) & ~3
+        forRowBlocks(R, ways: bf16Parts(R * C, rows: R)) { r0, r1 in
             if nativeKernelLevel > 0 { hxa_gemv_rows_bf16(w, C, C, x, y, r0, r1); return }
             var r = r0
             while r + 4 <= r1 {

@@ -87,38 +87,18 @@ public final class FastModel {
     ///   `.invalidArgument`, or what the observer throws (state unchanged).
     public func forward(tokens: [Int], state: inout ModelState<Float>, chunkSize: Int = 0,
                         observer: (any CheckpointObserver)? = nil) throws -> [Float] {
-        let cfg = config
-        let V = cfg.vocabSize
-        for (i, token) in tokens.enumerated() where token < 0 || token >= V {
-            throw Hxa079Error.tokenOutOfRange(token: token, index: i, vocabSize: V)
-        }
-        if chunkSize < 0 { throw Hxa079Error.invalidArgument("chunk size must be ≥ 0, got \(chunkSize)") }
-        let problems = state.problems(config: cfg, layerKinds: layerKinds)
-        if !problems.isEmpty { throw Hxa079Error.invalidState(problems) }
-        let T = tokens.count
+        try validate(tokens: tokens, state: state, chunkSize: chunkSize)
+        let T = tokens.count, V = config.vocabSize
         if T == 0 { return [] }
-
         var logits = [Float](repeating: .nan, count: T * V)
-        if let observer {
-            var s = state
-            try logits.withUnsafeMutableBufferPointer { lp in
-                guard let out = lp.baseAddress else { return }
+        try logits.withUnsafeMutableBufferPointer { lp in
+            guard let out = lp.baseAddress else { return }
+            if let observer {
+                var s = state
                 try pass(tokens[...], state: &s, chunkSize: chunkSize, observer: observer, logits: out)
-            }
-            state = s
-        } else {
-            var s = ModelState<Float>(position: 0, layers: [])
-            swap(&s, &state)
-            defer { swap(&s, &state) }
-            try logits.withUnsafeMutableBufferPointer { lp in
-                guard let out = lp.baseAddress else { return }
-                var start = 0
-                while start < T {
-                    let n = min(FastModel.maxRowsPerPass, T - start)
-                    try pass(tokens[start..<(start + n)], state: &s, chunkSize: chunkSize, observer: nil,
-                             logits: out + start * V)
-                    start += n
-                }
+                state = s
+            } else {
+                try runInPasses(tokens, state: &state, chunkSize: chunkSize, logits: out, lastRowOnly: false)
             }
         }
         return logits
@@ -131,32 +111,45 @@ public final class FastModel {
     ///
     /// - Throws: as `forward` (state unchanged on error).
     public func prefill(tokens: [Int], state: inout ModelState<Float>, chunkSize: Int = 0) throws -> [Float] {
-        let cfg = config
-        let V = cfg.vocabSize
+        try validate(tokens: tokens, state: state, chunkSize: chunkSize)
+        if tokens.isEmpty { return [] }
+        var logits = [Float](repeating: .nan, count: config.vocabSize)
+        try logits.withUnsafeMutableBufferPointer { lp in
+            guard let out = lp.baseAddress else { return }
+            try runInPasses(tokens, state: &state, chunkSize: chunkSize, logits: out, lastRowOnly: true)
+        }
+        return logits
+    }
+
+    /// Everything that can be wrong with a call, checked before anything runs.
+    private func validate(tokens: [Int], state: ModelState<Float>, chunkSize: Int) throws {
+        let V = config.vocabSize
         for (i, token) in tokens.enumerated() where token < 0 || token >= V {
             throw Hxa079Error.tokenOutOfRange(token: token, index: i, vocabSize: V)
         }
         if chunkSize < 0 { throw Hxa079Error.invalidArgument("chunk size must be ≥ 0, got \(chunkSize)") }
-        let problems = state.problems(config: cfg, layerKinds: layerKinds)
+        let problems = state.problems(config: config, layerKinds: layerKinds)
         if !problems.isEmpty { throw Hxa079Error.invalidState(problems) }
-        let T = tokens.count
-        if T == 0 { return [] }
-        var logits = [Float](repeating: .nan, count: V)
+    }
+
+    /// The validated call without an observer: passes of at most
+    /// `maxRowsPerPass` tokens on the state moved out of `state` (updated in
+    /// place, no copy: nothing after validation can throw). Logits: all rows
+    /// into out [T][V], or (`lastRowOnly`) the last token's into out [V].
+    private func runInPasses(_ tokens: [Int], state: inout ModelState<Float>, chunkSize: Int,
+                             logits out: UnsafeMutablePointer<Float>, lastRowOnly: Bool) throws {
+        let T = tokens.count, V = config.vocabSize
         var s = ModelState<Float>(position: 0, layers: [])
         swap(&s, &state)
         defer { swap(&s, &state) }
-        try logits.withUnsafeMutableBufferPointer { lp in
-            guard let out = lp.baseAddress else { return }
-            var start = 0
-            while start < T {
-                let n = min(FastModel.maxRowsPerPass, T - start)
-                let last = start + n == T
-                try pass(tokens[start..<(start + n)], state: &s, chunkSize: chunkSize, observer: nil,
-                         logits: out, head: last ? .lastRow : .none)
-                start += n
-            }
+        var start = 0
+        while start < T {
+            let n = min(FastModel.maxRowsPerPass, T - start)
+            let head: HeadRows = lastRowOnly ? (start + n == T ? .lastRow : .none) : .all
+            try pass(tokens[start..<(start + n)], state: &s, chunkSize: chunkSize, observer: nil,
+                     logits: lastRowOnly ? out : out + start * V, head: head)
+            start += n
         }
-        return logits
     }
 
     // MARK: - One pass

@@ -66,13 +66,19 @@ let gemvParallelThreshold = 1 << 16
     weights >= gemvParallelThreshold && workerCount > 1 ? min(16, max(2, weights >> 15)) : 1
 }
 
-/// y [rows] = W [rows][cols] (ldw) · x [cols] (+ y when `accumulate`).
+/// Runs body(r0, r1) over `ways` row ranges covering 0..<R, split on
+/// multiples of 4 rows (the Swift kernels' row blocks), in parallel.
+@inline(__always)
+func forRowBlocks(_ R: Int, ways: Int, _ body: (Int, Int) -> Void) {
+    parallelFor(ways) { part in
+        body((R * part / ways) & ~3, part == ways - 1 ? R : (R * (part + 1) / ways) & ~3)
+    }
+}
+
+/// y [rows] = W [rows][cols] (ldw) · x [cols].
 func gemvRows(_ w: UnsafePointer<Float>, ldw: Int, rows R: Int, cols C: Int, x: UnsafePointer<Float>,
               y: UnsafeMutablePointer<Float>) {
-    let ways = min(gemvParts(R * C), max(R / 4, 1))
-    parallelFor(ways) { part in
-        // split on multiples of 4 rows
-        let r0 = (R * part / ways) & ~3, r1 = part == ways - 1 ? R : (R * (part + 1) / ways) & ~3
+    forRowBlocks(R, ways: min(gemvParts(R * C), max(R / 4, 1))) { r0, r1 in
         if nativeKernelLevel > 0 { hxa_gemv_rows_f32(w, ldw, C, x, y, r0, r1); return }
         var r = r0
         while r + 4 <= r1 {
