@@ -68,7 +68,9 @@ final class DenseMatrix {
     /// bf16 when every part is bf16, else Float32 (bf16 widens exactly); a
     /// bias exists when any part has one (zeros for the others). Each output
     /// element is the same dot product as before the stacking.
-    static func stacking(_ parts: [DenseMatrix], copyLimit: Int = stackCopyLimit) -> DenseMatrix {
+    static func stacking(_ stacked: [DenseMatrix], copyLimit: Int = stackCopyLimit) -> DenseMatrix {
+        // a group among the parts contributes its own parts (so no case below sees a group)
+        let parts = stacked.flatMap { m -> [DenseMatrix] in if case .group(let g) = m.storage { return g } else { return [m] } }
         let cols = parts[0].cols
         precondition(parts.allSatisfy { $0.cols == cols }, "stacked matrices need the same input width")
         let rows = parts.reduce(0) { $0 + $1.rows }
@@ -91,7 +93,7 @@ final class DenseMatrix {
             switch p.storage {
             case .f32(let x): w.append(contentsOf: x)
             case .bf16(let x): w.append(contentsOf: x.map { Float(bitPattern: UInt32($0) << 16) })
-            case .group: preconditionFailure("stacking a group")
+            case .group: break   // flattened above
             }
         }
         return DenseMatrix(rows: rows, cols: cols, storage: .f32(w), bias: bias)
@@ -184,16 +186,7 @@ final class DenseMatrix {
         let R = rows, C = cols
         forRowBlocks(R, ways: bf16Parts(R * C, rows: R)) { r0, r1 in
             if nativeKernelLevel > 0 { hxa_gemv_rows_bf16(w, C, C, x, y, r0, r1); return }
-            var r = r0
-            while r + 4 <= r1 {
-                let s = dot4RowsBF16(w + r * C, C, x, C)
-                y[r] = s.0; y[r + 1] = s.1; y[r + 2] = s.2; y[r + 3] = s.3
-                r += 4
-            }
-            while r < r1 {
-                y[r] = dot4RowsBF16(w + r * C, 0, x, C).0
-                r += 1
-            }
+            fourRowsAtATime(r0, r1, y) { r, ld in dot4RowsBF16(w + r * C, ld * C, x, C) }
         }
     }
 }

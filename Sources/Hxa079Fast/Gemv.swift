@@ -80,16 +80,25 @@ func gemvRows(_ w: UnsafePointer<Float>, ldw: Int, rows R: Int, cols C: Int, x: 
               y: UnsafeMutablePointer<Float>) {
     forRowBlocks(R, ways: min(gemvParts(R * C), max(R / 4, 1))) { r0, r1 in
         if nativeKernelLevel > 0 { hxa_gemv_rows_f32(w, ldw, C, x, y, r0, r1); return }
-        var r = r0
-        while r + 4 <= r1 {
-            let s = dot4Rows(w + r * ldw, ldw, x, C)
-            y[r] = s.0; y[r + 1] = s.1; y[r + 2] = s.2; y[r + 3] = s.3
-            r += 4
-        }
-        while r < r1 {
-            y[r] = dot4Rows(w + r * ldw, 0, x, C).0
-            r += 1
-        }
+        fourRowsAtATime(r0, r1, y) { r, ld in dot4Rows(w + r * ldw, ld * ldw, x, C) }
+    }
+}
+
+/// y[r] for r in r0..<r1 from a four-row dot kernel: dot4(r, 1) gives rows
+/// r..<r+4, dot4(r, 0) row r repeated (the tail rows). The Swift SIMD GEMVs
+/// (Float32 and bf16) share it.
+@inline(__always)
+func fourRowsAtATime(_ r0: Int, _ r1: Int, _ y: UnsafeMutablePointer<Float>,
+                     _ dot4: (_ row: Int, _ stride: Int) -> (Float, Float, Float, Float)) {
+    var r = r0
+    while r + 4 <= r1 {
+        let s = dot4(r, 1)
+        y[r] = s.0; y[r + 1] = s.1; y[r + 2] = s.2; y[r + 3] = s.3
+        r += 4
+    }
+    while r < r1 {
+        y[r] = dot4(r, 0).0
+        r += 1
     }
 }
 
