@@ -18,7 +18,7 @@ let package = Package(
         // For other engines' tests (README "Use it from your Swift engine's tests").
         .library(name: "Hxa079Oracle", targets: ["Hxa079Oracle"]),
         .library(name: "Hxa079OracleTesting", targets: ["Hxa079OracleTesting"]),
-        .executable(name: "hxa079", targets: ["hxa079"]),
+        .executable(name: "hxa079", targets: ["Hxa079CLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "Hxa079Fixtures", dependencies: ["Hxa079", "Hxa079Reference", "SafeTensors"]),
         // Shared by tests and the CLI: sweeps that name their case, assertions.
         .target(name: "Hxa079TestSupport", dependencies: ["Hxa079", "Hxa079Reference", "Hxa079Fixtures"]),
-        .executableTarget(name: "hxa079", dependencies: [
+        .executableTarget(name: "Hxa079CLI", dependencies: [
             "Hxa079", "Hxa079Reference", "Hxa079Fast", "Hxa079Fixtures", "SafeTensors",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -75,7 +75,7 @@ let package = Package(
         .testTarget(name: "Hxa079FixturesTests", dependencies: [
             "Hxa079", "Hxa079Reference", "Hxa079Fixtures", "Hxa079TestSupport", "SafeTensors",
         ]),
-        .testTarget(name: "CLITests", dependencies: ["hxa079", "Hxa079", "Hxa079TestSupport", "SafeTensors"]),
+        .testTarget(name: "CLITests", dependencies: ["Hxa079CLI", "Hxa079", "Hxa079TestSupport", "SafeTensors"]),
         .testTarget(name: "OracleTests", dependencies: ["Hxa079Oracle", "Hxa079OracleTesting", "Hxa079Reference", "SafeTensors"]),
     ],
     swiftLanguageModes: [.v5]
