@@ -20,7 +20,8 @@ extension GQAWeights where T: ReferenceScalar {
     ///   - cache: K and V [P][Hkv][N], extended by the call's T positions.
     /// - Returns: the mixer output [T][C] (SPEC.md (31)).
     func forward(_ x: [T], tokens: Int, layer: Int, config: ModelConfig, position: Int,
-                 cache: inout KVCache<T>, mutant: Mutant? = nil, observer: (any CheckpointObserver)?) throws -> [T] {
+                 cache: inout KVCache<T>, options: ForwardOptions = .init(), observer: (any CheckpointObserver)?) throws -> [T] {
+        let mutant = options.mutant
         let C = config.hiddenSize, H = config.numHeads, N = config.headDim, Hkv = config.numKVHeads
         let G = config.groupSize
         let eps = T(config.rmsNormEps)

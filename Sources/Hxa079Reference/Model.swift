@@ -68,7 +68,7 @@ public enum Reference {
                 s.layers[i] = .rwkv(wkv)
             case (.gqa(let w), .gqa(var cache)):
                 mixed = try w.forward(xhat, tokens: T_, layer: i, config: cfg, position: s.position,
-                                      cache: &cache, mutant: options.mutant, observer: observer)
+                                      cache: &cache, options: options, observer: observer)
                 s.layers[i] = .gqa(cache)
             default:
                 throw Hxa079Error.invalidState(["state.layers.\(i) does not match layer \(i)'s kind"])

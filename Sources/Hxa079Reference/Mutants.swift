@@ -3,8 +3,23 @@
 //
 // Contract: NOT part of the model. Each case is one bug that ports of hxa079
 // make or could make; the reference applies it only when
-// `ForwardOptions.mutant` is set, at one marked site each. The WKV kernels of
+// `ForwardOptions.mutant` is set (the one way a mutant reaches a mixer: both
+// mixers take the call's `ForwardOptions`), at the sites marked `// MUTANT
+// <name>` below. With no mutant set no mutant-only work is done: the two
+// values a mutant needs besides the model's own (k before RoPE, the decay
+// pre-activation z) are kept only when that mutant is set. The WKV kernels of
 // the two state-update mutants live here, away from the reference kernels.
+//
+// Every site (`grep -n "MUTANT" Sources/Hxa079Reference` lists them):
+//   k_scaled_with_decay          RWKVMixer.swift, (15) k̃ after its model line
+//   transposed_state             RWKVMixer.swift, before the WKV call (the carried state)
+//   k_first_before_rope          RWKVMixer.swift, kBeforeRoPE before (7), read at (8)
+//   kv_heads_tiled               RWKVMixer.swift (11) expansion; GQAMixer.swift (28) head map
+//   rope_in_gqa                  GQAMixer.swift, after (26)
+//   wkv_scale_missing            RWKVMixer.swift, (21) scale c_N
+//   truncated_exp_half           RWKVMixer.swift, zForMutant in (14), read at (17)
+//   removal_from_decayed_state   RWKVMixer.swift, WKV call → MutantWKV.recurrent (this file)
+//   readout_from_old_state       RWKVMixer.swift, WKV call → MutantWKV.recurrent (this file)
 
 /// One known-wrong variant.
 public enum Mutant: String, CaseIterable, Sendable, Codable {

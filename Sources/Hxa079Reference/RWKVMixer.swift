@@ -47,7 +47,7 @@ extension RWKVWeights where T: ReferenceScalar {
         if let rNorm { rmsNormPerHead(&r, rows: tokens, heads: H, headDim: N, weight: rNorm, eps: eps) }
         if let kNorm { rmsNormPerHead(&k, rows: tokens, heads: Hkv, headDim: N, weight: kNorm, eps: eps) }
 
-        let kBeforeRoPE = k   // MUTANT k_first_before_rope only
+        let kBeforeRoPE: [T]? = mutant == .kFirstBeforeRoPE ? k : nil   // MUTANT k_first_before_rope only
         // (7) RoPE on r (H heads) and k (Hkv heads) at p = position + t
         let invFreq = ropeInverseFrequencies(headDim: N, theta: T(config.ropeTheta))
         for t in 0..<tokens {
@@ -85,7 +85,7 @@ extension RWKVWeights where T: ReferenceScalar {
                 }
             }
         } else {
-            first = FirstLayerValues(k: mutant == .kFirstBeforeRoPE ? kBeforeRoPE : k, v: v)
+            first = FirstLayerValues(k: kBeforeRoPE ?? k, v: v)   // MUTANT k_first_before_rope: kBeforeRoPE
         }
         try observer.record(name("k_mixed"), shape: [tokens, Hkv, N], kMixed)
         try observer.record(name("v_mixed"), shape: [tokens, Hkv, N], vMixed)
@@ -106,15 +106,17 @@ extension RWKVWeights where T: ReferenceScalar {
         // (14) w = −softplus(−(w0 + tanh(x̂·w1)·w2)) − 0.5 and (13) a = σ(a0 + x̂·a1·a2), [T][H·N]
         var w = [T](repeating: 0, count: tokens * H * N)
         var a = [T](repeating: 0, count: tokens * H * N)
-        var z = [T](repeating: 0, count: tokens * H * N)   // w0 + tanh(x̂·w1)·w2, kept for a mutant
+        // MUTANT truncated_exp_half only: z = w0 + tanh(x̂·w1)·w2 [T][H·N], kept for its log decay
+        var zForMutant: [T]? = mutant == .truncatedExpHalf ? [T](repeating: 0, count: tokens * H * N) : nil
         for t in 0..<tokens {
             var u = decayLoRA.down(x, offset: t * C)
             for d in 0..<u.count { u[d] = T.tanh(u[d]) }
             let zw = decayLoRA.up(u)
             let za = iclrLoRA.up(iclrLoRA.down(x, offset: t * C))
             for i in 0..<(H * N) {
-                z[t * H * N + i] = w0[i] + zw[i]
-                w[t * H * N + i] = -softplus(-z[t * H * N + i]) - T(0.5)
+                let z = w0[i] + zw[i]
+                zForMutant?[t * H * N + i] = z
+                w[t * H * N + i] = -softplus(-z) - T(0.5)
                 a[t * H * N + i] = sigmoid(a0[i] + za[i])
             }
         }
@@ -139,13 +141,13 @@ extension RWKVWeights where T: ReferenceScalar {
         var decay = [T](repeating: 0, count: tokens * H * N)
         for i in 0..<decay.count {
             logDecay[i] = -T.exp(w[i])
-            if mutant == .truncatedExpHalf { logDecay[i] = -T(0.606531) * sigmoid(z[i]) }   // MUTANT
+            if let z = zForMutant { logDecay[i] = -T(0.606531) * sigmoid(z[i]) }   // MUTANT truncated_exp_half
             decay[i] = T.exp(logDecay[i])
         }
         // (15) k̃ = k ⊙ (1 − w + a), w being the pre-exp value of (14)
         var kScaled = [T](repeating: 0, count: tokens * H * N)
         for i in 0..<kScaled.count { kScaled[i] = kH[i] * (1 - w[i] + a[i]) }
-        if mutant == .kScaledWithDecay { for i in 0..<kScaled.count { kScaled[i] = kH[i] * (1 - decay[i] + a[i]) } }   // MUTANT
+        if mutant == .kScaledWithDecay { for i in 0..<kScaled.count { kScaled[i] = kH[i] * (1 - decay[i] + a[i]) } }   // MUTANT k_scaled_with_decay
         try observer.record(name("kk"), shape: [tokens, H, N], kk)
         try observer.record(name("k_scaled"), shape: [tokens, H, N], kScaled)
         try observer.record(name("decay"), shape: [tokens, H, N], decay)
@@ -161,10 +163,10 @@ extension RWKVWeights where T: ReferenceScalar {
         // (18)–(20) the WKV recurrence (or its chunked form, (40)–(49))
         let input = WKVInput(steps: tokens, heads: H, keySize: N, valueSize: N,
                              r: r, logDecay: logDecay, k: kScaled, v: vH, alpha: alpha, beta: beta)
-        if mutant == .transposedState { MutantWKV.transposeHeads(&state.values, heads: H, size: N) }   // MUTANT
+        if mutant == .transposedState { MutantWKV.transposeHeads(&state.values, heads: H, size: N) }   // MUTANT transposed_state
         let o: [T]
         if let mutant, mutant == .removalFromDecayedState || mutant == .readoutFromOldState {
-            o = MutantWKV.recurrent(input, state: &state.values, mutant: mutant)   // MUTANT
+            o = MutantWKV.recurrent(input, state: &state.values, mutant: mutant)   // MUTANT removal_from_decayed_state, readout_from_old_state
         } else if options.chunkSize > 0 {
             o = WKV.chunked(input, chunkSize: options.chunkSize, state: &state.values)
         } else {
@@ -195,7 +197,7 @@ extension RWKVWeights where T: ReferenceScalar {
         try observer.record(name("gate"), shape: [tokens, H, N], gate)
 
         // (21) y = o·N^−½, (22) y += bonus, (24) out = (y ⊙ gate)·Woᵀ (+ bo)
-        let scale: T = mutant == .wkvScaleMissing ? 1 : inverseSquareRoot(N)   // c_N, SPEC.md (21a); MUTANT: 1
+        let scale: T = mutant == .wkvScaleMissing ? 1 : inverseSquareRoot(N)   // c_N, SPEC.md (21a); MUTANT wkv_scale_missing: 1
         var gated = [T](repeating: 0, count: tokens * H * N)
         for i in 0..<gated.count { gated[i] = (o[i] * scale + bonus[i]) * gate[i] }
         let out = output.applyRows(gated, rows: tokens)
