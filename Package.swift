@@ -37,11 +37,12 @@ let package = Package(
         ]),
         // Debian/Ubuntu: apt-get install libopenblas-dev
         .systemLibrary(name: "COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
-        // Hot loops of the fast path compiled for AVX2+FMA and AVX-512 with
-        // clang target attributes and chosen at run time (no compiler flags;
-        // see include/hxa079_kernels.h). Level 0 elsewhere: Swift SIMD is used.
+        // Hot loops of the fast path, one C body each, compiled portable (the
+        // default target: SSE2 / NEON) and for AVX2+FMA and AVX-512 with clang
+        // target attributes, chosen at run time (no compiler flags; see
+        // include/hxa079_kernels.h).
         .target(name: "CHxa079Kernels"),
-        // The optimized Float32 path (OpenBLAS + Swift SIMD + CHxa079Kernels).
+        // The optimized Float32 path (OpenBLAS + CHxa079Kernels + Swift SIMD for norms, RoPE, adds).
         .target(name: "Hxa079Fast", dependencies: ["Hxa079", "SafeTensors", "COpenBLAS", "CHxa079Kernels"]),
         // Fixture writing, manifests, comparison and bisection.
         .target(name: "Hxa079Fixtures", dependencies: ["Hxa079", "Hxa079Reference", "SafeTensors"]),

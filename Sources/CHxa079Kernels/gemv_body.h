@@ -1,5 +1,6 @@
-// gemv_body.h: decode matrix-vector products for one ISA build. Twins of
-// gemvRows / gemvCols / dot4RowsBF16 in Sources/Hxa079Fast (contracts there).
+// gemv_body.h: decode matrix-vector products for one build (contracts in
+// include/hxa079_kernels.h; callers gemvRows / gemvCols in Sources/Hxa079Fast/Gemv.swift
+// and the bf16 GEMV in DenseMatrix.swift).
 
 /// y[r] = W[r][:]·x for rows r0..<r1, ONE row at a time, four vectors of
 /// the row per pass (four independent FMA chains). One row at a time, not

@@ -2,6 +2,7 @@
 #include "kernels_internal.h"
 #if defined(__x86_64__)
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#define HXA_FMA 1
 #define LANES 8
 #define SFX(name) name##_avx2
 #include "vec.h"

@@ -1,4 +1,4 @@
-// kernels_internal.h: the per-ISA builds of each kernel body (not public).
+// kernels_internal.h: the three builds of each kernel body (not public).
 #ifndef HXA079_KERNELS_INTERNAL_H
 #define HXA079_KERNELS_INTERNAL_H
 #include "hxa079_kernels.h"
@@ -19,10 +19,11 @@
     void decay_iclr_row_##sfx(const float *w0, const float *a0, float *w, float *a, long n); \
     void wkv_inputs_##sfx(const float *k, const float *w, const float *a, float norm, float *kk, float *ks, \
                           float *g, float *d, float *alpha, float *beta, long n); \
-    void residual_mix_##sfx(const float *raw, const float *first, const float *z, const float *bias, float *out, long n);
+    void residual_mix_##sfx(const float *raw, const float *first, const float *z, const float *bias, float *out, long n); \
+    void unary_##sfx(int op, const float *x, float *y, long n);
 
 /// x rounded up to a multiple of 16 (the padding of every row in the chunked
-/// WKV scratch, so both ISA builds use one layout).
+/// WKV scratch, so every build uses one layout).
 static inline long hxa_pad16(long x) { return (x + 15) & ~15L; }
 
 /// Heads whose chunk inputs the chunked WKV gathers at once (each step row of
@@ -42,6 +43,9 @@ static inline long hxa_chunk_floats(long L, long K, long V) {
         + hxa_chunk_group(L) * L * (5 * Kp + 2 * Vp) + 16;
 }
 
+HXA_DECLARE(portable)
+#if defined(__x86_64__)
 HXA_DECLARE(avx2)
 HXA_DECLARE(avx512)
+#endif
 #endif

@@ -1,6 +1,8 @@
-// rows_body.h: row-wise activations of the fast path for one ISA build.
-// Twins of the Swift SIMD code in Sources/Hxa079Fast (VectorMath.swift,
-// FastModel.swift `softmaxRow` and `swiGLU`), same formulas, vexp_ from vec.h.
+// rows_body.h: element-wise and row-wise activations of the fast path for
+// one build: the Float twins of the scalars in Hxa079Reference/Scalar.swift
+// (sigmoid, softplus, silu, RealModule's exp/tanh) as polynomial
+// approximations, vexp_ from vec.h (errors in ulps are measured in
+// Tests/Hxa079FastTests/ElementwiseKernelTests.swift).
 
 /// y[i] = silu(g[i])·u[i] = g·u/(1 + e^−g), SPEC (32); y may alias g or u.
 void SFX(silu_mul)(const float *g, const float *u, float *y, long n) {
@@ -51,9 +53,8 @@ void SFX(softmax_row)(float *row, long valid, long total, float scale) {
     for (i = valid; i < total; i++) row[i] = 0;
 }
 
-/// ln(x) lane-wise for x >= 1 (finite): the algorithm of `vlogAtLeastOne`
-/// (VectorMath.swift) — exponent split, mantissa in [sqrt(1/2), sqrt(2)),
-/// degree-8 polynomial, same constants.
+/// ln(x) lane-wise for x >= 1 (finite): exponent split, mantissa in
+/// [sqrt(1/2), sqrt(2)), degree-8 polynomial.
 static inline vf SFX(log_at_least_one)(vf x) {
     const vi b = __builtin_bit_cast(vi, x);
     vi e = (b >> 23) - 127;
@@ -77,8 +78,8 @@ static inline vf SFX(log_at_least_one)(vf x) {
     return ef * -2.12194440e-4f + y + ef * 0.693359375f;
 }
 
-/// log σ(y) = min(y, 0) − log1p(e^−|y|), log1p with the rounding of 1 + u
-/// corrected (`vlogSigmoid` / `vlog1pUnit`).
+/// log σ(y) = −softplus(−y) = min(y, 0) − log1p(e^−|y|), log1p of u in
+/// [0, 1] with the rounding of 1 + u corrected.
 static inline vf SFX(log_sigmoid)(vf y) {
     const vf ay = y < 0 ? -y : y;
     const vf u = vexp_(-ay);
@@ -88,7 +89,34 @@ static inline vf SFX(log_sigmoid)(vf y) {
     return mn - (SFX(log_at_least_one)(w) + correction);
 }
 
+/// σ(z) = 1 / (1 + e^−z).
 static inline vf SFX(sigmoid)(vf z) { return 1.0f / (1.0f + vexp_(-z)); }
+
+/// tanh(z): odd polynomial for |z| < 0.625, 1 − 2/(e^{2|z|} + 1) above, sign restored.
+static inline vf SFX(tanh)(vf z) {
+    const vf a = z < 0 ? -z : z;
+    const vf s = a * a;
+    vf p = (vf)-5.7049887e-3f;
+    p = p * s + 2.0639089e-2f;
+    p = p * s + -5.3739716e-2f;
+    p = p * s + 1.3331442e-1f;
+    p = p * s + -3.3333282e-1f;
+    const vf small = p * s * a + a;
+    const vf large = 1.0f - 2.0f / (vexp_(a + a) + 1.0f);
+    const vf t = a < 0.625f ? small : large;
+    return __builtin_bit_cast(vf, __builtin_bit_cast(vu, t) | (__builtin_bit_cast(vu, z) & 0x80000000u));
+}
+
+/// One lane set of op `op` (hxa_unary_op).
+static inline vf SFX(unary1)(int op, vf x) {
+    switch (op) {
+    case HXA_EXP: return vexp_(x);
+    case HXA_SIGMOID: return SFX(sigmoid)(x);
+    case HXA_TANH: return SFX(tanh)(x);
+    case HXA_SILU: return x / (1.0f + vexp_(-x));   // as silu_mul
+    default: return -SFX(log_sigmoid)(-x);   // HXA_SOFTPLUS
+    }
+}
 
 /// The first n < LANES floats at p, zeros elsewhere; and the matching store.
 static inline vf SFX(ld_part)(const float *p, long n) {
@@ -149,4 +177,11 @@ void SFX(residual_mix)(const float *raw, const float *first, const float *z, con
                          SFX(sigmoid)(SFX(ld_part)(bias + i, r) + SFX(ld_part)(z + i, r)), r);
         }
     }
+}
+
+/// y[i] = op(x[i]) for i < n (y may alias x).
+void SFX(unary)(int op, const float *x, float *y, long n) {
+    long i = 0;
+    for (; i + LANES <= n; i += LANES) stv(y + i, SFX(unary1)(op, ld(x + i)));
+    if (i < n) SFX(st_part)(y + i, SFX(unary1)(op, SFX(ld_part)(x + i, n - i)), n - i);
 }

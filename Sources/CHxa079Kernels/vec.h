@@ -1,7 +1,11 @@
-// vec.h: the vector type of one ISA build (LANES floats) and its helpers.
-// Included by isa_avx2.c (LANES 8) and isa_avx512.c (LANES 16) inside a
+// vec.h: the vector type of one build (LANES floats) and its helpers, in
+// clang vector extensions only (no intrinsics: the same source is SSE2/NEON
+// in the portable build and AVX2/AVX-512 in the others).
+// Included by isa_portable.c (LANES 8), isa_avx2.c (LANES 8) and
+// isa_avx512.c (LANES 16); the last two inside a
 // `#pragma clang attribute push(target(...))` region, so every helper is
-// compiled for that ISA too.
+// compiled for that ISA too. HXA_FMA (set by the build): whether the target
+// has fused multiply-add.
 typedef float vf __attribute__((ext_vector_type(LANES)));
 typedef uint16_t vh __attribute__((ext_vector_type(LANES)));
 typedef uint32_t vu __attribute__((ext_vector_type(LANES)));
@@ -10,8 +14,14 @@ typedef int32_t vi __attribute__((ext_vector_type(LANES)));
 static inline vf ld(const float *p) { vf v; __builtin_memcpy(&v, p, sizeof v); return v; }
 static inline void stv(float *p, vf v) { __builtin_memcpy(p, &v, sizeof v); }
 static inline vf splat(float x) { return (vf)x; }
-/// a*b + c, one rounding.
+/// a*b + c: one rounding where the target has FMA (AVX2, AVX-512, arm64);
+/// on baseline x86-64 (SSE2, no FMA) a multiply and an add, since a fused
+/// multiply-add there is a libm call per lane.
+#if HXA_FMA
 static inline vf fma_(vf a, vf b, vf c) { return __builtin_elementwise_fma(a, b, c); }
+#else
+static inline vf fma_(vf a, vf b, vf c) { return a * b + c; }
+#endif
 /// Lanes summed pairwise (halves, then quarters, ...).
 static inline float hsum(vf v) {
     float t[LANES];
@@ -28,8 +38,7 @@ static inline vf ldbf(const uint16_t *p) {
     return __builtin_bit_cast(vf, u);
 }
 static inline float bf1(uint16_t b) { return __builtin_bit_cast(float, (uint32_t)b << 16); }
-/// e^x lane-wise, the algorithm of `vexp` in Sources/Hxa079Fast/VectorMath.swift
-/// (same constants): Cody-Waite reduction by ln 2, degree-6 polynomial, 2^n in
+/// e^x lane-wise: Cody-Waite reduction by ln 2, degree-6 polynomial, 2^n in
 /// two halves so results underflow gracefully down to e^-104. Max error about
 /// 1 ulp over [-87, 88]; e^(>88.7) = +inf, e^(<-104) = 0, NaN -> NaN.
 static inline vf vexp_(vf x0) {

@@ -1,6 +1,5 @@
-// wkv_body.h: the WKV recurrence, SPEC.md (18)-(20), for one ISA build.
-// Twin of wkvRecurrentTransposed / wkvStepCanonical in
-// Sources/Hxa079Fast/WKVKernels.swift (contracts there).
+// wkv_body.h: the WKV recurrence, SPEC.md (18)-(20), for one build (contracts
+// in include/hxa079_kernels.h; the driver is Sources/Hxa079Fast/WKVKernels.swift).
 
 /// d[0..<K] = exp(g[0..<K]) (17b); returns d.
 static inline const float *SFX(decay_into)(float *d, const float *g, long K) {

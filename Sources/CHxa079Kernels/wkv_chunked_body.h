@@ -1,6 +1,6 @@
-// wkv_chunked_body.h: the chunked WKV, SPEC.md (40)-(48), for one ISA build.
-// Twin of wkvChunkedTransposed in Sources/Hxa079Fast/WKVKernels.swift (the
-// contract is there); the same function with a different rounding order.
+// wkv_chunked_body.h: the chunked WKV, SPEC.md (40)-(48), for one build
+// (contract in include/hxa079_kernels.h and Sources/Hxa079Fast/WKVKernels.swift);
+// the function of the recurrence with a different rounding order.
 //
 // The inputs of a chunk are first gathered for a group of heads (ck_group:
 // one pass over each step row, padded to multiples of 16; the next block's
@@ -11,7 +11,7 @@
 //     division, (47)): Ad_i = α_i ⊙ exp(G_{i-1}), Qd_i = r_i ⊙ exp(G_i),
 //     Kt_j, Bt_j = k~_j, β_j ⊙ exp(G_n - G_j) and exp(G_n) ((40), (46));
 //  2. the interaction matrices (41)-(43a), lanes over the earlier step j
-//     (8 lanes in both builds: the lower triangle wastes fewer lanes), the
+//     (8 lanes in every build: the lower triangle wastes fewer lanes), the
 //     relative decays carried as running products kE = k~_j ⊙ Π d_m, bE
 //     likewise; upper-triangle lanes are never formed, only masked to 0;
 //  3. [R; O] = [Ad; Qd]·St_0 (one register-blocked product, both reads of
@@ -29,7 +29,7 @@ typedef int32_t vi8 __attribute__((ext_vector_type(8)));
 #define CK_MR 4 /* rows of a product tile */
 #define CK_NB 4 /* vectors (of LANES values) of a product tile */
 #define CK_GV 4 /* vectors per pass of the substitution */
-#else
+#else /* 8 lanes: AVX2, portable */
 #define CK_MR 4
 #define CK_NB 2
 #define CK_GV 2
@@ -53,11 +53,25 @@ CK_INLINE void ck_stn(float *p, vf v, long n) {
 }
 CK_INLINE vf8 ld8(const float *p) { vf8 v; __builtin_memcpy(&v, p, sizeof v); return v; }
 CK_INLINE void st8(float *p, vf8 v) { __builtin_memcpy(p, &v, sizeof v); }
+#if HXA_FMA
 CK_INLINE vf8 fma8(vf8 a, vf8 b, vf8 c) { return __builtin_elementwise_fma(a, b, c); }
+#else
+CK_INLINE vf8 fma8(vf8 a, vf8 b, vf8 c) { return a * b + c; }   /* as fma_ in vec.h */
+#endif
 CK_INLINE vf8 sel8(vi8 m, vf8 a, vf8 b) {
     return __builtin_bit_cast(vf8, (__builtin_bit_cast(vi8, a) & m) | (__builtin_bit_cast(vi8, b) & ~m));
 }
 CK_INLINE vf8 and8(vf8 a, vi8 m) { return __builtin_bit_cast(vf8, __builtin_bit_cast(vi8, a) & m); }
+
+/// Orders the streaming stores before the caller's synchronisation (x86:
+/// sfence, SSE and so baseline; elsewhere a release fence).
+CK_INLINE void ck_fence(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_sfence();
+#else
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+#endif
+}
 
 /// Prefetch cursor over the input and output rows of the next block (chunk c,
 /// n steps, heads g0..g0+G), fetched while this block computes so that the
@@ -419,7 +433,7 @@ void SFX(wkv_chunked_t)(const hxa_wkv_args *a, long chunk, float *st, long h0, l
                 ck_group(a, &w, g0, g1, c0, n, st + g0 * K * V, V, K * V, &pf);
             }
         }
-        __builtin_ia32_sfence(); // order the streaming stores before the caller's synchronisation
+        ck_fence();
         return;
     }
     for (long h = h0; h < h1; h++) {
@@ -433,7 +447,7 @@ void SFX(wkv_chunked_t)(const hxa_wkv_args *a, long chunk, float *st, long h0, l
         for (long j = 0; j < K; j++)
             for (long c = 0; c < V; c++) sh[j * V + c] = stp[j * Vp + c];
     }
-    __builtin_ia32_sfence();
+    ck_fence();
 }
 
 #undef CK_MR

@@ -181,47 +181,13 @@ final class DenseMatrix {
     static func blockRows(cols: Int) -> Int { max(16, ((1 << 20) / max(cols, 1)) & ~15) }
     static func scratchFloats(cols: Int) -> Int { blockRows(cols: cols) * cols }
 
-    /// y = W·x for bf16 W, four rows at a time, rows split over the cores when big.
+    /// y = W·x for bf16 W (`hxa_gemv_rows_bf16`), rows split over the cores when big.
     private func bf16Gemv(_ w: UnsafePointer<UInt16>, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
         let R = rows, C = cols
         forRowBlocks(R, ways: bf16Parts(R * C, rows: R)) { r0, r1 in
-            if nativeKernelLevel > 0 { hxa_gemv_rows_bf16(w, C, C, x, y, r0, r1); return }
-            fourRowsAtATime(r0, r1, y) { r, ld in dot4RowsBF16(w + r * C, ld * C, x, C) }
+            hxa_gemv_rows_bf16(w, C, C, x, y, r0, r1)
         }
     }
-}
-
-/// (wᵢ·x) for the four bf16 rows w + i·ld (ld 0 repeats one row); SIMD8
-/// accumulators so everything stays in the 16 SSE registers.
-@inline(__always)
-func dot4RowsBF16(_ w: UnsafePointer<UInt16>, _ ld: Int, _ x: UnsafePointer<Float>, _ n: Int) -> (Float, Float, Float, Float) {
-    typealias F8 = SIMD8<Float>
-    @inline(__always) func wide8(_ p: UnsafePointer<UInt16>, _ i: Int) -> F8 {
-        let h = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<UInt16>.self)
-        return unsafeBitCast(SIMD8<UInt32>(truncatingIfNeeded: h) &<< 16, to: F8.self)
-    }
-    let w0 = w, w1 = w + ld, w2 = w + 2 * ld, w3 = w + 3 * ld
-    var a0 = F8(), a1 = F8(), a2 = F8(), a3 = F8()
-    var i = 0
-    while i &+ 8 <= n {
-        let xv = UnsafeRawPointer(x + i).loadUnaligned(as: F8.self)
-        a0 = a0 + wide8(w0, i) * xv
-        a1 = a1 + wide8(w1, i) * xv
-        a2 = a2 + wide8(w2, i) * xv
-        a3 = a3 + wide8(w3, i) * xv
-        i &+= 8
-    }
-    @inline(__always) func h(_ v: F8) -> Float { let q = v.lowHalf + v.highHalf; return (q[0] + q[1]) + (q[2] + q[3]) }
-    var s0 = h(a0), s1 = h(a1), s2 = h(a2), s3 = h(a3)
-    while i < n {
-        let xi = x[i]
-        s0 = s0 + Float(bitPattern: UInt32(w0[i]) << 16) * xi
-        s1 = s1 + Float(bitPattern: UInt32(w1[i]) << 16) * xi
-        s2 = s2 + Float(bitPattern: UInt32(w2[i]) << 16) * xi
-        s3 = s3 + Float(bitPattern: UInt32(w3[i]) << 16) * xi
-        i += 1
-    }
-    return (s0, s1, s2, s3)
 }
 
 /// bf16 bits → Float for 16 lanes.

@@ -5,8 +5,8 @@
 // names and shapes, same errors, same state layout (`ModelState<Float>`,
 // WKV state S [H][N value][N key], KV cache [P][Hkv][N]) — with the sums
 // reassociated (OpenBLAS GEMM/GEMV with FMA inside, SIMD16 partial sums) and
-// the transcendental functions replaced by the polynomial versions of
-// VectorMath.swift. That freedom exists only in this module.
+// the transcendental functions replaced by the polynomial versions of the C
+// kernels (rows_body.h). That freedom exists only in this module.
 //
 // Per call of T tokens (rows):
 //   embed → per layer [RMSNorm → RWKV or GQA mixer → residual → RMSNorm →
@@ -16,7 +16,7 @@
 // run as one stacked matrix (r/k/v, q/k/v, MLP gate/up; Packing.swift); bf16
 // weights are widened on the fly (DenseMatrix.swift). WKV: WKVKernels.swift
 // (recurrent, or chunked when chunkSize ≥ 1 and T > 1). Hot loops run as C
-// kernels (AVX2+FMA / AVX-512) where the CPU has them (NativeKernels.swift).
+// kernels at the level NativeKernels.swift selects (portable, AVX2+FMA, AVX-512).
 // Row-wise stages (norms, RoPE, activations, softmax rows) are split over
 // the cores by rows when a call is long enough (`parallelRows`).
 // `prefill` is `forward` that puts only the last row through the head.
@@ -294,8 +294,8 @@ public final class FastModel {
         parallelRows(T, perRow: 4 * D) { t0, t1 in
             for t in t0..<t1 {
                 let row = ws.lora + t * D
-                mapVector(row + m.decayUp.offset, row + m.decayUp.offset, m.decayUp.rank) { vtanh($0) }
-                mapVector(row + m.gateUp.offset, row + m.gateUp.offset, m.gateUp.rank) { vsigmoid($0) }
+                hxa_unary(HXA_TANH, row + m.decayUp.offset, row + m.decayUp.offset, m.decayUp.rank)
+                hxa_unary(HXA_SIGMOID, row + m.gateUp.offset, row + m.gateUp.offset, m.gateUp.rank)
             }
         }
         loraUp(m.decayUp, rows: T, width: D, ws: ws, into: ws.w)
@@ -307,9 +307,7 @@ public final class FastModel {
             parallelRows(T, perRow: 8 * HN) { t0, t1 in
                 for t in t0..<t1 {
                     let wr = ws.w + t * HN, ar = ws.a + t * HN
-                    if nativeKernelLevel > 0 { hxa_decay_iclr_row(w0, a0, wr, ar, HN); continue }
-                    mapVector2(w0, wr, wr, HN) { vlogSigmoid($0 + $1) - splat(0.5) }
-                    mapVector2(a0, ar, ar, HN) { vsigmoid($0 + $1) }
+                    hxa_decay_iclr_row(w0, a0, wr, ar, HN)
                 }
             }
         }}
@@ -325,36 +323,8 @@ public final class FastModel {
                     kh.update(from: kM + src, count: N)
                     (ws.vH + dst).update(from: vM + src, count: N)
                     let norm = max(sumOfSquares(kh, N).squareRoot(), 1e-12)
-                    if nativeKernelLevel > 0 {
-                        hxa_wkv_inputs(kh, ws.w + dst, ws.a + dst, norm, ws.kk + dst, ws.kS + dst, ws.logDecay + dst,
-                                       ws.decay + dst, ws.alpha + dst, ws.beta + dst, N)
-                        continue
-                    }
-                    let nv = splat(norm)
-                    var n = 0
-                    while n + 16 <= N {
-                        let kv = load16(kh, n), wv = load16(ws.w + dst, n), av = load16(ws.a + dst, n)
-                        let kkv = kv / nv
-                        store16(ws.kk + dst, n, kkv)
-                        store16(ws.kS + dst, n, kv * (splat(1) - wv + av))
-                        let g = splat(0) - vexp(wv)
-                        store16(ws.logDecay + dst, n, g)
-                        store16(ws.decay + dst, n, vexp(g))
-                        store16(ws.alpha + dst, n, splat(0) - kkv)
-                        store16(ws.beta + dst, n, kkv * av)
-                        n += 16
-                    }
-                    if n < N {
-                        // tail through a padded lane set (the same formulas)
-                        var kv = F16(), wv = F16(), av = F16()
-                        for l in 0..<(N - n) { kv[l] = kh[n + l]; wv[l] = ws.w[dst + n + l]; av[l] = ws.a[dst + n + l] }
-                        let kkv = kv / nv, ks = kv * (splat(1) - wv + av), g = splat(0) - vexp(wv), d = vexp(g)
-                        for l in 0..<(N - n) {
-                            let e = dst + n + l
-                            ws.kk[e] = kkv[l]; ws.kS[e] = ks[l]; ws.logDecay[e] = g[l]; ws.decay[e] = d[l]
-                            ws.alpha[e] = -kkv[l]; ws.beta[e] = kkv[l] * av[l]
-                        }
-                    }
+                    hxa_wkv_inputs(kh, ws.w + dst, ws.a + dst, norm, ws.kk + dst, ws.kS + dst, ws.logDecay + dst,
+                                   ws.decay + dst, ws.alpha + dst, ws.beta + dst, N)
                 }
             }
         }
@@ -423,18 +393,7 @@ public final class FastModel {
             parallelRows(T, perRow: 8 * W) { t0, t1 in
                 for t in t0..<t1 {
                     let o = t * W
-                    if nativeKernelLevel > 0 { hxa_residual_mix(raw + o, first + o, z + o, b, out + o, W); continue }
-                    var i = 0
-                    while i + 16 <= W {
-                        let x = load16(raw, o + i)
-                        store16(out, o + i, x + (load16(first, o + i) - x) * vsigmoid(load16(b, i) + load16(z, o + i)))
-                        i += 16
-                    }
-                    while i < W {
-                        var zz = F16(); zz[0] = b[i] + z[o + i]
-                        out[o + i] = raw[o + i] + (first[o + i] - raw[o + i]) * vsigmoid(zz)[0]
-                        i += 1
-                    }
+                    hxa_residual_mix(raw + o, first + o, z + o, b, out + o, W)
                 }
             }
         }
@@ -561,8 +520,7 @@ func swiGLU(gateUp: DenseMatrix, down: DenseMatrix, x: UnsafePointer<Float>, row
     parallelRows(T, perRow: 4 * I) { t0, t1 in
         for t in t0..<t1 {
             let g = gu + t * 2 * I
-            if nativeKernelLevel > 0 { hxa_silu_mul(g, g + I, g, I) }
-            else { mapVector2(g, g + I, g, I) { vsilu($0) * $1 } }
+            hxa_silu_mul(g, g + I, g, I)
         }
     }
     down.apply(gu, ldx: 2 * I, count: T, into: out, ldy: C, scratch: scratch)
@@ -593,39 +551,5 @@ func swiGLU(gateUp: DenseMatrix, down: DenseMatrix, x: UnsafePointer<Float>, row
 /// Scales row[0..<valid] by `scale`, replaces it by its softmax (max subtracted),
 /// and zeroes row[valid..<total] (future positions).
 func softmaxRow(_ row: UnsafeMutablePointer<Float>, valid: Int, total: Int, scale: Float) {
-    if nativeKernelLevel > 0 { hxa_softmax_row(row, valid, total, scale); return }
-    let sv = splat(scale)
-    var mx = splat(-.infinity)
-    var i = 0
-    while i + 16 <= valid {
-        let x = load16(row, i) * sv
-        store16(row, i, x)
-        mx = vmax(mx, x)
-        i += 16
-    }
-    var m = -Float.infinity
-    for l in 0..<16 { m = Swift.max(m, mx[l]) }
-    while i < valid { row[i] = row[i] * scale; m = Swift.max(m, row[i]); i += 1 }
-    let mv = splat(m)
-    var acc = F16()
-    i = 0
-    while i + 16 <= valid {
-        let e = vexp(load16(row, i) - mv)
-        store16(row, i, e)
-        acc = acc + e
-        i += 16
-    }
-    var sum = hsum(acc)
-    if i < valid {
-        var tail = F16()
-        for l in 0..<(valid - i) { tail[l] = row[i + l] - m }
-        let e = vexp(tail)
-        for l in 0..<(valid - i) { row[i + l] = e[l]; sum = sum + e[l] }
-    }
-    let inv = splat(sum)
-    i = 0
-    while i + 16 <= valid { store16(row, i, load16(row, i) / inv); i += 16 }
-    while i < valid { row[i] = row[i] / sum; i += 1 }
-    for j in valid..<max(total, valid) { row[j] = 0 }
+    hxa_softmax_row(row, valid, total, scale)
 }
-

@@ -3,10 +3,9 @@
 // Contract: y = W·x (`gemvRows`) and y = x·W (`gemvCols`, W stored
 // [rows][cols] and read row by row), the T = 1 twins of Hxa079Reference
 // `Linear.apply` and `LowRank.down`/`up`, with reassociated sums (SIMD
-// partial sums). The loops below are the portable Swift SIMD versions; where
-// the CPU has AVX2+FMA the same row/column ranges go to the C kernels
-// (`hxa_gemv_rows_f32`, `hxa_gemv_cols_f32`, NativeKernels.swift; one row at
-// a time, see gemv_body.h). Policy for Float32 projections (`useOpenBLASGemv`):
+// partial sums): row/column ranges of the C kernels `hxa_gemv_rows_f32`,
+// `hxa_gemv_cols_f32` (one row at a time, see gemv_body.h; at the level
+// NativeKernels.swift selects). Policy for Float32 projections (`useOpenBLASGemv`):
 // - < 64 Ki weights (LoRA, small projections, attention over a short cache):
 //   ours on the calling thread — OpenBLAS threads every sgemv above ~10k
 //   elements and its wake-up/spin cost exceeds such a product here;
@@ -67,7 +66,7 @@ let gemvParallelThreshold = 1 << 16
 }
 
 /// Runs body(r0, r1) over `ways` row ranges covering 0..<R, split on
-/// multiples of 4 rows (the Swift kernels' row blocks), in parallel.
+/// multiples of 4 rows, in parallel.
 @inline(__always)
 func forRowBlocks(_ R: Int, ways: Int, _ body: (Int, Int) -> Void) {
     parallelFor(ways) { part in
@@ -79,53 +78,8 @@ func forRowBlocks(_ R: Int, ways: Int, _ body: (Int, Int) -> Void) {
 func gemvRows(_ w: UnsafePointer<Float>, ldw: Int, rows R: Int, cols C: Int, x: UnsafePointer<Float>,
               y: UnsafeMutablePointer<Float>) {
     forRowBlocks(R, ways: min(gemvParts(R * C), max(R / 4, 1))) { r0, r1 in
-        if nativeKernelLevel > 0 { hxa_gemv_rows_f32(w, ldw, C, x, y, r0, r1); return }
-        fourRowsAtATime(r0, r1, y) { r, ld in dot4Rows(w + r * ldw, ld * ldw, x, C) }
+        hxa_gemv_rows_f32(w, ldw, C, x, y, r0, r1)
     }
-}
-
-/// y[r] for r in r0..<r1 from a four-row dot kernel: dot4(r, 1) gives rows
-/// r..<r+4, dot4(r, 0) row r repeated (the tail rows). The Swift SIMD GEMVs
-/// (Float32 and bf16) share it.
-@inline(__always)
-func fourRowsAtATime(_ r0: Int, _ r1: Int, _ y: UnsafeMutablePointer<Float>,
-                     _ dot4: (_ row: Int, _ stride: Int) -> (Float, Float, Float, Float)) {
-    var r = r0
-    while r + 4 <= r1 {
-        let s = dot4(r, 1)
-        y[r] = s.0; y[r + 1] = s.1; y[r + 2] = s.2; y[r + 3] = s.3
-        r += 4
-    }
-    while r < r1 {
-        y[r] = dot4(r, 0).0
-        r += 1
-    }
-}
-
-/// (w0·x, w1·x, w2·x, w3·x) for rows w + i·ld, i = 0..<4 (ld 0 repeats one row).
-@inline(__always)
-func dot4Rows(_ w: UnsafePointer<Float>, _ ld: Int, _ x: UnsafePointer<Float>, _ n: Int) -> (Float, Float, Float, Float) {
-    typealias F8 = SIMD8<Float>
-    @inline(__always) func l8(_ p: UnsafePointer<Float>, _ i: Int) -> F8 { UnsafeRawPointer(p + i).loadUnaligned(as: F8.self) }
-    let w0 = w, w1 = w + ld, w2 = w + 2 * ld, w3 = w + 3 * ld
-    var a0 = F8(), a1 = F8(), a2 = F8(), a3 = F8()
-    var i = 0
-    while i + 8 <= n {
-        let xv = l8(x, i)
-        a0 = a0 + l8(w0, i) * xv
-        a1 = a1 + l8(w1, i) * xv
-        a2 = a2 + l8(w2, i) * xv
-        a3 = a3 + l8(w3, i) * xv
-        i &+= 8
-    }
-    @inline(__always) func h(_ v: F8) -> Float { let q = v.lowHalf + v.highHalf; return (q[0] + q[1]) + (q[2] + q[3]) }
-    var s0 = h(a0), s1 = h(a1), s2 = h(a2), s3 = h(a3)
-    while i < n {
-        let xi = x[i]
-        s0 = s0 + w0[i] * xi; s1 = s1 + w1[i] * xi; s2 = s2 + w2[i] * xi; s3 = s3 + w3[i] * xi
-        i += 1
-    }
-    return (s0, s1, s2, s3)
 }
 
 /// y [cols] = x [rows] · W, W [rows][cols] (ldw): y = Σ_r x_r·W[r][:], big
@@ -144,31 +98,7 @@ func gemvCols(_ w: UnsafePointer<Float>, ldw: Int, rows R: Int, cols C: Int, x: 
 @inline(__always)
 func gemvColsRange(_ w: UnsafePointer<Float>, ldw: Int, rows R: Int, x: UnsafePointer<Float>,
                    y: UnsafeMutablePointer<Float>, c0: Int, c1: Int) {
-    if nativeKernelLevel > 0 { hxa_gemv_cols_f32(w, ldw, R, x, y, c0, c1); return }
-    // column blocks of 32 (two SIMD16 accumulators) kept in registers over all rows
-    var c = c0
-    while c + 32 <= c1 {
-        var a0 = F16(), a1 = F16()
-        for r in 0..<R {
-            let xv = splat(x[r]), row = w + (r &* ldw &+ c)
-            a0 = a0 + load16(row, 0) * xv
-            a1 = a1 + load16(row, 16) * xv
-        }
-        store16(y, c, a0); store16(y, c + 16, a1)
-        c += 32
-    }
-    while c + 16 <= c1 {
-        var a0 = F16()
-        for r in 0..<R { a0 = a0 + load16(w + r * ldw + c, 0) * splat(x[r]) }
-        store16(y, c, a0)
-        c += 16
-    }
-    while c < c1 {
-        var s: Float = 0
-        for r in 0..<R { s = s + x[r] * w[r * ldw + c] }
-        y[c] = s
-        c += 1
-    }
+    hxa_gemv_cols_f32(w, ldw, R, x, y, c0, c1)
 }
 
 /// Whether big weight arrays are put on transparent huge pages

@@ -72,39 +72,44 @@ func stateError(_ ref: ModelState<Double>, _ fast: ModelState<Float>) -> Double 
         ModelCase(label: "odd24", shape: oddShape24, options: allOptions, calls: [11, 1, 4], chunk: 5, seed: 8),
     ]
 
-    @Test(arguments: cases)
-    func matchesFloat64Reference(_ c: ModelCase) throws {
-        let weights = ModelWeights<Double>.random(shape: c.shape, options: c.options, seed: c.seed).converted(to: Float.self)
-        let reference = weights.converted(to: Double.self)
-        let fast = try FastModel(weights)
-        fast.poisonScratch = true
-        var sd = ModelState<Double>(for: reference)
-        var sf = fast.initialState()
-        for (n, count) in c.calls.enumerated() {
-            let tokens = tokenList(count, vocab: c.shape.config.vocabSize, seed: c.seed &+ UInt64(n))
-            let ref = try Reference.forward(model: reference, tokens: tokens, state: &sd, options: .init(chunkSize: c.chunk))
-            let out = try fast.forward(tokens: tokens, state: &sf, chunkSize: c.chunk)
-            let e = measured("model \(c) call \(n) logits", maxRelativeError(ref, out))
-            // measured ≤ 1.6e-6 (small, call 2) over these cases, odd shapes ≤ 8.1e-7; bound 1e-5
-            // (the acceptance is 1e-4)
-            #expect(e < 1e-5, "\(c) call \(n): logits \(e)")
+    @Test(arguments: kernelLevels, cases)
+    func matchesFloat64Reference(_ level: FastKernels.Level, _ c: ModelCase) throws {
+        try FastKernels.withLevel(level) {
+            let weights = ModelWeights<Double>.random(shape: c.shape, options: c.options, seed: c.seed).converted(to: Float.self)
+            let reference = weights.converted(to: Double.self)
+            let fast = try FastModel(weights)
+            fast.poisonScratch = true
+            var sd = ModelState<Double>(for: reference)
+            var sf = fast.initialState()
+            for (n, count) in c.calls.enumerated() {
+                let tokens = tokenList(count, vocab: c.shape.config.vocabSize, seed: c.seed &+ UInt64(n))
+                let ref = try Reference.forward(model: reference, tokens: tokens, state: &sd, options: .init(chunkSize: c.chunk))
+                let out = try fast.forward(tokens: tokens, state: &sf, chunkSize: c.chunk)
+                let e = measured("\(level) model \(c) call \(n) logits", maxRelativeError(ref, out))
+                // measured ≤ 1.6e-6 (small, call 2) over these cases, odd shapes ≤ 1.0e-6 (portable; 2026-12-02); bound 1e-5
+                // (the acceptance is 1e-4)
+                #expect(e < 1e-5, "\(c) call \(n): logits \(e)")
+            }
+            #expect(sf.position == sd.position)
+            let es = measured("\(level) model \(c) final state", stateError(sd, sf))
+            #expect(es < 1e-5, "\(c): state \(es)")   // measured ≤ 1.4e-6 (small); bound 1e-5
         }
-        #expect(sf.position == sd.position)
-        let es = measured("model \(c) final state", stateError(sd, sf))
-        #expect(es < 1e-5, "\(c): state \(es)")   // measured ≤ 1.4e-6 (small); bound 1e-5
     }
 
-    @Test func matchesFloat32Reference() throws {
-        let weights = ModelWeights<Float>.random(shape: Preset.small.shape, seed: 11)
-        let fast = try FastModel(weights)
-        fast.poisonScratch = true
-        var sr = ModelState<Float>(for: weights), sf = fast.initialState()
-        for (n, count) in [6, 1].enumerated() {
-            let tokens = tokenList(count, vocab: weights.config.vocabSize, seed: 40 + UInt64(n))
-            let ref = try Reference.forward(model: weights, tokens: tokens, state: &sr)
-            let out = try fast.forward(tokens: tokens, state: &sf)
-            let e = measured("model small f32 reference call \(n)", maxRelativeError(ref, out))
-            #expect(e < 1e-5, "call \(n): \(e)")   // measured ≤ 1.8e-6 (small, T=10, C kernels; 1.6e-6 Swift SIMD); bound 1e-5
+    @Test(arguments: kernelLevels)
+    func matchesFloat32Reference(_ level: FastKernels.Level) throws {
+        try FastKernels.withLevel(level) {
+            let weights = ModelWeights<Float>.random(shape: Preset.small.shape, seed: 11)
+            let fast = try FastModel(weights)
+            fast.poisonScratch = true
+            var sr = ModelState<Float>(for: weights), sf = fast.initialState()
+            for (n, count) in [6, 1].enumerated() {
+                let tokens = tokenList(count, vocab: weights.config.vocabSize, seed: 40 + UInt64(n))
+                let ref = try Reference.forward(model: weights, tokens: tokens, state: &sr)
+                let out = try fast.forward(tokens: tokens, state: &sf)
+                let e = measured("\(level) model small f32 reference call \(n)", maxRelativeError(ref, out))
+                #expect(e < 1e-5, "call \(n): \(e)")   // measured ≤ 1.8e-6 (small, T=10; 1.71e-6 avx2+fma, avx512f, 1.5e-6 portable, 2026-12-02); bound 1e-5
+            }
         }
     }
 
@@ -112,73 +117,81 @@ func stateError(_ ref: ModelState<Double>, _ fast: ModelState<Float>) -> Double 
     /// bit for bit (same kernels up to the head), and the last row of the
     /// Float64 reference within the model budget. Runs 600 tokens so the
     /// 512-row passes are split (the first pass skips the head entirely).
-    @Test(arguments: [0, 16])
-    func prefillReturnsTheLastRow(chunk: Int) throws {
-        let weights = ModelWeights<Double>.random(shape: Preset.small.shape, seed: 31).converted(to: Float.self)
-        let reference = weights.converted(to: Double.self)
-        let fast = try FastModel(weights)
-        fast.poisonScratch = true
-        let V = weights.config.vocabSize
-        var sd = ModelState<Double>(for: reference), sf = fast.initialState(), sp = fast.initialState()
-        for (n, count) in [600, 3, 1].enumerated() {
-            let tokens = tokenList(count, vocab: V, seed: 50 + UInt64(n))
-            let ref = try Reference.forward(model: reference, tokens: tokens, state: &sd, options: .init(chunkSize: chunk))
-            _ = try fast.forward(tokens: tokens, state: &sf, chunkSize: chunk)
-            let last = try fast.prefill(tokens: tokens, state: &sp, chunkSize: chunk)
-            #expect(last.count == V)
-            let e = measured("prefill L \(chunk) call \(n) last logits", maxRelativeError(Array(ref.suffix(V)), last))
-            #expect(e < 1e-5, "call \(n): \(e)")   // measured ≤ 1.1e-6 (T=600, all kernel sets); bound 1e-5 as the model tests
-            #expect(sp == sf, "call \(n): prefill and forward states differ")
+    @Test(arguments: kernelLevels, [0, 16])
+    func prefillReturnsTheLastRow(_ level: FastKernels.Level, chunk: Int) throws {
+        try FastKernels.withLevel(level) {
+            let weights = ModelWeights<Double>.random(shape: Preset.small.shape, seed: 31).converted(to: Float.self)
+            let reference = weights.converted(to: Double.self)
+            let fast = try FastModel(weights)
+            fast.poisonScratch = true
+            let V = weights.config.vocabSize
+            var sd = ModelState<Double>(for: reference), sf = fast.initialState(), sp = fast.initialState()
+            for (n, count) in [600, 3, 1].enumerated() {
+                let tokens = tokenList(count, vocab: V, seed: 50 + UInt64(n))
+                let ref = try Reference.forward(model: reference, tokens: tokens, state: &sd, options: .init(chunkSize: chunk))
+                _ = try fast.forward(tokens: tokens, state: &sf, chunkSize: chunk)
+                let last = try fast.prefill(tokens: tokens, state: &sp, chunkSize: chunk)
+                #expect(last.count == V)
+                let e = measured("\(level) prefill L \(chunk) call \(n) last logits", maxRelativeError(Array(ref.suffix(V)), last))
+                #expect(e < 1e-5, "call \(n): \(e)")   // measured ≤ 1.3e-6 (T=600, every level, 2026-12-02); bound 1e-5 as the model tests
+                #expect(sp == sf, "call \(n): prefill and forward states differ")
+            }
+            var bad = fast.initialState()
+            #expect(throws: Hxa079Error.self) { _ = try fast.prefill(tokens: [V], state: &bad) }
+            #expect(bad == fast.initialState())
         }
-        var bad = fast.initialState()
-        #expect(throws: Hxa079Error.self) { _ = try fast.prefill(tokens: [V], state: &bad) }
-        #expect(bad == fast.initialState())
     }
 
     /// One matrix kept as bf16 while the head is Float32 (what `keepBF16` gives
     /// for a checkpoint with a Float32 lm_head): the prefill widening scratch
     /// must still exist, and the result matches the reference on the same
     /// (bf16-valued) weights.
-    @Test func mixedBF16AndFloat32Matrices() throws {
-        var weights = ModelWeights<Double>.random(shape: Preset.tiny.shape, seed: 41).converted(to: Float.self)
-        let bits = weights.layers[0].mlp.gate.weight.map(roundToBF16)
-        weights.layers[0].mlp.gate.weight = bits.map { Float(bitPattern: UInt32($0) << 16) }
-        var source = MatrixSource()
-        source.bf16[TensorName.mlp(0, "gate_proj") + ".weight"] = bits
-        let fast = FastModel(packed: try PackedModel(weights, source: source))
-        fast.poisonScratch = true
-        #expect(!fast.usesBF16Matrices)
-        let reference = weights.converted(to: Double.self)
-        var sd = ModelState<Double>(for: reference), sf = fast.initialState()
-        let tokens = tokenList(9, vocab: weights.config.vocabSize, seed: 42)
-        let ref = try Reference.forward(model: reference, tokens: tokens, state: &sd)
-        let out = try fast.forward(tokens: tokens, state: &sf)
-        let e = measured("mixed bf16/f32 matrices", maxRelativeError(ref, out))
-        #expect(e < 1e-5)   // measured 4.6e-7; bound 1e-5 as the model tests
+    @Test(arguments: kernelLevels)
+    func mixedBF16AndFloat32Matrices(_ level: FastKernels.Level) throws {
+        try FastKernels.withLevel(level) {
+            var weights = ModelWeights<Double>.random(shape: Preset.tiny.shape, seed: 41).converted(to: Float.self)
+            let bits = weights.layers[0].mlp.gate.weight.map(roundToBF16)
+            weights.layers[0].mlp.gate.weight = bits.map { Float(bitPattern: UInt32($0) << 16) }
+            var source = MatrixSource()
+            source.bf16[TensorName.mlp(0, "gate_proj") + ".weight"] = bits
+            let fast = FastModel(packed: try PackedModel(weights, source: source))
+            fast.poisonScratch = true
+            #expect(!fast.usesBF16Matrices)
+            let reference = weights.converted(to: Double.self)
+            var sd = ModelState<Double>(for: reference), sf = fast.initialState()
+            let tokens = tokenList(9, vocab: weights.config.vocabSize, seed: 42)
+            let ref = try Reference.forward(model: reference, tokens: tokens, state: &sd)
+            let out = try fast.forward(tokens: tokens, state: &sf)
+            let e = measured("\(level) mixed bf16/f32 matrices", maxRelativeError(ref, out))
+            #expect(e < 1e-5)   // measured ≤ 7.7e-7 over the levels (2026-12-02); bound 1e-5 as the model tests
+        }
     }
 
-    @Test func everyCheckpointMatchesReference() throws {
-        let weights = ModelWeights<Double>.random(shape: oddShape24, options: allOptions, seed: 21).converted(to: Float.self)
-        let reference = weights.converted(to: Double.self)
-        let fast = try FastModel(weights)
-        fast.poisonScratch = true
-        var sd = ModelState<Double>(for: reference), sf = fast.initialState()
-        _ = try Reference.forward(model: reference, tokens: [1, 2, 3], state: &sd)
-        _ = try fast.forward(tokens: [1, 2, 3], state: &sf)
-        let refObs = CheckpointCollector(), fastObs = CheckpointCollector()
-        let tokens = [5, 9, 200, 7]
-        _ = try Reference.forward(model: reference, tokens: tokens, state: &sd, options: .init(chunkSize: 3), observer: refObs)
-        _ = try fast.forward(tokens: tokens, state: &sf, chunkSize: 3, observer: fastObs)
-        #expect(fastObs.checkpoints.map(\.name) == refObs.checkpoints.map(\.name))
-        #expect(fastObs.checkpoints.map(\.name) == CheckpointName.all(layerKinds: fast.layerKinds))
-        var worst = 0.0
-        for (r, f) in zip(refObs.checkpoints, fastObs.checkpoints) {
-            #expect(r.shape == f.shape, "\(r.name): shape \(f.shape) vs \(r.shape)")
-            let e = maxRelativeError(r.values, f.values)
-            worst = max(worst, e)
-            #expect(e < 1e-5, "\(r.name): \(e)")   // measured ≤ 6.5e-7 over all checkpoints; bound 1e-5
+    @Test(arguments: kernelLevels)
+    func everyCheckpointMatchesReference(_ level: FastKernels.Level) throws {
+        try FastKernels.withLevel(level) {
+            let weights = ModelWeights<Double>.random(shape: oddShape24, options: allOptions, seed: 21).converted(to: Float.self)
+            let reference = weights.converted(to: Double.self)
+            let fast = try FastModel(weights)
+            fast.poisonScratch = true
+            var sd = ModelState<Double>(for: reference), sf = fast.initialState()
+            _ = try Reference.forward(model: reference, tokens: [1, 2, 3], state: &sd)
+            _ = try fast.forward(tokens: [1, 2, 3], state: &sf)
+            let refObs = CheckpointCollector(), fastObs = CheckpointCollector()
+            let tokens = [5, 9, 200, 7]
+            _ = try Reference.forward(model: reference, tokens: tokens, state: &sd, options: .init(chunkSize: 3), observer: refObs)
+            _ = try fast.forward(tokens: tokens, state: &sf, chunkSize: 3, observer: fastObs)
+            #expect(fastObs.checkpoints.map(\.name) == refObs.checkpoints.map(\.name))
+            #expect(fastObs.checkpoints.map(\.name) == CheckpointName.all(layerKinds: fast.layerKinds))
+            var worst = 0.0
+            for (r, f) in zip(refObs.checkpoints, fastObs.checkpoints) {
+                #expect(r.shape == f.shape, "\(r.name): shape \(f.shape) vs \(r.shape)")
+                let e = maxRelativeError(r.values, f.values)
+                worst = max(worst, e)
+                #expect(e < 1e-5, "\(r.name): \(e)")   // measured ≤ 1.2e-6 over all checkpoints and levels (2026-12-02); bound 1e-5
+            }
+            measured("\(level) checkpoints worst", worst)
         }
-        measured("checkpoints worst", worst)
     }
 
     @Test func onlyWantedCheckpointsAreReported() throws {
@@ -236,17 +249,20 @@ func stateError(_ ref: ModelState<Double>, _ fast: ModelState<Float>) -> Double 
         #expect(throws: Hxa079Error.self) { _ = try FastModel(w2) }
     }
 
-    @Test func longCallRunsInPassesLikeOneCall() throws {
-        // > 512 tokens without an observer run in passes of 512; with an observer in one pass.
-        let weights = ModelWeights<Float>.random(shape: Preset.tiny.shape, seed: 5)
-        let fast = try FastModel(weights)
-        let tokens = tokenList(600, vocab: 256, seed: 9)
-        var s1 = fast.initialState(), s2 = fast.initialState()
-        let a = try fast.forward(tokens: tokens, state: &s1)
-        let b = try fast.forward(tokens: tokens, state: &s2, observer: CheckpointCollector(filter: { $0 == "logits" }))
-        let e = measured("passes vs one pass", maxRelativeError(b, a))
-        #expect(e < 1e-5)   // measured 2.7e-7 (other GEMM row blocking); bound 1e-5
-        #expect(s1.position == 600 && s2.position == 600)
+    @Test(arguments: kernelLevels)
+    func longCallRunsInPassesLikeOneCall(_ level: FastKernels.Level) throws {
+        try FastKernels.withLevel(level) {
+            // > 512 tokens without an observer run in passes of 512; with an observer in one pass.
+            let weights = ModelWeights<Float>.random(shape: Preset.tiny.shape, seed: 5)
+            let fast = try FastModel(weights)
+            let tokens = tokenList(600, vocab: 256, seed: 9)
+            var s1 = fast.initialState(), s2 = fast.initialState()
+            let a = try fast.forward(tokens: tokens, state: &s1)
+            let b = try fast.forward(tokens: tokens, state: &s2, observer: CheckpointCollector(filter: { $0 == "logits" }))
+            let e = measured("\(level) passes vs one pass", maxRelativeError(b, a))
+            #expect(e < 1e-5)   // measured 2.7e-7 (other GEMM row blocking); bound 1e-5
+            #expect(s1.position == 600 && s2.position == 600)
+        }
     }
 }
 
@@ -274,19 +290,22 @@ func stateError(_ ref: ModelState<Double>, _ fast: ModelState<Float>) -> Double 
         return m.converted(to: Double.self)
     }
 
-    @Test func bf16MatricesMatchRoundedReference() throws {
-        let weights = ModelWeights<Double>.random(shape: Preset.small.shape, seed: 31).converted(to: Float.self)
-        let reference = BF16Tests.bf16Reference(weights)
-        let fast = try FastModel(weights, bf16Matrices: true)
-        fast.poisonScratch = true
-        #expect(fast.usesBF16Matrices)
-        var sd = ModelState<Double>(for: reference), sf = fast.initialState()
-        for (n, count) in [6, 1, 1].enumerated() {   // bf16 prefill (widened blocks + sgemm) then decode (bf16 GEMV)
-            let tokens = tokenList(count, vocab: 4096, seed: 50 + UInt64(n))
-            let ref = try Reference.forward(model: reference, tokens: tokens, state: &sd)
-            let out = try fast.forward(tokens: tokens, state: &sf)
-            let e = measured("bf16 small call \(n)", maxRelativeError(ref, out))
-            #expect(e < 1e-5, "call \(n): \(e)")   // measured ≤ 1.1e-6 (T=9); bound 1e-5
+    @Test(arguments: kernelLevels)
+    func bf16MatricesMatchRoundedReference(_ level: FastKernels.Level) throws {
+        try FastKernels.withLevel(level) {
+            let weights = ModelWeights<Double>.random(shape: Preset.small.shape, seed: 31).converted(to: Float.self)
+            let reference = BF16Tests.bf16Reference(weights)
+            let fast = try FastModel(weights, bf16Matrices: true)
+            fast.poisonScratch = true
+            #expect(fast.usesBF16Matrices)
+            var sd = ModelState<Double>(for: reference), sf = fast.initialState()
+            for (n, count) in [6, 1, 1].enumerated() {   // bf16 prefill (widened blocks + sgemm) then decode (bf16 GEMV)
+                let tokens = tokenList(count, vocab: 4096, seed: 50 + UInt64(n))
+                let ref = try Reference.forward(model: reference, tokens: tokens, state: &sd)
+                let out = try fast.forward(tokens: tokens, state: &sf)
+                let e = measured("\(level) bf16 small call \(n)", maxRelativeError(ref, out))
+                #expect(e < 1e-5, "call \(n): \(e)")   // measured ≤ 1.1e-6 (T=9); bound 1e-5
+            }
         }
     }
 

@@ -1,6 +1,11 @@
 // hxa079_kernels.h: the hot loops of the fast Float32 path (WKV recurrence
-// and chunked form, decode GEMVs, row-wise activations), compiled for
-// AVX2+FMA and for AVX-512 in one object and chosen at run time.
+// and chunked form, decode GEMVs, element- and row-wise activations): ONE C
+// body per op (`*_body.h`, clang vector extensions, no intrinsics) compiled
+// three times and chosen at run time:
+//   level 0, portable: the package's default target (baseline x86-64, SSE2
+//     without FMA; arm64 NEON with FMA), 8 lanes; every CPU runs it;
+//   level 1, AVX2+FMA (x86-64), 8 lanes;
+//   level 2, AVX-512F (x86-64), 16 lanes.
 //
 // Why C: Swift's default x86-64 target is baseline SSE2 without FMA, and
 // Swift cannot enable target features per function; the only ways to get
@@ -8,17 +13,14 @@
 // (refused for versioned dependencies) and make a binary that dies with
 // SIGILL on an older CPU. Clang can compile a function for a feature set with
 // `__attribute__((target(...)))` and the caller can ask the CPU at run time
-// (`__builtin_cpu_supports`). So these kernels are compiled twice (AVX2+FMA,
-// 8 lanes; AVX-512F, 16 lanes) from one body each (`*_body.h`), and
-// `hxa_kernel_level()` says which set this CPU runs. On a CPU with neither
-// (or on another architecture, or with HXA079_FAST_KERNELS=swift) the level
-// is 0 and the fast path uses its Swift SIMD kernels instead; no function
-// below may be called at level 0.
+// (`__builtin_cpu_supports`). The portable build of the same bodies replaces
+// the Swift SIMD twins the fast path used to carry (measured no slower:
+// BENCHMARKS.md, "Kernel levels").
 //
-// Every function computes the same thing as the Swift SIMD kernel of the same
-// name in Sources/Hxa079Fast (contract comments there); sums are reassociated
-// and contracted to FMA. Sizes are element counts; all pointers may be
-// unaligned; arrays never overlap unless stated.
+// Every level computes the same function (contracts below and in
+// Sources/Hxa079Fast); sums are reassociated, and contracted to FMA where
+// the level has it. Sizes are element counts; all pointers may be unaligned;
+// arrays never overlap unless stated.
 #ifndef HXA079_KERNELS_H
 #define HXA079_KERNELS_H
 
@@ -29,12 +31,28 @@
 extern "C" {
 #endif
 
-/// 0: no native kernels (use the Swift SIMD ones); 1: AVX2+FMA; 2: AVX-512F.
-/// Decided once from the CPU and HXA079_FAST_KERNELS (swift|avx2|avx512,
-/// never above what the CPU supports).
+#define HXA_LEVEL_PORTABLE 0
+#define HXA_LEVEL_AVX2 1
+#define HXA_LEVEL_AVX512 2
+
+/// The level every call below runs at, process-wide. Starts at the highest
+/// level the CPU supports, capped by HXA079_FAST_KERNELS (portable | avx2;
+/// any other value: no cap).
 int hxa_kernel_level(void);
-/// "swift", "avx2+fma" or "avx512f", for benchmark and CLI headers.
-const char *hxa_kernel_name(void);
+/// The highest level this CPU supports (0 on a CPU without AVX2+FMA and on
+/// every other architecture).
+int hxa_kernel_max_level(void);
+/// Sets the level, clamped to 0...hxa_kernel_max_level(); returns the level
+/// set. Calls already running finish at the level they started with.
+int hxa_kernel_set_level(int level);
+/// "portable", "avx2+fma" or "avx512f".
+const char *hxa_kernel_level_name(int level);
+
+/// Element-wise ops of hxa_unary (the Float twins of Hxa079Reference's
+/// scalars, polynomial approximations).
+enum hxa_unary_op { HXA_EXP = 0, HXA_SIGMOID = 1, HXA_TANH = 2, HXA_SILU = 3, HXA_SOFTPLUS = 4 };
+/// y[i] = op(x[i]) for i < n; y may alias x.
+void hxa_unary(enum hxa_unary_op op, const float *x, float *y, long n);
 
 /// Per-step inputs of one WKV call; element (t, h, j) of a key-sized array is
 /// at (t*H + h)*K + j, of a value-sized array at (t*H + h)*V + i.

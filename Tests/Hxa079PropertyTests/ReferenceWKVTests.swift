@@ -1,5 +1,7 @@
-// WKVKernelTests: the chunked WKV (SPEC.md (40)–(49)) against the recurrence
-// (SPEC.md (17)–(20)), and the algebraic properties both must have.
+// ReferenceWKVTests: the readable reference's WKV kernels (Hxa079Reference
+// `WKV`; the fast path's are in Hxa079FastTests/FastWKVKernelTests.swift):
+// the chunked form (SPEC.md (40)–(49)) against the recurrence (SPEC.md
+// (17)–(20)), and the algebraic properties both must have.
 //
 // Every input is seeded (SeededRNG) and rounded to Float, so the Float and
 // Double runs see exactly the same numbers and a Float-vs-Double difference is
@@ -260,7 +262,7 @@ struct WKVSizes: Sendable, CustomTestStringConvertible {
     var testDescription: String { "K=\(keySize) V=\(valueSize)" }
 }
 
-@Suite struct WKVKernelTests {
+@Suite struct ReferenceWKVTests {
     static let sweepSizes = [WKVSizes(keySize: 64, valueSize: 64),
                              WKVSizes(keySize: 96, valueSize: 96),
                              WKVSizes(keySize: 48, valueSize: 20)]
