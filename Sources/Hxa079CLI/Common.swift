@@ -120,6 +120,8 @@ final class ProgressObserver: CheckpointObserver {
 
     func observe(_ checkpoint: Checkpoint) throws { try inner?.observe(checkpoint) }
 
+    var stateCheckpoints: StateCheckpoints { inner?.stateCheckpoints ?? .none }
+
     func finish() { line.finish() }
 }
 

@@ -47,12 +47,14 @@ struct DumpComparator {
     /// True when the comparison of `c` is against the fixture's truth (else against the run).
     func judgedByFixture(_ c: Checkpoint) -> Bool { fixture != nil && records[c.name] != nil }
 
-    /// The dump's tensor called `name`, its values in the run's shape (nil: missing,
-    /// or not comparable: see `compare`).
-    func values(_ name: String, shape: [Int]) -> [Double]? {
-        guard let d = tensors[name], d.dtype.isFloatingPoint,
-              d.shape == shape || d.shape == [1] + shape else { return nil }
-        return d.values
+    /// The dump's values of checkpoint `c` in the run's shape: nil when the dump
+    /// lacks it or its outcome (dtype, shape) leaves nothing to show.
+    func values(_ c: Checkpoint) -> [Double]? {
+        guard let result = compare(c), let d = tensors[c.name] else { return nil }
+        switch result.outcome {
+        case .compared, .nonFinite: return d.values
+        case .shapeMismatch, .refusedDType: return nil
+        }
     }
 
     /// The outcome of checkpoint `c`; nil when the dump lacks it.

@@ -236,7 +236,7 @@ final class DebuggerSession: CheckpointObserver {
             var dump: [Double]? = nil
             var note: String? = nil
             if let comparator = settings.comparator {
-                dump = comparator.values(c.name, shape: c.shape)
+                dump = comparator.values(c)
                 if dump == nil {
                     note = comparator.tensors[c.name] == nil ? "no tensor \(c.name) in \(comparator.path)"
                         : "not shown: " + (comparator.compare(c)?.problem ?? "not comparable")

@@ -125,7 +125,11 @@ public struct OracleReport: Sendable, CustomStringConvertible {
     }
 
     private func budgetName(_ r: CheckpointComparison) -> String {
-        if r.problem != nil { return "not comparable" }
+        switch r.outcome {
+        case .shapeMismatch, .refusedDType: return "not comparable"
+        case .nonFinite: return "non-finite values"
+        case .compared: break
+        }
         if r.tolerance == nil { return "compared exactly" }
         return r.budgetClass == .float64 ? "float64 candidate, float64 tolerance" : "float32 candidate, float32 budget"
     }
