@@ -54,6 +54,8 @@ let package = Package(
         ]),
         // libFuzzer entry for the safetensors parser (see README "Fuzzing").
         .executableTarget(name: "FuzzSafeTensors", dependencies: ["SafeTensors"]),
+        // libFuzzer entry for candidate dumps through the comparison (README "Fuzzing").
+        .executableTarget(name: "FuzzCandidateDumps", dependencies: ["Hxa079", "Hxa079Fixtures", "SafeTensors"]),
 
         // The oracle for other Swift engines: fixtures, checkpoint names, the
         // reference on a plan, checking a candidate. No Hxa079Fast, no COpenBLAS.

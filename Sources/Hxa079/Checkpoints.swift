@@ -24,10 +24,32 @@ public struct Checkpoint: Sendable {
 
 /// Receives checkpoints. `wants` lets an engine skip the conversion of
 /// checkpoints nobody asked for; `observe` may throw to stop the run (the
-/// debugger's `q`).
+/// debugger's `q`). `stateCheckpoints` asks the engine to report the WKV
+/// state as well (SPEC.md §4.2); it defaults to `.none`, so observers that
+/// want everything still get only the activation checkpoints.
 public protocol CheckpointObserver: AnyObject {
     func wants(_ name: String) -> Bool
     func observe(_ checkpoint: Checkpoint) throws
+    /// Whether and how often the engine reports `state.layers.{i}.wkv`.
+    var stateCheckpoints: StateCheckpoints { get }
+}
+
+/// When an engine reports the WKV state of an RWKV layer as the checkpoint
+/// `state.layers.{i}.wkv` [H, N, N] ([head][value][key], SPEC.md §4.4),
+/// right after that layer's `rwkv.wkv`.
+public enum StateCheckpoints: Sendable, Equatable {
+    /// Never (the default).
+    case none
+    /// Once per call: the state after the call's last token (the state the call will carry).
+    case perCall
+    /// Once per token, in token order: the state after each token (the
+    /// recurrent form; an engine that runs the chunked form reports per call).
+    case perToken
+}
+
+extension CheckpointObserver {
+    /// No state checkpoints.
+    public var stateCheckpoints: StateCheckpoints { .none }
 }
 
 extension Optional where Wrapped == any CheckpointObserver {
@@ -39,6 +61,10 @@ extension Optional where Wrapped == any CheckpointObserver {
         guard observer.wants(n) else { return }
         try observer.observe(Checkpoint(name: n, shape: shape, values: values.map { Double($0) }))
     }
+
+    /// What the attached observer asks for (`.none` without one).
+    @inlinable
+    public var stateCheckpoints: StateCheckpoints { self?.stateCheckpoints ?? .none }
 }
 
 /// Collects checkpoints in order (for dumps and fixtures).

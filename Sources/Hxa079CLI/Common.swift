@@ -120,6 +120,8 @@ final class ProgressObserver: CheckpointObserver {
 
     func observe(_ checkpoint: Checkpoint) throws { try inner?.observe(checkpoint) }
 
+    var stateCheckpoints: StateCheckpoints { inner?.stateCheckpoints ?? .none }
+
     func finish() { line.finish() }
 }
 
@@ -138,4 +140,42 @@ func fastEngineRunner(_ model: ModelWeights<Float>) throws -> EngineRunner {
             box.state = try ModelState<Float>(path: path, config: fast.config, layerKinds: fast.layerKinds)
         },
         stateTensors: { box.state.checkpoints() })
+}
+
+// MARK: - Numeric options
+//
+// Options that take a number are declared with `parsing: .unconditional`, so
+// `--chunk-size -3` hands `-3` to the option (and so to the checks below)
+// instead of being read as an unknown flag.
+
+/// Throws unless `x` is finite and > 0: `--OPTION must be a positive number, got X`.
+func requirePositive(_ x: Double, _ option: String) throws {
+    if !(x > 0) || !x.isFinite { throw ValidationError("\(option) must be a positive number, got \(x)") }
+}
+
+/// Throws unless `x` ≥ 0: `--OPTION must be ≥ 0, got X`.
+func requireNonNegative(_ x: Int, _ option: String) throws {
+    if x < 0 { throw ValidationError("\(option) must be ≥ 0, got \(x)") }
+}
+
+/// The `count` names nearest to `text` by edit distance (ties in list order),
+/// for "did you mean" messages.
+func closestNames(to text: String, in names: [String], count: Int = 3) -> [String] {
+    let a = Array(text)
+    func distance(_ name: String) -> Int {
+        let b = Array(name)
+        var row = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var previous = row[0]
+            row[0] = i
+            for j in 1...max(b.count, 1) where !b.isEmpty {
+                let substitute = previous + (a[i - 1] == b[j - 1] ? 0 : 1)
+                previous = row[j]
+                row[j] = min(substitute, row[j] + 1, row[j - 1] + 1)
+            }
+        }
+        return a.isEmpty ? b.count : row[b.count]
+    }
+    return names.enumerated().map { (distance($0.element), $0.offset, $0.element) }
+        .sorted { ($0.0, $0.1) < ($1.0, $1.1) }.prefix(count).map { $0.2 }
 }

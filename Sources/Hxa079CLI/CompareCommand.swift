@@ -3,8 +3,14 @@
 //
 //   hxa079 compare --fixture DIR --candidate FILE [--split NAME] [--tolerance-scale S] [--failures-only]
 //
-// Exit status: 0 when every checkpoint present in the candidate passes,
-// 1 when one fails, 2 when the comparison could not be made (bad files).
+// Contract: the comparison is Hxa079Fixtures' `compare` (the one shared with
+// `step --compare` and the Oracle). Exit status and the first stderr line:
+//   0  every checkpoint present in the candidate passes (stderr empty);
+//   1  at least one fails, incl. non-finite values, shape mismatches and
+//      integer dtypes ("hxa079: N of M compared checkpoints fail, first …");
+//   2  the files cannot be compared: the candidate is not a safetensors file,
+//      is truncated or invalid, holds none of the fixture's checkpoint names,
+//      or the fixture does not load (one line naming the file and why).
 
 import ArgumentParser
 import Hxa079
@@ -26,14 +32,15 @@ extension HXA079 {
         @Option(name: .long, help: "Split plan whose truth to compare with (default one_call).")
         var split: String = "one_call"
 
-        @Option(name: .long, help: "Widen every tolerance by this factor (NMSE by its square), e.g. for bf16 engines.")
+        @Option(name: .long, parsing: .unconditional,
+                help: "Widen every tolerance by this factor (NMSE by its square), e.g. for bf16 engines.")
         var toleranceScale: Double = 1
 
         @Flag(name: .long, help: "Print only the failing checkpoints.")
         var failuresOnly = false
 
         func validate() throws {
-            if !(toleranceScale > 0) || !toleranceScale.isFinite { throw ValidationError("--tolerance-scale must be a positive number") }
+            try requirePositive(toleranceScale, "--tolerance-scale")
         }
 
         func run() throws {
@@ -47,7 +54,16 @@ extension HXA079 {
                 throw ExitCode(2)
             }
             print(report.text(verbose: !failuresOnly))
-            if !report.passed { throw ExitCode(1) }
+            if !report.comparable {
+                printError("nothing to compare: \(candidate) holds none of the fixture's \(report.missing.count) checkpoint names"
+                           + (report.unknown.isEmpty ? " (it is empty)" : " (it holds " + report.unknown.prefix(4).joined(separator: ", ")
+                                                       + (report.unknown.count > 4 ? ", …)" : ")")))
+                throw ExitCode(2)
+            }
+            if let first = report.firstFailure {
+                printError("\(report.failures.count) of \(report.results.count) compared checkpoints fail; the first is " + first.failureLine)
+                throw ExitCode(1)
+            }
         }
     }
 }

@@ -94,16 +94,6 @@ enum StatsTable {
     }
 }
 
-/// `[12, 4, 16]`.
-func shapeText(_ shape: [Int]) -> String { "[" + shape.map(String.init).joined(separator: ", ") + "]" }
-
-/// `token 3, head 1, channel 7` for flat index `index` of a tensor.
-func elementText(name: String, shape: [Int], index: Int) -> String {
-    let labels = axisLabels(for: name, rank: shape.count)
-    let coords = unravel(index, shape: shape)
-    return zip(labels, coords).map { "\($0.0) \($0.1)" }.joined(separator: ", ")
-}
-
 /// Values as one line of fixed-width numbers.
 func valuesLine<C: Collection>(_ values: C) -> String where C.Element == Double {
     values.map { pad(formatNumber($0), StatsTable.numberWidth, right: true) }.joined()

@@ -11,10 +11,14 @@
 //   * continuing (`c`): pause at the next checkpoint matching a breakpoint;
 //   * running to the end (no command source, or the script ran out): never
 //     pause, but still print every breakpoint hit;
-//   * --watch-nan: the first checkpoint holding a NaN or ±Inf always stops
-//     the run: in interactive mode it pauses there with an alert; otherwise
-//     it prints the checkpoint and the alert and throws `.nonFinite`, which
-//     the command turns into exit status 3.
+//   * --watch-nan: the first checkpoint where the run or the --compare dump
+//     holds a NaN or ±Inf always stops the run, and the alert says which
+//     side: in interactive mode it pauses there; otherwise it prints the
+//     checkpoint and the alert and throws `.nonFinite`, which the command
+//     turns into exit status 3.
+// The session asks the engine for the WKV state once per call
+// (`state.layers.{i}.wkv`, SPEC.md §4.4, reported just before the layer's
+// `rwkv.wkv`); those are kept for `s` and `p` but are not steps of the run.
 // At a pause it prints the checkpoint and reads commands until one resumes
 // the run (`n`, `c`); `q` (or end of terminal input) throws `.quit`. Bad
 // commands print one `error:` line on stdout and the session goes on.
@@ -29,8 +33,8 @@ import Hxa079Fixtures
 enum DebuggerStop: Error {
     /// `q`, or end of input at the prompt.
     case quit(at: String?)
-    /// --watch-nan outside interactive mode.
-    case nonFinite(checkpoint: String)
+    /// --watch-nan outside interactive mode; `side` is `run` or `dump`.
+    case nonFinite(checkpoint: String, side: String)
 }
 
 final class DebuggerSession: CheckpointObserver {
@@ -64,6 +68,7 @@ final class DebuggerSession: CheckpointObserver {
 
     // Summary bookkeeping.
     private(set) var firstNonFinite: String?
+    private(set) var firstNonFiniteInDump: String?
     private(set) var comparedCount = 0
     private(set) var missingCount = 0
     private(set) var failureCount = 0
@@ -90,18 +95,34 @@ final class DebuggerSession: CheckpointObserver {
 
     func wants(_ name: String) -> Bool { true }
 
+    var stateCheckpoints: StateCheckpoints { .perCall }
+
     func observe(_ c: Checkpoint) throws {
         seen[c.name] = c
+        if c.name.hasPrefix("state.") { return }   // kept for `s` and `p`; not a step of the run
         seenCount += 1
         current = c
         let stats = TensorStats(c.values)
         let outcome = settings.comparator?.compare(c)
+        let dumpTensor = settings.comparator?.tensors[c.name]
+        let dumpStats = dumpTensor.map { TensorStats($0.values) }
         tally(c, stats: stats, outcome: outcome)
+        if firstNonFiniteInDump == nil, let d = dumpTensor, let ds = dumpStats, ds.nonFiniteCount > 0 {
+            firstNonFiniteInDump = "first in " + nonFiniteText(Checkpoint(name: c.name, shape: d.shape, values: d.values), ds)
+        }
 
         var alert: String? = nil
-        if settings.watchNaN && !watchFired && stats.nonFiniteCount > 0 {
-            watchFired = true
-            alert = "non-finite values in " + nonFiniteText(c, stats)
+        var side = "run"
+        if settings.watchNaN && !watchFired {
+            if stats.nonFiniteCount > 0 {
+                watchFired = true
+                alert = "non-finite values in " + nonFiniteText(c, stats) + " (in the run)"
+            } else if let d = dumpTensor, let ds = dumpStats, ds.nonFiniteCount > 0 {
+                watchFired = true
+                side = "dump"
+                alert = "non-finite values in the dump's " + nonFiniteText(Checkpoint(name: c.name, shape: d.shape, values: d.values), ds)
+                    + " (in \(settings.comparator?.path ?? "the dump"); the run is finite here)"
+            }
         }
         let hit = breakpoints.first { globMatches($0, c.name) }
         var pause = false
@@ -117,12 +138,14 @@ final class DebuggerSession: CheckpointObserver {
         }
         progress.finish()
         let reason = alert != nil ? "non-finite" : hit.map { "breakpoint \($0)" }
+        let dump = settings.comparator.map {
+            DebuggerView.DumpSide(file: $0.path, tensor: dumpTensor, result: outcome, against: $0.judgedByFixture(c) ? "truth" : "run")
+        }
         emit(DebuggerView.checkpoint(c, index: seenCount, total: allNames.count, precision: settings.precision,
-                                     layerKinds: settings.layerKinds, reason: reason, stats: stats, dump: outcome,
-                                     dumpName: settings.comparator?.path ?? "", style: style))
+                                     layerKinds: settings.layerKinds, reason: reason, stats: stats, dump: dump, style: style))
         if let alert {
             print("  " + style.red(alert))
-            if !input.isInteractive { throw DebuggerStop.nonFinite(checkpoint: c.name) }
+            if !input.isInteractive { throw DebuggerStop.nonFinite(checkpoint: c.name, side: side) }
             pause = true
         }
         guard pause else { return }   // a breakpoint hit while running to the end: shown, not paused
@@ -210,60 +233,68 @@ final class DebuggerSession: CheckpointObserver {
         }
         do {
             let slice = try sliceText.map { try TensorSlice(parsing: $0) } ?? .all
-            emit(try DebuggerView.tensor(c, slice: slice, sliceText: sliceText, precision: settings.precision, style: style))
+            var dump: [Double]? = nil
+            var note: String? = nil
+            if let comparator = settings.comparator {
+                dump = comparator.values(c)
+                if dump == nil {
+                    note = comparator.tensors[c.name] == nil ? "no tensor \(c.name) in \(comparator.path)"
+                        : "not shown: " + (comparator.compare(c)?.problem ?? "not comparable")
+                }
+            }
+            emit(try DebuggerView.tensor(c, slice: slice, sliceText: sliceText, precision: settings.precision,
+                                         dump: dump, dumpNote: note, style: style))
         } catch {
             self.error("p: \(error)")
         }
     }
 
-    /// `s`: the current RWKV layer if its state inputs are all seen, else the last such layer.
+    /// `s`: the WKV state the engine reported for the current RWKV layer, else for the last one that reported it.
     private func printState() {
         let kinds = settings.layerKinds
         let currentLayer = current.flatMap { CheckpointName.layerIndex(of: $0.name) }
             ?? (current?.name == CheckpointName.embed ? -1 : kinds.count - 1)
-        func ready(_ l: Int) -> Bool {
-            WKVStateStats.leaves.allSatisfy { seen[CheckpointName.rwkv(l, $0)] != nil }
-        }
+        func ready(_ l: Int) -> Bool { seen[CheckpointName.stateWKV(l)] != nil }
         guard currentLayer >= 0,
               let layer = (0...min(currentLayer, kinds.count - 1)).reversed().first(where: { kinds[$0] == .rwkv && ready($0) }) else {
-            error("s: no RWKV layer has reached rwkv.decay yet (its state needs kk, a, decay, k_scaled, v_mixed)")
+            if seen.keys.contains(where: { $0.hasSuffix(".rwkv.wkv") }) {
+                error("s: this engine reports no WKV state (state.layers.{i}.wkv); the reference engine does (--engine reference)")
+            } else {
+                error("s: no RWKV layer has reached rwkv.wkv yet (the engine reports its state there)")
+            }
             return
         }
         var note: String? = nil
         if layer != currentLayer, currentLayer < kinds.count, kinds[currentLayer] == .rwkv {
-            note = "layer \(currentLayer) has not reached rwkv.decay yet; showing the last RWKV layer with a complete state, layer \(layer)"
+            note = "layer \(currentLayer) has not reached rwkv.wkv yet; showing the last RWKV layer with a state, layer \(layer)"
         }
         let cfg = settings.config
-        guard let stats = WKVStateStats.compute(layer: layer, heads: cfg.numHeads, kvHeads: cfg.numKVHeads, headDim: cfg.headDim,
-                                                lookup: { self.seen[$0] }) else {
-            error("s: the checkpoints of layer \(layer) do not have the shapes of SPEC.md §4.3")
+        let H = cfg.numHeads, N = cfg.headDim
+        guard let state = seen[CheckpointName.stateWKV(layer)], state.shape == [H, N, N],
+              let decay = seen[CheckpointName.rwkv(layer, "decay")], decay.shape.count == 3, Array(decay.shape.dropFirst()) == [H, N] else {
+            error("s: the state or decay of layer \(layer) does not have the shape of SPEC.md §4.3–4.4")
             return
         }
-        let tokens = seen[CheckpointName.rwkv(layer, "kk")]?.shape.first ?? 0
-        emit(DebuggerView.wkvState(layer: layer, tokens: tokens, precision: settings.precision, stats: stats, note: note, style: style))
+        let stats = DebuggerView.wkvHeadStats(state: state.values, decay: decay.values, heads: H, headDim: N)
+        emit(DebuggerView.wkvState(layer: layer, tokens: decay.shape[0], precision: settings.precision, stats: stats, note: note, style: style))
     }
 
     // MARK: - Summary
 
-    private func tally(_ c: Checkpoint, stats: TensorStats, outcome: DumpOutcome?) {
+    private func tally(_ c: Checkpoint, stats: TensorStats, outcome: CheckpointComparison?) {
         if firstNonFinite == nil && stats.nonFiniteCount > 0 { firstNonFinite = "first in " + nonFiniteText(c, stats) }
-        guard let outcome else { return }
-        switch outcome {
-        case .missing: missingCount += 1
-        case .shapeMismatch(let d, let r):
-            comparedCount += 1
-            failureCount += 1
-            if firstFailure == nil { firstFailure = "\(c.name): dump shape \(shapeText(d)), run \(shapeText(r))" }
-        case .compared(let d):
-            comparedCount += 1
-            if d.verdict == .fail {
-                failureCount += 1
-                if firstFailure == nil {
-                    firstFailure = "\(c.name) at \(elementText(name: c.name, shape: c.shape, index: d.worstIndex)): "
-                        + "max rel \(formatNumber(d.metrics.maxRel)), NMSE \(formatNumber(d.metrics.nmse))"
-                        + (d.tolerance.map { " (\(d.budgetLabel ?? "") budget: max rel ≤ \(formatNumber($0.maxRel)), NMSE ≤ \(formatNumber($0.nmse)))" } ?? "")
-                }
-            }
+        guard settings.comparator != nil else { return }
+        guard let d = outcome else { missingCount += 1; return }
+        comparedCount += 1
+        guard !d.passed else { return }
+        failureCount += 1
+        guard firstFailure == nil else { return }
+        if let problem = d.problem {
+            firstFailure = "\(c.name): \(problem)"
+        } else {
+            firstFailure = "\(c.name) at \(d.worstLocation): "
+                + "max rel \(formatNumber(d.metrics.maxRel)), NMSE \(formatNumber(d.metrics.nmse))"
+                + (d.tolerance.map { " (\(d.budgetLabel) budget: max rel ≤ \(formatNumber($0.maxRel)), NMSE ≤ \(formatNumber($0.nmse)))" } ?? "")
         }
     }
 
@@ -271,7 +302,7 @@ final class DebuggerSession: CheckpointObserver {
     private func nonFiniteText(_ c: Checkpoint, _ s: TensorStats) -> String {
         let i = s.firstNonFinite ?? 0
         return "\(c.name): \(s.nanCount) NaN, \(s.infCount) Inf; first at "
-            + elementText(name: c.name, shape: c.shape, index: i) + " (flat index \(i)) = \(formatNumber(c.values[i]))"
+            + elementLocation(name: c.name, shape: c.shape, index: i) + " (flat index \(i)) = \(formatNumber(c.values[i]))"
     }
 
     /// The lines printed when the run reaches its end.
@@ -284,13 +315,16 @@ final class DebuggerSession: CheckpointObserver {
         }
         if let comparator = settings.comparator {
             var line = "comparison with \(comparator.path): \(comparedCount) compared, \(missingCount) missing from the dump"
-            if comparator.fixture != nil {
+            if comparedCount == 0 {
+                line += ", " + style.red("nothing compared")
+            } else if comparator.fixture != nil {
                 line += failureCount == 0 ? ", " + style.green("all pass") : ", " + style.red("\(failureCount) FAIL")
             } else if failureCount > 0 {
-                line += ", " + style.red("\(failureCount) shape mismatch\(failureCount == 1 ? "" : "es")")
+                line += ", " + style.red("\(failureCount) not comparable")
             }
             lines.append(line)
             if let f = firstFailure { lines.append("first failure: " + f) }
+            if let n = firstNonFiniteInDump { lines.append("non-finite in the dump: " + style.red(n)) }
         }
         return lines
     }

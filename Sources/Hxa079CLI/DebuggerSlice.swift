@@ -11,6 +11,7 @@
 // axis; the flat indices are enumerated in row-major order.
 
 import Hxa079
+import Hxa079Fixtures
 
 /// One item of a slice.
 enum SliceItem: Equatable {
@@ -102,7 +103,7 @@ struct TensorSlice: Equatable {
     /// The selection of this slice in a tensor of `shape` whose axes are called `labels`.
     func select(shape: [Int], labels: [String]) throws -> Selection {
         guard items.count <= shape.count else {
-            throw SliceError("slice has \(items.count) items but the tensor has \(shape.count) ax\(shape.count == 1 ? "is" : "es") \(shapeText(shape))")
+            throw SliceError("slice has \(items.count) items but the tensor has \(shape.count) ax\(shape.count == 1 ? "is" : "es") \(shapeDescription(shape))")
         }
         var indices: [[Int]] = []
         var dropped: [Bool] = []

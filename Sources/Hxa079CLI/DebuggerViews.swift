@@ -16,16 +16,24 @@ enum DebuggerView {
     /// Most values `p` prints.
     static let printLimit = 256
 
+    /// What the dump says about the checkpoint shown (nil result: the dump lacks it).
+    struct DumpSide {
+        var file: String
+        var tensor: CandidateTensor?
+        var result: CheckpointComparison?
+        /// `truth` (the fixture's) or `run`.
+        var against: String
+    }
+
     /// The block printed when the run pauses at `c`.
     static func checkpoint(_ c: Checkpoint, index: Int, total: Int, precision: String, layerKinds: [LayerKind],
-                           reason: String?, stats: TensorStats, dump: DumpOutcome?, dumpName: String,
-                           style: TerminalStyle) -> [String] {
+                           reason: String?, stats: TensorStats, dump: DumpSide?, style: TerminalStyle) -> [String] {
         let labels = axisLabels(for: c.name, rank: c.shape.count)
         var where_ = ""
         if let l = CheckpointName.layerIndex(of: c.name), l < layerKinds.count {
             where_ = "  layer \(l) \(layerKinds[l] == .rwkv ? "RWKV" : "GQA")"
         }
-        var lines = [style.dim("[\(index)/\(total)]") + " " + style.bold(c.name) + "  " + shapeText(c.shape)
+        var lines = [style.dim("[\(index)/\(total)]") + " " + style.bold(c.name) + "  " + shapeDescription(c.shape)
                      + " (" + labels.joined(separator: ", ") + ")  " + precision + where_
                      + (reason.map { "  " + style.cyan("(\($0))") } ?? "")]
         lines.append(StatsTable.header(style))
@@ -33,23 +41,26 @@ enum DebuggerView {
         lines.append("  " + pad("first", StatsTable.labelWidth) + valuesLine(c.values.prefix(firstValues))
                      + (c.values.count > firstValues ? "  …" : ""))
         guard let dump else { return lines }
-        switch dump {
-        case .missing:
-            lines.append("  " + pad("dump", StatsTable.labelWidth) + style.yellow("no tensor \(c.name) in \(dumpName)"))
+        guard let result = dump.result, let tensor = dump.tensor else {
+            lines.append("  " + pad("dump", StatsTable.labelWidth) + style.yellow("no tensor \(c.name) in \(dump.file)"))
+            return lines
+        }
+        switch result.outcome {
         case .shapeMismatch(let d, let r):
-            lines.append("  " + pad("dump", StatsTable.labelWidth) + style.red("shape \(shapeText(d)) differs from the run's \(shapeText(r))"))
-        case .compared(let diff):
-            lines.append(StatsTable.row("dump", TensorStats(diff.dump.values), style))
-            lines.append("  " + pad("first", StatsTable.labelWidth) + valuesLine(diff.dump.values.prefix(firstValues))
-                         + (diff.dump.values.count > firstValues ? "  …" : ""))
-            lines += difference(diff, name: c.name, shape: c.shape, style: style)
+            lines.append("  " + pad("dump", StatsTable.labelWidth) + style.red("shape \(shapeDescription(d)) differs from the \(dump.against)'s \(shapeDescription(r))"))
+        case .refusedDType:
+            lines.append("  " + pad("dump", StatsTable.labelWidth) + style.red(result.problem ?? ""))
+        case .compared, .nonFinite:
+            lines.append(StatsTable.row("dump", TensorStats(tensor.values), style))
+            lines.append("  " + pad("first", StatsTable.labelWidth) + valuesLine(tensor.values.prefix(firstValues))
+                         + (tensor.values.count > firstValues ? "  …" : ""))
+            lines += difference(result, against: dump.against, style: style)
         }
         return lines
     }
 
-    /// The `diff` lines of a comparison.
-    static func difference(_ d: DumpDifference, name: String, shape: [Int], style: TerminalStyle) -> [String] {
-        let against = d.budgetLabel == nil ? "run" : "truth"
+    /// The `diff` lines of a comparison whose values could be read.
+    static func difference(_ d: CheckpointComparison, against: String, style: TerminalStyle) -> [String] {
         var line = "  " + pad("diff", StatsTable.labelWidth)
             + "max abs \(formatNumber(d.metrics.maxAbs))  max rel \(formatNumber(d.metrics.maxRel))  NMSE \(formatNumber(d.metrics.nmse))"
             + "  (dump vs \(against))"
@@ -58,38 +69,54 @@ enum DebuggerView {
         case .fail: line += "  " + style.red("FAIL")
         case .unmarked: break
         }
-        if let label = d.budgetLabel {
+        if case .nonFinite(let nan, let inf) = d.outcome {
+            line += " (\(nan) NaN, \(inf) Inf where the \(against) is finite)"
+        } else if d.verdict != .unmarked {
             if let t = d.tolerance {
-                line += " (\(label) budget: max rel ≤ \(formatNumber(t.maxRel)), NMSE ≤ \(formatNumber(t.nmse)))"
+                line += " (\(d.budgetLabel) budget: max rel ≤ \(formatNumber(t.maxRel)), NMSE ≤ \(formatNumber(t.nmse)))"
             } else {
-                line += " (\(label))"
+                line += " (\(d.budgetLabel))"
             }
         }
+        if d.batchOfOne { line += " (leading axis of 1 read as a batch of one)" }
         var lines = [line]
-        if d.metrics.maxAbs > 0 || d.metrics.nonFiniteMismatches > 0 {
-            lines.append("  " + pad("", StatsTable.labelWidth) + "worst at " + elementText(name: name, shape: shape, index: d.worstIndex)
-                         + ": dump \(formatNumber(d.worstDump)), \(against) \(formatNumber(d.worstReference))"
+        if let worst = d.worstIndex, d.metrics.maxAbs > 0 || d.metrics.nonFiniteMismatches > 0 {
+            lines.append("  " + pad("", StatsTable.labelWidth) + "worst at " + elementLocation(name: d.name, shape: d.shape, index: worst)
+                         + ": dump \(formatNumber(d.worstCandidate)), \(against) \(formatNumber(d.worstTruth))"
                          + (d.metrics.nonFiniteMismatches > 0 ? "; \(d.metrics.nonFiniteMismatches) non-finite mismatches" : ""))
         }
         return lines
     }
 
     /// `p`: the selected values with their statistics, one row per run of the last kept axis.
+    ///
+    /// With `dump` (the dump's values in the run's shape) each row is followed
+    /// by the dump's row and the difference dump − run; `dumpNote` is printed
+    /// instead when the dump's tensor cannot be shown.
     static func tensor(_ c: Checkpoint, slice: TensorSlice, sliceText: String?, precision: String,
-                       style: TerminalStyle) throws -> [String] {
+                       dump: [Double]? = nil, dumpNote: String? = nil, style: TerminalStyle) throws -> [String] {
         let labels = axisLabels(for: c.name, rank: c.shape.count)
         let selection = try slice.select(shape: c.shape, labels: labels)
         let flat = selection.flatIndices()
         let values = flat.map { c.values[$0] }
+        let dumpValues = dump.map { d in flat.map { d[$0] } }
         let keptLabels = zip(labels, selection.dropped).filter { !$0.1 }.map { $0.0 }
-        var lines = [style.bold(c.name + (sliceText.map { "[\($0)]" } ?? "")) + "  " + shapeText(selection.shape)
+        var lines = [style.bold(c.name + (sliceText.map { "[\($0)]" } ?? "")) + "  " + shapeDescription(selection.shape)
                      + (keptLabels.isEmpty ? "" : " (" + keptLabels.joined(separator: ", ") + ")") + "  " + precision]
         if values.isEmpty {
             lines.append("  (empty selection)")
             return lines
         }
         lines.append(StatsTable.header(style))
-        lines.append(StatsTable.row("values", TensorStats(values), style))
+        lines.append(StatsTable.row(dumpValues == nil ? "values" : "run", TensorStats(values), style))
+        if let dumpValues {
+            lines.append(StatsTable.row("dump", TensorStats(dumpValues), style))
+            let m = ErrorMetrics(reference: values, candidate: dumpValues)
+            lines.append("  " + pad("diff", StatsTable.labelWidth) + "max abs \(formatNumber(m.maxAbs))  max rel \(formatNumber(m.maxRel))"
+                         + "  NMSE \(formatNumber(m.nmse))  (dump vs run, this selection)")
+        } else if let dumpNote {
+            lines.append("  " + pad("dump", StatsTable.labelWidth) + style.yellow(dumpNote))
+        }
 
         // Rows: the last kept axis runs along a row; the other axes label it in source coordinates.
         let lastKept = selection.dropped.lastIndex(of: false)
@@ -116,7 +143,14 @@ enum DebuggerView {
             var first = true
             while start < row.endIndex && shown < printLimit {
                 let end = min(start + valuesPerLine, row.endIndex, start + (printLimit - shown))
-                lines.append("  " + pad(first ? rowLabel(r) : "", labelWidth) + valuesLine(row[start..<end]))
+                if let dumpValues {
+                    let d = dumpValues[start..<end]
+                    lines.append("  " + pad(first ? rowLabel(r) : "", labelWidth) + "  " + pad("run", 5) + valuesLine(row[start..<end]))
+                    lines.append("  " + pad("", labelWidth) + "  " + pad("dump", 5) + valuesLine(d))
+                    lines.append("  " + pad("", labelWidth) + "  " + pad("diff", 5) + valuesLine(zip(d, row[start..<end]).map { $0 - $1 }))
+                } else {
+                    lines.append("  " + pad(first ? rowLabel(r) : "", labelWidth) + valuesLine(row[start..<end]))
+                }
                 shown += end - start
                 start = end
                 first = false
@@ -128,14 +162,43 @@ enum DebuggerView {
         return lines
     }
 
+    /// Statistics of one head of a WKV state.
+    struct WKVHeadStats {
+        var head: Int
+        var frobenius: Double
+        var maxAbs: Double
+        var decayMin: Double
+        var decayMax: Double
+    }
+
+    /// Per-head statistics of `state` [H, N, N] and of `decay` [T, H, N] (a NaN sticks).
+    static func wkvHeadStats(state: [Double], decay: [Double], heads H: Int, headDim N: Int) -> [WKVHeadStats] {
+        let T = N > 0 && H > 0 ? decay.count / (H * N) : 0
+        return (0..<H).map { h in
+            var squares = 0.0, maxAbs = 0.0
+            for x in state[(h * N * N)..<((h + 1) * N * N)] {
+                squares += x * x
+                if x.isNaN || abs(x) > maxAbs { maxAbs = abs(x) }
+            }
+            var dMin = Double.infinity, dMax = -Double.infinity
+            for t in 0..<T {
+                for d in decay[((t * H + h) * N)..<((t * H + h + 1) * N)] {
+                    if d.isNaN || d < dMin { dMin = d }
+                    if d.isNaN || d > dMax { dMax = d }
+                }
+            }
+            return WKVHeadStats(head: h, frobenius: squares.squareRoot(), maxAbs: maxAbs,
+                                decayMin: T > 0 ? dMin : .nan, decayMax: T > 0 ? dMax : .nan)
+        }
+    }
+
     /// `s`: one row per head.
     static func wkvState(layer: Int, tokens: Int, precision: String, stats: [WKVHeadStats], note: String?,
                          style: TerminalStyle) -> [String] {
         var lines: [String] = []
         if let note { lines.append(style.yellow(note)) }
         lines.append(style.bold("WKV state of layer \(layer)") + " after token \(tokens - 1): S [value][key] per head, zero initial state")
-        lines.append(style.dim("  rebuilt by SPEC (18)-(19) from layers.\(layer).rwkv.{kk, a, decay, k_scaled, v_mixed}"
-                               + (precision == "f64" ? "" : " (float64 evaluation of the \(precision) values)")))
+        lines.append(style.dim("  as the engine reported it: \(CheckpointName.stateWKV(layer)) [H, N, N] (\(precision)); decay from layers.\(layer).rwkv.decay"))
         let w = StatsTable.numberWidth
         lines.append(style.dim("  " + pad("head", 6) + pad("|S|_F", w, right: true) + pad("max |S|", w, right: true)
                                + pad("decay min", w, right: true) + pad("decay max", w, right: true)))

@@ -26,7 +26,7 @@ extension HXA079 {
         @Option(name: .long, help: "Model directory (config.json + model.safetensors or shards).")
         var model: String
 
-        @Option(name: .long, help: "Comma-separated token ids, e.g. 1,2,3.")
+        @Option(name: .long, parsing: .unconditional, help: "Comma-separated token ids, e.g. 1,2,3.")
         var tokens: String
 
         @Option(name: .long, help: "Arithmetic precision: f64 (default) or f32.")
@@ -35,7 +35,7 @@ extension HXA079 {
         @Option(name: .long, help: "Engine: reference (default) or fast (Float32 only).")
         var engine: EngineKind = .reference
 
-        @Option(name: .long, help: "WKV form: 0 or absent = token-by-token recurrence, L ≥ 1 = chunks of L tokens.")
+        @Option(name: .long, parsing: .unconditional, help: "WKV form: 0 or absent = token-by-token recurrence, L ≥ 1 = chunks of L tokens.")
         var chunkSize: Int = 0
 
         @Option(name: .long, help: "Continue from this state file (safetensors).")
@@ -52,7 +52,7 @@ extension HXA079 {
 
         func validate() throws {
             _ = try parseTokens(tokens)
-            if chunkSize < 0 { throw ValidationError("--chunk-size must be ≥ 0, got \(chunkSize)") }
+            try requireNonNegative(chunkSize, "--chunk-size")
             if engine == .fast && precision == .f64 { throw ValidationError("--engine fast computes in f32; use --precision f32 or omit it") }
         }
 
@@ -76,6 +76,7 @@ extension HXA079 {
                                               selection: CheckpointSelection) throws -> ForwardResult {
             let (weights, report) = try directory.load(as: T.self)
             for warning in report.nonFiniteDescriptions { printWarning(warning) }
+            try selection.requireMatches(layerKinds: weights.layerKinds)
             var state = try stateIn.map { try ModelState<T>(path: $0, config: weights.config, layerKinds: weights.layerKinds) }
                 ?? ModelState(for: weights)
             let start = state.position
@@ -98,6 +99,7 @@ extension HXA079 {
             if !report.problems.isEmpty { throw Hxa079Error.invalidModel(report.problems) }
             for warning in report.nonFiniteDescriptions { printWarning(warning) }
             let fast = try FastModel(directory: directory)
+            try selection.requireMatches(layerKinds: fast.layerKinds)
             var state = try stateIn.map { try ModelState<Float>(path: $0, config: fast.config, layerKinds: fast.layerKinds) }
                 ?? fast.initialState()
             let start = state.position
@@ -144,6 +146,25 @@ struct CheckpointSelection {
     }
 
     func matches(_ name: String) -> Bool { patterns.contains { globMatches($0, name) } }
+
+    /// Every name a dump of this model can hold: the activation checkpoints and the state tensors.
+    static func names(layerKinds: [LayerKind]) -> [String] {
+        var names = CheckpointName.all(layerKinds: layerKinds) + [CheckpointName.statePosition]
+        for (i, kind) in layerKinds.enumerated() {
+            names += kind == .rwkv ? [CheckpointName.stateWKV(i)] : [CheckpointName.stateKeys(i), CheckpointName.stateValues(i)]
+        }
+        return names
+    }
+
+    /// Throws (exit 64) when a pattern matches no name of this model, naming the closest valid names.
+    func requireMatches(layerKinds: [LayerKind]) throws {
+        let names = Self.names(layerKinds: layerKinds)
+        for p in patterns where !names.contains(where: { globMatches(p, $0) }) {
+            printError("--checkpoints \"\(p)\" matches no checkpoint of this model; closest: "
+                       + closestNames(to: p, in: names).joined(separator: ", ") + " (default, all, or globs such as layers.*.rwkv.wkv)")
+            throw ExitCode.validationFailure
+        }
+    }
 }
 
 /// What `forward` prints.

@@ -8,8 +8,8 @@
 //
 // Contract: the run is an ordinary forward call of the chosen engine from the
 // initial state, observed through the one checkpoint mechanism
-// (`CheckpointObserver`, here a `DebuggerSession`); nothing is recomputed
-// except the WKV state shown by `s` (see DebuggerWKVState). With --fixture the
+// (`CheckpointObserver`, here a `DebuggerSession`); nothing is recomputed:
+// `s` shows the state the engine reports (`state.layers.{i}.wkv`). With --fixture the
 // model is the fixture's, --tokens defaults to the fixture's tokens, and a
 // --compare dump is measured against the fixture's float64 truth and budgets
 // (only when the tokens are the fixture's). Commands come from a TTY prompt,
@@ -52,7 +52,7 @@ extension HXA079 {
         @Option(name: .long, help: "Fixture directory: its model, its tokens, its truth and budgets for --compare.")
         var fixture: String?
 
-        @Option(name: .long, help: "Comma-separated token ids (default with --fixture: the fixture's tokens).")
+        @Option(name: .long, parsing: .unconditional, help: "Comma-separated token ids (default with --fixture: the fixture's tokens).")
         var tokens: String?
 
         @Option(name: .long, help: "Arithmetic precision: f64 (default) or f32.")
@@ -61,7 +61,7 @@ extension HXA079 {
         @Option(name: .long, help: "Engine: reference (default) or fast (Float32 only).")
         var engine: EngineKind = .reference
 
-        @Option(name: .long, help: "WKV form: 0 or absent = token-by-token recurrence, L ≥ 1 = chunks of L tokens.")
+        @Option(name: .long, parsing: .unconditional, help: "WKV form: 0 or absent = token-by-token recurrence, L ≥ 1 = chunks of L tokens.")
         var chunkSize: Int = 0
 
         @Option(name: .customLong("break"), help: "Pause at checkpoints matching this glob (repeatable), e.g. 'layers.*.rwkv.wkv'.")
@@ -84,7 +84,7 @@ extension HXA079 {
             }
             if model != nil && tokens == nil { throw ValidationError("--tokens is required with --model") }
             if let tokens { _ = try parseTokens(tokens) }
-            if chunkSize < 0 { throw ValidationError("--chunk-size must be ≥ 0, got \(chunkSize)") }
+            try requireNonNegative(chunkSize, "--chunk-size")
             if engine == .fast && precision == .f64 { throw ValidationError("--engine fast computes in f32; use --precision f32 or omit it") }
             for b in breakpoints where b.isEmpty || b.contains(" ") {
                 throw ValidationError("--break \"\(b)\": a pattern is a non-empty glob without spaces")
@@ -145,8 +145,9 @@ extension HXA079 {
                     switch s {
                     case .quit(let at):
                         print("quit at \(at ?? "the start") (\(session.seenCount) of \(names.count) checkpoints)")
-                    case .nonFinite(let name):
-                        print(style.red("stopped by --watch-nan at \(name)") + " (checkpoint \(session.seenCount) of \(names.count)); exit status 3")
+                    case .nonFinite(let name, let side):
+                        print(style.red("stopped by --watch-nan at \(name)") + " (checkpoint \(session.seenCount) of \(names.count)); exit status 3"
+                              + " (non-finite in the \(side))")
                     }
                 }
             }

@@ -12,7 +12,9 @@
 // (max rel) and 1e-20 (NMSE): the independent NumPy check agrees to 1e-14.
 // A candidate passes a checkpoint iff maxRel ≤ tolerance.maxRel and
 // nmse ≤ tolerance.nmse, both after multiplying by the user's
-// `--tolerance-scale` (maxRel by s, NMSE by s²).
+// `--tolerance-scale` (maxRel by s, NMSE by s²). A checkpoint without a
+// budget (`state.position`) passes iff every value is equal. `BudgetRule` is
+// the one place this rule is applied (compare, step --compare, the Oracle).
 
 import Hxa079
 import SafeTensors
@@ -74,4 +76,26 @@ public enum BudgetClass: String, Sendable {
 
     /// F64 tensors are held to the float64 tolerance, every other dtype to the float32 budget.
     public init(dtype: DType) { self = dtype == .F64 ? .float64 : .float32 }
+}
+
+/// The pass/fail rule for one checkpoint and one candidate dtype.
+public struct BudgetRule: Sendable {
+    /// The scaled tolerance; nil: compared exactly.
+    public let tolerance: Tolerance?
+
+    /// - Parameters:
+    ///   - budget: the checkpoint's float32 budget (nil: compared exactly).
+    ///   - candidateDType: F64 picks the float64 tolerance, any other dtype the float32 budget.
+    public init(budget: Budget?, candidateDType: DType, toleranceScale: Double) {
+        guard let budget else { tolerance = nil; return }
+        tolerance = (BudgetClass(dtype: candidateDType) == .float64 ? Tolerance.float64 : budget.tolerance).scaled(toleranceScale)
+    }
+
+    /// The verdict for `metrics` (`candidate` and `truth` for exact comparisons).
+    public func admits(_ metrics: ErrorMetrics, candidate: [Double], truth: [Double]) -> Bool {
+        tolerance.map { $0.admits(metrics) } ?? (candidate == truth)
+    }
+
+    /// `f64`, `f32` or `exact` for a candidate of `dtype`.
+    public func label(_ dtype: DType) -> String { tolerance == nil ? "exact" : BudgetClass(dtype: dtype).rawValue }
 }

@@ -1,91 +1,115 @@
-// Comparison: holds another engine's checkpoints against a fixture and names
-// the first one in execution order that fails its budget.
+// Comparison: holds another engine's tensors against a reference and says
+// what came of each — the one comparison `hxa079 compare`, `hxa079 step
+// --compare` and the Oracle API share.
 //
-// Contract: the candidate is a set of named tensors (any float dtype, any
-// subset of the checkpoints). Each present checkpoint is compared with the
-// fixture's float64 truth for one plan: max abs, max rel, NMSE (and dB) and
-// pass/fail against the tolerance of its budget class (F64 candidates: the
-// float64 tolerance; everything else: the float32 budget), widened by the
-// tolerance scale. The report names the first failing checkpoint in
-// execution order and its worst element by token, head and channel.
+// Contract (SPEC.md §4.6 "Comparing"): one candidate tensor against one
+// reference tensor (the fixture's float64 truth, or in the debugger without
+// a fixture the run's own values) has exactly one outcome, checked in this
+// order:
+//   1. refused dtype — an integer candidate (I64, I32) for a float
+//      reference: fails, names the tensor and its dtype;
+//   2. shape mismatch — fails, "candidate [a, b] vs truth [c, d]"; a
+//      candidate whose shape is [1] + the reference's is accepted as a batch
+//      of one (and the result says so);
+//   3. non-finite — a NaN or ±Inf where the reference is finite: fails, with
+//      the NaN and Inf counts and the first such element;
+//   4. compared — max abs, max rel, NMSE against the reference, judged by the
+//      budget rule (Budget.swift) or left unmarked.
+// Missing (in the fixture, not in the candidate) and unknown (in the
+// candidate, not in the fixture) are lists of the report. A report passes
+// when at least one checkpoint was compared and none fails; a report with
+// nothing compared cannot be judged (`compare` exits 2).
 
 import Hxa079
 import SafeTensors
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-/// Named tensors of an engine (a dump).
-public struct CandidateTensor: Sendable {
-    public var dtype: DType
-    public var shape: [Int]
-    public var values: [Double]
-
-    public init(dtype: DType, shape: [Int], values: [Double]) {
-        self.dtype = dtype
-        self.shape = shape
-        self.values = values
-    }
-}
-
-extension CandidateTensor {
-    /// Every tensor of a safetensors dump.
-    public static func load(path: String) throws -> [String: CandidateTensor] {
-        let file: SafeTensorsFile
-        do { file = try SafeTensorsFile(path: path) }
-        catch let e as SafeTensorsError { throw Hxa079Error.safetensors(path: path, e) }
-        var out: [String: CandidateTensor] = [:]
-        for info in file.tensors {
-            let values: [Double]
-            switch info.dtype {
-            case .I64, .I32: values = try file.int64s(info.name).map { Double($0) }
-            default: values = try file.doubles(info.name)
-            }
-            out[info.name] = CandidateTensor(dtype: info.dtype, shape: info.shape, values: values)
-        }
-        return out
-    }
-}
-
 /// The result of one checkpoint.
 public struct CheckpointComparison: Sendable {
+    /// What happened to the tensor (see the contract).
+    public enum Outcome: Sendable, Equatable {
+        case compared
+        case nonFinite(nan: Int, inf: Int)
+        case shapeMismatch(candidate: [Int], truth: [Int])
+        case refusedDType(DType)
+    }
+
     public var name: String
+    /// The reference's shape (the candidate's after removing an accepted batch axis).
     public var shape: [Int]
+    /// The shape the candidate was stored with.
+    public var candidateShape: [Int]
     public var candidateDType: DType
     public var budgetClass: BudgetClass
-    /// The tolerance applied (after the scale), nil for exact comparisons.
+    /// The tolerance applied (after the scale); nil for exact or unmarked comparisons.
     public var tolerance: Tolerance?
     public var metrics: ErrorMetrics
-    public var passed: Bool
-    /// Coordinates of the worst element, labelled (e.g. `token 3, head 1, channel 7`).
+    public var outcome: Outcome
+    public var verdict: Verdict
+    /// True when a leading axis of size 1 was accepted as a batch of one.
+    public var batchOfOne: Bool
+    /// Flat index of the worst (or first non-finite) element; nil when none applies.
+    public var worstIndex: Int?
+    /// Coordinates of that element, labelled (e.g. `token 3, head 1, channel 7`), `-` when none.
     public var worstLocation: String
     public var worstCandidate: Double
     public var worstTruth: Double
-    /// A problem that made the comparison impossible (shape mismatch).
-    public var problem: String?
+
+    /// False only for a failing verdict.
+    public var passed: Bool { verdict != .fail }
+
+    /// Why the tensor could not be compared by its metrics (nil for `.compared`).
+    public var problem: String? {
+        switch outcome {
+        case .compared: return nil
+        case .refusedDType(let d):
+            return "dtype \(d.rawValue): an integer tensor cannot be held to a float checkpoint (dump it as F32 or F64)"
+        case .shapeMismatch(let c, let t):
+            var text = "shape: candidate \(shapeDescription(c)) vs truth \(shapeDescription(t))"
+            if c.count == t.count, c.count >= 1, c.dropFirst() == t.dropFirst(), let a = c.first, let b = t.first {
+                text += " (\(a) rows along the first axis, the truth has \(b))"
+            } else if c.count != t.count, elementCount(c) == elementCount(t) {
+                text += " (same number of elements: dump it with the checkpoint's shape)"
+            }
+            return text
+        case .nonFinite(let nan, let inf):
+            return "non-finite where the truth is finite: \(nan) NaN, \(inf) Inf; first at \(worstLocation)"
+                + (worstIndex.map { " (flat index \($0))" } ?? "") + " = \(formatNumber(worstCandidate))"
+        }
+    }
 }
 
-/// Everything `compare` found.
-public struct ComparisonReport: Sendable {
-    public var fixture: String
-    public var plan: String
-    public var toleranceScale: Double
-    /// Compared checkpoints, in execution order.
-    public var results: [CheckpointComparison]
-    /// Fixture checkpoints the candidate did not provide.
-    public var missing: [String]
-    /// Candidate tensors the fixture does not know.
-    public var unknown: [String]
-
-    public var passed: Bool { results.allSatisfy { $0.passed } && !results.isEmpty }
-    /// The first failing checkpoint in execution order.
-    public var firstFailure: CheckpointComparison? { results.first { !$0.passed } }
+/// How a compared tensor is judged.
+public enum Verdict: Sendable, Equatable {
+    case pass
+    case fail
+    /// No budget applies (the debugger measuring against its own run).
+    case unmarked
 }
 
-/// Names the axes of a checkpoint for reporting the worst element.
+/// What a comparison measures against.
+public enum ComparisonJudge: Sendable {
+    /// The fixture's truth: the checkpoint's budget (nil: compared exactly) by the budget rule.
+    case budget(Budget?, toleranceScale: Double)
+    /// Metrics only.
+    case unmarked
+}
+
+/// `[12, 4, 16]`.
+public func shapeDescription(_ shape: [Int]) -> String { "[" + shape.map(String.init).joined(separator: ", ") + "]" }
+
+/// The number of elements of `shape`; nil for a negative extent or an overflowing product.
+public func elementCount(_ shape: [Int]) -> Int? {
+    var n = 1
+    for d in shape {
+        guard d >= 0 else { return nil }
+        let (p, overflow) = n.multipliedReportingOverflow(by: d)
+        if overflow { return nil }
+        n = p
+    }
+    return n
+}
+
+/// Names the axes of a checkpoint for reporting an element.
 public func axisLabels(for name: String, rank: Int) -> [String] {
     if name.hasPrefix("state.") {
         if name.hasSuffix(".wkv") { return ["head", "value", "key"] }
@@ -103,7 +127,113 @@ public func axisLabels(for name: String, rank: Int) -> [String] {
     }
 }
 
+/// `token 3, head 1, channel 7` for flat index `index` of checkpoint `name` of `shape`.
+public func elementLocation(name: String, shape: [Int], index: Int) -> String {
+    let labels = axisLabels(for: name, rank: shape.count)
+    let coords = unravel(index, shape: shape)
+    if coords.isEmpty { return "element \(index)" }
+    return zip(labels, coords).map { "\($0.0) \($0.1)" }.joined(separator: ", ")
+}
+
+/// Holds one candidate tensor against its reference (the contract's four outcomes).
+///
+/// - Parameters:
+///   - reference: row-major values of shape `referenceShape`.
+///   - referenceIsInteger: true for an integer checkpoint (`state.position`), which
+///     accepts integer candidates.
+public func compareCheckpoint(name: String, candidate: CandidateTensor, reference: [Double], referenceShape: [Int],
+                              referenceIsInteger: Bool = false, judge: ComparisonJudge) -> CheckpointComparison {
+    let cls = BudgetClass(dtype: candidate.dtype)
+    var result = CheckpointComparison(
+        name: name, shape: referenceShape, candidateShape: candidate.shape, candidateDType: candidate.dtype, budgetClass: cls,
+        tolerance: nil, metrics: ErrorMetrics(reference: [Double](), candidate: [Double]()), outcome: .compared, verdict: .fail,
+        batchOfOne: false, worstIndex: nil, worstLocation: "-", worstCandidate: .nan, worstTruth: .nan)
+    func infiniteMetrics() -> ErrorMetrics { ErrorMetrics(reference: [Double.infinity], candidate: [0.0]) }
+    // 1. dtype
+    if !candidate.dtype.isFloatingPoint && !referenceIsInteger {
+        result.outcome = .refusedDType(candidate.dtype)
+        result.metrics = infiniteMetrics()
+        return result
+    }
+    // 2. shape (a leading batch axis of one is accepted)
+    if candidate.shape != referenceShape {
+        if candidate.shape.count == referenceShape.count + 1, candidate.shape.first == 1,
+           Array(candidate.shape.dropFirst()) == referenceShape {
+            result.batchOfOne = true
+        } else {
+            result.outcome = .shapeMismatch(candidate: candidate.shape, truth: referenceShape)
+            result.metrics = infiniteMetrics()
+            return result
+        }
+    }
+    let values = candidate.values
+    guard values.count == reference.count else {   // a shape that disagrees with its own values (API callers)
+        result.outcome = .shapeMismatch(candidate: [values.count], truth: referenceShape)
+        result.metrics = infiniteMetrics()
+        return result
+    }
+    // 3. non-finite where the reference is finite
+    var nan = 0, inf = 0, first: Int? = nil
+    for (i, (c, r)) in zip(values, reference).enumerated() where r.isFinite && !c.isFinite {
+        if c.isNaN { nan += 1 } else { inf += 1 }
+        if first == nil { first = i }
+    }
+    let metrics = ErrorMetrics(reference: reference, candidate: values)
+    result.metrics = metrics
+    var rule: BudgetRule? = nil
+    if case .budget(let budget, let scale) = judge {
+        rule = BudgetRule(budget: budget, candidateDType: candidate.dtype, toleranceScale: scale)
+        result.tolerance = rule?.tolerance
+    }
+    if let first {
+        result.outcome = .nonFinite(nan: nan, inf: inf)
+        result.setWorst(first, values, reference)
+        return result
+    }
+    // 4. compared
+    if let rule {
+        result.verdict = rule.admits(metrics, candidate: values, truth: reference) ? .pass : .fail
+    } else {
+        result.verdict = .unmarked
+    }
+    if !reference.isEmpty { result.setWorst(min(metrics.worstIndex, reference.count - 1), values, reference) }
+    return result
+}
+
+extension CheckpointComparison {
+    fileprivate mutating func setWorst(_ i: Int, _ values: [Double], _ reference: [Double]) {
+        worstIndex = i
+        worstLocation = elementLocation(name: name, shape: shape, index: i)
+        worstCandidate = values[i]
+        worstTruth = reference[i]
+    }
+}
+
+/// Everything a comparison with a fixture found.
+public struct ComparisonReport: Sendable {
+    public var fixture: String
+    public var plan: String
+    public var toleranceScale: Double
+    /// Checkpoints present in the candidate, in execution order.
+    public var results: [CheckpointComparison]
+    /// Fixture checkpoints the candidate did not provide.
+    public var missing: [String]
+    /// Candidate tensors the fixture does not know.
+    public var unknown: [String]
+
+    /// True when at least one checkpoint was compared and none fails.
+    public var passed: Bool { results.allSatisfy { $0.passed } && !results.isEmpty }
+    /// False when nothing could be judged (no fixture checkpoint in the candidate).
+    public var comparable: Bool { !results.isEmpty }
+    /// The first failing checkpoint in execution order.
+    public var firstFailure: CheckpointComparison? { results.first { !$0.passed } }
+    /// Every failing checkpoint, in execution order.
+    public var failures: [CheckpointComparison] { results.filter { !$0.passed } }
+}
+
 /// Compares `candidate` with the truth of `plan` in `fixture`.
+///
+/// - Throws: `Hxa079Error.invalidArgument` for an unknown plan; errors reading the fixture.
 public func compare(fixture: Fixture, plan: String, candidate: [String: CandidateTensor],
                     toleranceScale: Double = 1) throws -> ComparisonReport {
     guard fixture.manifest.plans.contains(where: { $0.name == plan }) else {
@@ -113,100 +243,13 @@ public func compare(fixture: Fixture, plan: String, candidate: [String: Candidat
     var missing: [String] = []
     for record in fixture.manifest.checkpoints {
         guard let c = candidate[record.name] else { missing.append(record.name); continue }
-        let labels = axisLabels(for: record.name, rank: record.shape.count)
-        let cls = BudgetClass(dtype: c.dtype)
-        if c.shape != record.shape {
-            results.append(CheckpointComparison(
-                name: record.name, shape: c.shape, candidateDType: c.dtype, budgetClass: cls, tolerance: nil,
-                metrics: ErrorMetrics(reference: [Double.infinity], candidate: [0]), passed: false,
-                worstLocation: "-", worstCandidate: .nan, worstTruth: .nan,
-                problem: "shape \(c.shape), expected \(record.shape)"))
-            continue
-        }
         let truth = try fixture.truth(plan: plan, name: record.name)
-        let metrics = ErrorMetrics(reference: truth, candidate: c.values)
-        let tolerance: Tolerance?
-        let passed: Bool
-        if let budget = record.budget {
-            let t = (cls == .float64 ? Tolerance.float64 : budget.tolerance).scaled(toleranceScale)
-            tolerance = t
-            passed = t.admits(metrics)
-        } else {
-            tolerance = nil
-            passed = truth == c.values
-        }
-        let idx = min(metrics.worstIndex, max(truth.count - 1, 0))
-        let coords = unravel(idx, shape: record.shape)
-        let location = zip(labels, coords).map { "\($0.0) \($0.1)" }.joined(separator: ", ")
-        results.append(CheckpointComparison(
-            name: record.name, shape: record.shape, candidateDType: c.dtype, budgetClass: cls, tolerance: tolerance,
-            metrics: metrics, passed: passed, worstLocation: location,
-            worstCandidate: truth.isEmpty ? .nan : c.values[idx], worstTruth: truth.isEmpty ? .nan : truth[idx], problem: nil))
+        results.append(compareCheckpoint(name: record.name, candidate: c, reference: truth, referenceShape: record.shape,
+                                         referenceIsInteger: !(DType(rawValue: record.dtype)?.isFloatingPoint ?? true),
+                                         judge: .budget(record.budget, toleranceScale: toleranceScale)))
     }
     let known = Set(fixture.manifest.checkpoints.map { $0.name })
     let unknown = candidate.keys.filter { !known.contains($0) }.sorted()
     return ComparisonReport(fixture: fixture.manifest.name, plan: plan, toleranceScale: toleranceScale,
                             results: results, missing: missing, unknown: unknown)
 }
-
-// MARK: - Text report
-
-/// Formats a number the same way everywhere: 3 significant digits in
-/// scientific notation, `0` for zero.
-public func formatNumber(_ x: Double) -> String {
-    if x == 0 { return "0" }
-    if x.isNaN { return "nan" }
-    if x.isInfinite { return x > 0 ? "inf" : "-inf" }
-    var exponent = Int(log10(abs(x)).rounded(.down))
-    var mantissa = x / pow(10, Double(exponent))
-    if abs(mantissa) >= 9.995 { exponent += 1; mantissa = x / pow(10, Double(exponent)) }
-    if abs(mantissa) < 1 { exponent -= 1; mantissa = x / pow(10, Double(exponent)) }
-    let rounded = (mantissa * 100).rounded() / 100
-    let m = String(rounded)
-    let parts = m.split(separator: ".")
-    let frac = parts.count > 1 ? String(parts[1]) : "0"
-    let padded = String((frac + "00").prefix(2))
-    return "\(parts[0]).\(padded)e\(exponent < 0 ? "-" : "+")\(abs(exponent) < 10 ? "0" : "")\(abs(exponent))"
-}
-
-/// Pads `s` on the right (left when `right` is false) to `width` characters.
-public func pad(_ s: String, _ width: Int, right: Bool = false) -> String {
-    s.count >= width ? s : (right ? String(repeating: " ", count: width - s.count) + s : s + String(repeating: " ", count: width - s.count))
-}
-
-extension ComparisonReport {
-    /// The report as aligned text (what `hxa079 compare` prints).
-    public func text(verbose: Bool = true) -> String {
-        var lines: [String] = []
-        lines.append("fixture \(fixture), plan \(plan): \(results.count) checkpoints compared, \(missing.count) missing, \(unknown.count) unknown"
-                     + (toleranceScale != 1 ? ", tolerance scale \(toleranceScale)" : ""))
-        let nameWidth = max(10, (results.map { $0.name.count }.max() ?? 10) + 2)
-        lines.append(pad("checkpoint", nameWidth) + pad("budget", 8) + pad("max abs", 11, right: true) + pad("max rel", 11, right: true)
-                     + pad("tol rel", 11, right: true) + pad("NMSE", 11, right: true) + pad("dB", 9, right: true) + "  result")
-        for r in results where verbose || !r.passed {
-            let db = r.metrics.nmse > 0 ? String(Int((10 * log10(r.metrics.nmse)).rounded())) : "-inf"
-            let result = r.problem.map { "FAIL (\($0))" } ?? (r.passed ? "pass" : "FAIL")
-            lines.append(pad(r.name, nameWidth) + pad(r.tolerance == nil ? "exact" : r.budgetClass.rawValue, 8)
-                         + pad(formatNumber(r.metrics.maxAbs), 11, right: true) + pad(formatNumber(r.metrics.maxRel), 11, right: true)
-                         + pad(r.tolerance.map { formatNumber($0.maxRel) } ?? "-", 11, right: true)
-                         + pad(formatNumber(r.metrics.nmse), 11, right: true) + pad(db, 9, right: true) + "  " + result)
-        }
-        if let f = firstFailure {
-            if let p = f.problem {
-                lines.append("FIRST FAILURE: \(f.name): \(p)")
-            } else {
-                lines.append("FIRST FAILURE: \(f.name) at \(f.worstLocation): candidate \(formatNumber(f.worstCandidate)), truth \(formatNumber(f.worstTruth)); "
-                             + "max rel \(formatNumber(f.metrics.maxRel)) (tolerance \(f.tolerance.map { formatNumber($0.maxRel) } ?? "exact")), "
-                             + "NMSE \(formatNumber(f.metrics.nmse)) (tolerance \(f.tolerance.map { formatNumber($0.nmse) } ?? "exact"))"
-                             + (f.metrics.nonFiniteMismatches > 0 ? ", \(f.metrics.nonFiniteMismatches) non-finite values" : ""))
-            }
-        } else if results.isEmpty {
-            lines.append("NO CHECKPOINT COMPARED: the candidate holds none of the fixture's checkpoint names")
-        } else {
-            lines.append("ALL PASS")
-        }
-        if !unknown.isEmpty { lines.append("unknown names (ignored): " + unknown.prefix(8).joined(separator: ", ") + (unknown.count > 8 ? ", …" : "")) }
-        return lines.joined(separator: "\n")
-    }
-}
-

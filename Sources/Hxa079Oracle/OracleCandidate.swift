@@ -13,8 +13,9 @@
 //     `hxa079 compare`);
 //   * an `OracleObserver` the engine reported to while running a plan.
 // A tensor without a shape takes the fixture's shape when its element count
-// matches, and is otherwise reported as a shape mismatch: the check never
-// compares arrays of different lengths.
+// matches, and is otherwise reported as a shape mismatch. Checking is the one
+// comparison of Hxa079Fixtures (`compareCheckpoint`), shared with
+// `hxa079 compare` and `hxa079 step --compare`.
 
 import Hxa079
 import Hxa079Fixtures
@@ -129,26 +130,14 @@ public struct OracleCandidate: Sendable, OracleCandidateConvertible {
         for (name, t) in tensors {
             let expected = fixture.manifest.checkpoint(name)?.shape
             var shape = t.shape ?? expected ?? [t.values.count]
-            // Never let a length mismatch reach the element-wise comparison:
-            // report it as a shape mismatch instead.
+            // A shapeless tensor of another length keeps its length as its shape,
+            // so the comparison reports "candidate [n] vs truth […]".
             if elementCount(shape) != t.values.count { shape = [t.values.count] }
             let dtype = t.dtype ?? (name == CheckpointName.statePosition ? .I64 : (t.precision == .float64 ? .F64 : .F32))
             out[name] = CandidateTensor(dtype: dtype, shape: shape, values: t.values)
         }
         return out
     }
-}
-
-/// The number of elements of `shape`; nil for a negative extent or an overflowing product.
-func elementCount(_ shape: [Int]) -> Int? {
-    var n = 1
-    for d in shape {
-        guard d >= 0 else { return nil }
-        let (p, overflow) = n.multipliedReportingOverflow(by: d)
-        if overflow { return nil }
-        n = p
-    }
-    return n
 }
 
 extension Dictionary: OracleCandidateConvertible where Key == String, Value: OracleTensorValues {

@@ -2,7 +2,9 @@
 //
 // Contract: `OracleFixture.check` compares every checkpoint the candidate
 // holds with the fixture's float64 truth for one plan, exactly as
-// `hxa079 compare` does (Hxa079Fixtures `compare`): per checkpoint max abs,
+// `hxa079 compare` does (Hxa079Fixtures `compare`, the one comparison shared
+// with `hxa079 step --compare`; each checkpoint's outcome: compared, non-finite,
+// shape mismatch or refused dtype): per checkpoint max abs,
 // max rel, NMSE, the tolerance of its budget class widened by the tolerance
 // scale, pass/fail, and the worst element labelled by token/head/channel.
 // The report names the first failing checkpoint in execution order; its
@@ -37,7 +39,7 @@ public struct OracleReport: Sendable, CustomStringConvertible {
     /// The first failing checkpoint in execution order, nil when none fails.
     public var firstFailure: CheckpointComparison? { comparison.firstFailure }
     /// Every failing checkpoint, in execution order.
-    public var failures: [CheckpointComparison] { comparison.results.filter { !$0.passed } }
+    public var failures: [CheckpointComparison] { comparison.failures }
     /// The result for checkpoint `name`, if it was compared.
     public func result(_ name: String) -> CheckpointComparison? { comparison.results.first { $0.name == name } }
 
@@ -123,7 +125,11 @@ public struct OracleReport: Sendable, CustomStringConvertible {
     }
 
     private func budgetName(_ r: CheckpointComparison) -> String {
-        if r.problem != nil { return "not comparable" }
+        switch r.outcome {
+        case .shapeMismatch, .refusedDType: return "not comparable"
+        case .nonFinite: return "non-finite values"
+        case .compared: break
+        }
         if r.tolerance == nil { return "compared exactly" }
         return r.budgetClass == .float64 ? "float64 candidate, float64 tolerance" : "float32 candidate, float32 budget"
     }

@@ -165,12 +165,27 @@ extension RWKVWeights where T: ReferenceScalar {
                              r: r, logDecay: logDecay, k: kScaled, v: vH, alpha: alpha, beta: beta)
         if mutant == .transposedState { MutantWKV.transposeHeads(&state.values, heads: H, size: N) }   // MUTANT transposed_state
         let o: [T]
+        let stateReport = observer.stateCheckpoints
+        var tokenStates: [[T]] = []   // the state after each token, when the observer asks for it
         if let mutant, mutant == .removalFromDecayedState || mutant == .readoutFromOldState {
             o = MutantWKV.recurrent(input, state: &state.values, mutant: mutant)   // MUTANT removal_from_decayed_state, readout_from_old_state
         } else if options.chunkSize > 0 {
             o = WKV.chunked(input, chunkSize: options.chunkSize, state: &state.values)
+        } else if stateReport == .perToken {
+            // One step per call of the same recurrence: bitwise the same values (SPEC.md §4.5).
+            var rows: [T] = []
+            for t in 0..<tokens {
+                rows += WKV.recurrent(input.step(t), state: &state.values)
+                tokenStates.append(state.values)
+            }
+            o = rows
         } else {
             o = WKV.recurrent(input, state: &state.values)
+        }
+        if stateReport != .none {   // state.layers.{i}.wkv, just before rwkv.wkv (SPEC.md §4.2, §4.4)
+            for s in tokenStates.isEmpty ? [state.values] : tokenStates {
+                try observer.record(CheckpointName.stateWKV(layer), shape: [H, N, N], s)
+            }
         }
         try observer.record(name("wkv"), shape: [tokens, H, N], o)
 
@@ -203,5 +218,15 @@ extension RWKVWeights where T: ReferenceScalar {
         let out = output.applyRows(gated, rows: tokens)
         try observer.record(name("mixer_out"), shape: [tokens, C], out)
         return out
+    }
+}
+
+extension WKVInput {
+    /// Step `t` alone, as a one-step input.
+    fileprivate func step(_ t: Int) -> WKVInput {
+        let kr = (t * heads * keySize)..<((t + 1) * heads * keySize)
+        let vr = (t * heads * valueSize)..<((t + 1) * heads * valueSize)
+        return WKVInput(steps: 1, heads: heads, keySize: keySize, valueSize: valueSize, r: Array(r[kr]),
+                        logDecay: Array(logDecay[kr]), k: Array(k[kr]), v: Array(v[vr]), alpha: Array(alpha[kr]), beta: Array(beta[kr]))
     }
 }

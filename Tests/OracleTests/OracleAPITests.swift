@@ -135,14 +135,14 @@ struct OracleAPITests {
         truth["layers.0.out"] = Array((truth["layers.0.out"] ?? []).dropLast())
         let report = try tiny.check(truth)
         let first = try #require(report.firstFailure)
-        #expect(first.name == "layers.0.out" && first.problem == "shape [767], expected [12, 64]", "\(first.problem ?? "no problem")")
-        #expect(report.failureMessage()?.contains("layers.0.out: shape [767], expected [12, 64]") == true)
+        #expect(first.name == "layers.0.out" && first.problem == "shape: candidate [767] vs truth [12, 64]", "\(first.problem ?? "no problem")")
+        #expect(report.failureMessage()?.contains("layers.0.out: shape: candidate [767] vs truth [12, 64]") == true)
 
         // An explicit shape is kept (and must fit the values).
         var candidate = OracleCandidate()
         let embed = try tiny.truth(name: CheckpointName.embed)
         try candidate.set(CheckpointName.embed, embed, shape: [64, 12])
-        #expect(try tiny.check(candidate).firstFailure?.problem == "shape [64, 12], expected [12, 64]")
+        #expect(try tiny.check(candidate).firstFailure?.problem == "shape: candidate [64, 12] vs truth [12, 64]")
         try candidate.set(CheckpointName.embed, embed, shape: [12, 64])
         #expect(try tiny.check(candidate).passed)
         #expect(throws: Hxa079Error.self) { try candidate.set(CheckpointName.embed, embed, shape: [12, 63]) }

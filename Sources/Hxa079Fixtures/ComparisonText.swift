@@ -1,0 +1,114 @@
+// ComparisonText: how comparisons are written (what `hxa079 compare` prints;
+// the debugger and the Oracle messages use the same number format).
+//
+// Contract: numbers go through `formatNumber` (3 significant digits,
+// scientific, `0`, `nan`, `inf`) or `formatDecibels`; neither converts a
+// non-finite or huge value to an integer. One row per checkpoint; a row that
+// could not be measured says why in its result column; the last line names
+// the first failure in execution order, or says ALL PASS, or that nothing
+// was compared.
+
+import Hxa079
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Formats a number the same way everywhere: 3 significant digits in
+/// scientific notation, `0` for zero, `nan`, `inf`, `-inf`.
+public func formatNumber(_ x: Double) -> String {
+    if x == 0 { return "0" }
+    if x.isNaN { return "nan" }
+    if x.isInfinite { return x > 0 ? "inf" : "-inf" }
+    // |x| is finite and non-zero, so its decimal exponent is within [-324, 308].
+    var exponent = Int(log10(abs(x)).rounded(.down))
+    var mantissa = x / pow(10, Double(exponent))
+    if abs(mantissa) >= 9.995 { exponent += 1; mantissa = x / pow(10, Double(exponent)) }
+    if abs(mantissa) < 1 { exponent -= 1; mantissa = x / pow(10, Double(exponent)) }
+    let rounded = (mantissa * 100).rounded() / 100
+    let m = String(rounded)
+    let parts = m.split(separator: ".")
+    let frac = parts.count > 1 ? String(parts[1]) : "0"
+    let padded = String((frac + "00").prefix(2))
+    return "\(parts[0]).\(padded)e\(exponent < 0 ? "-" : "+")\(abs(exponent) < 10 ? "0" : "")\(abs(exponent))"
+}
+
+/// `10·log10(x)` rounded to an integer, `-inf` for 0, `inf` / `nan` as such.
+public func formatDecibels(_ x: Double) -> String {
+    if x.isNaN { return "nan" }
+    if x == 0 { return "-inf" }
+    if x < 0 { return "nan" }
+    let db = (10 * log10(x)).rounded()
+    guard let i = Int(exactly: db) else { return db > 0 ? "inf" : "-inf" }   // never traps: finite dB of a Double is within ±3300
+    return String(i)
+}
+
+/// Pads `s` on the right (left when `right` is true) to `width` characters.
+public func pad(_ s: String, _ width: Int, right: Bool = false) -> String {
+    s.count >= width ? s : (right ? String(repeating: " ", count: width - s.count) + s : s + String(repeating: " ", count: width - s.count))
+}
+
+extension CheckpointComparison {
+    /// `f64`, `f32`, `exact`, or `-` when no budget was applied.
+    public var budgetLabel: String {
+        switch outcome {
+        case .compared: return verdict == .unmarked ? "-" : (tolerance == nil ? "exact" : budgetClass.rawValue)
+        default: return "-"
+        }
+    }
+
+    /// `pass`, `FAIL`, `FAIL (why)`; a batch of one is said.
+    public var resultText: String {
+        if let p = problem { return "FAIL (\(p))" }
+        let base = verdict == .pass ? "pass" : (verdict == .fail ? "FAIL" : "-")
+        return base + (batchOfOne ? " (leading axis of 1 read as a batch of one)" : "")
+    }
+}
+
+extension ComparisonReport {
+    /// The report as aligned text (what `hxa079 compare` prints).
+    public func text(verbose: Bool = true) -> String {
+        var lines: [String] = []
+        lines.append("fixture \(fixture), plan \(plan): \(results.count) checkpoints compared, \(missing.count) missing, \(unknown.count) unknown"
+                     + (toleranceScale != 1 ? ", tolerance scale \(toleranceScale)" : ""))
+        let nameWidth = max(10, (results.map { $0.name.count }.max() ?? 10) + 2)
+        lines.append(pad("checkpoint", nameWidth) + pad("budget", 8) + pad("max abs", 11, right: true) + pad("max rel", 11, right: true)
+                     + pad("tol rel", 11, right: true) + pad("NMSE", 11, right: true) + pad("dB", 9, right: true) + "  result")
+        for r in results where verbose || !r.passed {
+            let measured = r.problem == nil || isNonFinite(r)
+            lines.append(pad(r.name, nameWidth) + pad(isNonFinite(r) ? r.budgetClass.rawValue : r.budgetLabel, 8)
+                         + pad(measured ? formatNumber(r.metrics.maxAbs) : "-", 11, right: true)
+                         + pad(measured ? formatNumber(r.metrics.maxRel) : "-", 11, right: true)
+                         + pad(r.tolerance.map { formatNumber($0.maxRel) } ?? "-", 11, right: true)
+                         + pad(measured ? formatNumber(r.metrics.nmse) : "-", 11, right: true)
+                         + pad(measured ? formatDecibels(r.metrics.nmse) : "-", 9, right: true) + "  " + r.resultText)
+        }
+        if let f = firstFailure {
+            lines.append("FIRST FAILURE: " + f.failureLine)
+        } else if results.isEmpty {
+            lines.append("NO CHECKPOINT COMPARED: the candidate holds none of the fixture's checkpoint names")
+        } else {
+            lines.append("ALL PASS")
+        }
+        if !unknown.isEmpty { lines.append("unknown names (ignored): " + unknown.prefix(8).joined(separator: ", ") + (unknown.count > 8 ? ", …" : "")) }
+        return lines.joined(separator: "\n")
+    }
+
+    private func isNonFinite(_ r: CheckpointComparison) -> Bool {
+        if case .nonFinite = r.outcome { return true }
+        return false
+    }
+}
+
+extension CheckpointComparison {
+    /// `NAME at LOCATION: candidate …, truth …; max rel … (tolerance …), NMSE … (tolerance …)` or `NAME: problem`.
+    public var failureLine: String {
+        if let p = problem { return "\(name): \(p)" }
+        return "\(name) at \(worstLocation): candidate \(formatNumber(worstCandidate)), truth \(formatNumber(worstTruth)); "
+            + "max rel \(formatNumber(metrics.maxRel)) (tolerance \(tolerance.map { formatNumber($0.maxRel) } ?? "exact")), "
+            + "NMSE \(formatNumber(metrics.nmse)) (tolerance \(tolerance.map { formatNumber($0.nmse) } ?? "exact"))"
+            + (metrics.nonFiniteMismatches > 0 ? ", \(metrics.nonFiniteMismatches) non-finite values" : "")
+    }
+}
