@@ -339,6 +339,14 @@ public final class FastModel {
             guard let sb = sp.baseAddress else { return }
             runWKV(args, state: sb, chunkSize: T > 1 ? chunkSize : 0, workspace: ws.wkv)
         }
+        // state.layers.{i}.wkv [H, N, N] just before rwkv.wkv (SPEC.md §4.2, §4.4): this
+        // engine reports it once per call, also when asked per token.
+        if observer.stateCheckpoints != .none {
+            try state.values.withUnsafeBufferPointer { sp in
+                guard let sb = sp.baseAddress else { return }
+                try report(observer, CheckpointName.stateWKV(layer), [H, N, N], sb)
+            }
+        }
         try report(observer, name("wkv"), [T, H, N], ws.o)
 
         // (22) bonus_h = (Σ_n r·k̃·r_k)·v_h
