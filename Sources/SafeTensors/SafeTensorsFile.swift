@@ -21,7 +21,8 @@
 //   a pointer into the buffer), so unaligned data — a header not padded to 8
 //   bytes, as some writers produce — reads correctly. Values are little-endian.
 // - `doubles` reads F64/F32/F16/BF16 exactly; `floats` reads F32/F16/BF16 exactly
-//   and rounds F64 to nearest (both through the one dtype decoder, FloatCoding.swift); `int64s` reads I64/I32; `rawBytes` any dtype.
+//   and rounds F64 to nearest (both through the dtype decoder of
+//   FloatCoding.swift); `int64s` reads I64/I32; `rawBytes` any dtype.
 // - Immutable after init; safe to share across threads.
 
 public final class SafeTensorsFile: @unchecked Sendable {
