@@ -11,8 +11,9 @@
 //   maps the file); tensor values are read with `pread`, one tensor at a time
 //   in 4 MiB chunks, and converted by SafeTensors' dtype decoder
 //   (`FloatDType`) as they arrive. A file truncated while open gives an error
-//   instead of SIGBUS. `scanNonFinite` checks the stored bits and keeps no
-//   values.
+//   instead of SIGBUS. `doubles(_:rows:)` / `floats(_:rows:)` read only the
+//   given rows (first dimension). `scanNonFinite` checks the stored bits and
+//   keeps no values.
 
 import SafeTensors
 
@@ -124,9 +125,11 @@ public final class SafeTensorsSource: TensorSource, NonFiniteScanning, SourcePro
         return (e, format)
     }
 
-    /// Calls `body` with consecutive chunks of the stored bytes of `e` and the
-    /// flat index of each chunk's first element.
-    private func forEachChunk(_ e: Entry, _ body: (UnsafeRawBufferPointer, Int) throws -> Void) throws {
+    /// Calls `body` with consecutive chunks of the stored bytes of elements
+    /// `elements` (all when nil) of `e` and the index, relative to the range's
+    /// start, of each chunk's first element.
+    private func forEachChunk(_ e: Entry, elements: Range<Int>? = nil,
+                              _ body: (UnsafeRawBufferPointer, Int) throws -> Void) throws {
         let (path, file) = files[e.file]
         #if os(Linux)
         let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -135,9 +138,10 @@ public final class SafeTensorsSource: TensorSource, NonFiniteScanning, SourcePro
         #endif
         guard fd >= 0 else { throw Hxa079Error.io(path: path, message: "cannot open (\(String(cString: strerror(errno))))") }
         defer { close(fd) }
-        let start = 8 + file.headerLength + e.info.dataRange.lowerBound
-        let total = e.info.dataRange.count
         let size = e.info.dtype.byteSize
+        let range = elements ?? 0..<e.info.elementCount
+        let start = 8 + file.headerLength + e.info.dataRange.lowerBound + range.lowerBound * size
+        let total = range.count * size
         var buffer = [UInt8](repeating: 0, count: max(1, min(Self.chunkBytes, total)))
         try buffer.withUnsafeMutableBytes { raw in
             guard let base = raw.baseAddress else { return }
@@ -162,15 +166,31 @@ public final class SafeTensorsSource: TensorSource, NonFiniteScanning, SourcePro
         }
     }
 
-    public func doubles(_ name: String) throws -> [Double] { try decodedValues(name) }
-    public func floats(_ name: String) throws -> [Float] { try decodedValues(name) }
+    public func doubles(_ name: String) throws -> [Double] { try decodedValues(name, rows: nil) }
+    public func floats(_ name: String) throws -> [Float] { try decodedValues(name, rows: nil) }
 
-    /// The values of `name`, read chunk by chunk and converted by the dtype decoder.
-    private func decodedValues<T: BinaryFloatingPoint>(_ name: String) throws -> [T] {
+    /// Rows `rows` (indices along the first dimension; elements of a rank-1
+    /// tensor) of a float tensor as Double, row-major, read from the file alone.
+    public func doubles(_ name: String, rows: Range<Int>) throws -> [Double] { try decodedValues(name, rows: rows) }
+    /// Rows `rows` of a float tensor as Float (see `doubles(_:rows:)`).
+    public func floats(_ name: String, rows: Range<Int>) throws -> [Float] { try decodedValues(name, rows: rows) }
+
+    /// The values of `name` (of `rows` only, when given), read chunk by chunk
+    /// and converted by the dtype decoder.
+    private func decodedValues<T: BinaryFloatingPoint>(_ name: String, rows: Range<Int>?) throws -> [T] {
         let (e, format) = try entry(name)
-        var out = [T](repeating: 0, count: e.info.elementCount)
+        var elements: Range<Int>? = nil
+        if let rows {
+            let shape = e.info.shape
+            guard let rowCount = shape.first, rows.lowerBound >= 0, rows.upperBound <= rowCount else {
+                throw Hxa079Error.invalidArgument("rows \(rows) of tensor \(e.stored) with shape \(shape) do not exist")
+            }
+            let rowLength = shape.dropFirst().reduce(1, *)  // ≤ elementCount: a validated file's shapes do not overflow
+            elements = (rows.lowerBound * rowLength)..<(rows.upperBound * rowLength)
+        }
+        var out = [T](repeating: 0, count: elements?.count ?? e.info.elementCount)
         try out.withUnsafeMutableBufferPointer { dst in
-            try forEachChunk(e) { bytes, first in
+            try forEachChunk(e, elements: elements) { bytes, first in
                 format.decode(bytes, into: UnsafeMutableBufferPointer(rebasing: dst[first..<(first + bytes.count / format.byteSize)]))
             }
         }

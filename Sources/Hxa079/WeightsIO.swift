@@ -205,16 +205,8 @@ final class WeightReader<T: BinaryFloatingPoint> {
         if scan.count > 0 { report.nonFinite.append(.init(name: shown(name), count: scan.count, firstIndex: scan.first)) }
     }
 
-    private func nonFiniteCount(_ values: [Float]) -> (count: Int, first: Int) {
-        var count = 0, first = -1
-        for i in values.indices where !values[i].isFinite {
-            if first < 0 { first = i }
-            count += 1
-        }
-        return (count, first)
-    }
-
-    private func nonFiniteCount(_ values: [Double]) -> (count: Int, first: Int) {
+    /// (number of NaN/±Inf values, index of the first or -1).
+    private func nonFiniteCount<V: BinaryFloatingPoint>(_ values: [V]) -> (count: Int, first: Int) {
         var count = 0, first = -1
         for i in values.indices where !values[i].isFinite {
             if first < 0 { first = i }

@@ -221,6 +221,7 @@ struct LoadingTests {
         var writer = SafeTensorsWriter()
         try writer.add("small", shape: [3], .f32([1, 2, 3]))
         try writer.add("big", shape: [n], data)
+        try writer.add("matrix", shape: [5, 3], .f32((0..<15).map { Float($0) }))
         let path = scratch.path + "/x.safetensors"
         try writer.write(to: path)
         let file = try SafeTensorsFile(path: path)
@@ -228,6 +229,16 @@ struct LoadingTests {
         #expect(bits(try source.doubles("big")) == bits(try file.doubles("big")))
         #expect(bits(try source.floats("big")) == bits(try file.floats("big")))
         #expect(try source.floats("small") == [1, 2, 3])
+        // Row ranges (elements of a rank-1 tensor): across chunk boundaries, empty, refused out of range.
+        let whole = try file.doubles("big")
+        let rows = 5..<(n - 2)
+        #expect(bits(try source.doubles("big", rows: rows)) == bits(Array(whole[rows])))
+        #expect(bits(try source.floats("big", rows: rows)) == bits(Array(try file.floats("big")[rows])))
+        #expect(try source.floats("big", rows: 7..<7).isEmpty)
+        #expect(throws: Hxa079Error.self) { _ = try source.doubles("big", rows: (n - 1)..<(n + 1)) }
+        #expect(throws: Hxa079Error.self) { _ = try source.doubles("small", rows: -1..<1) }
+        #expect(try source.floats("matrix", rows: 1..<3) == [3, 4, 5, 6, 7, 8])
+        #expect(try source.floats("matrix", rows: 4..<5) == [12, 13, 14])
     }
 
     @Test(arguments: [DType.F64, .F32, .F16, .BF16])
