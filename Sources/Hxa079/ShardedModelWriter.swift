@@ -78,7 +78,7 @@ func widened<T: BinaryFloatingPoint>(_ values: [T], _ range: Range<Int>) -> [Dou
 }
 
 /// The shard file names for `n` shards (`model.safetensors` for one).
-public func shardFileNames(_ n: Int) -> [String] {
+package func shardFileNames(_ n: Int) -> [String] {
     guard n > 1 else { return ["model.safetensors"] }
     func pad(_ k: Int) -> String { let s = String(k); return String(repeating: "0", count: max(0, 5 - s.count)) + s }
     return (1...n).map { "model-\(pad($0))-of-\(pad(n)).safetensors" }
