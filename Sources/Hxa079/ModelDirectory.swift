@@ -1,6 +1,6 @@
-// ModelDirectory: a model as published on disk (SPEC.md §2.1–§2.2), read and written.
+// ModelDirectory: a model as published on disk (SPEC.md §2.1–§2.2), opened for reading.
 //
-// Contract (reading):
+// Contract:
 // - A directory holds `config.json` plus either `model.safetensors` (used
 //   alone when present, the HF lookup order) or the shards listed in
 //   `model.safetensors.index.json`. Tensor names are HF-style or RWKV-style
