@@ -47,7 +47,8 @@ let package = Package(
         // Fixture writing, manifests, comparison and bisection.
         .target(name: "Hxa079Fixtures", dependencies: ["Hxa079", "Hxa079Reference", "SafeTensors"]),
         // Shared by tests and the CLI: sweeps that name their case, assertions.
-        .target(name: "Hxa079TestSupport", dependencies: ["Hxa079", "Hxa079Reference", "Hxa079Fixtures"]),
+        // (also the model builders and malformed-model corpus of Hxa079Tests and CLITests).
+        .target(name: "Hxa079TestSupport", dependencies: ["Hxa079", "Hxa079Reference", "Hxa079Fixtures", "SafeTensors"]),
         .executableTarget(name: "Hxa079CLI", dependencies: [
             "Hxa079", "Hxa079Reference", "Hxa079Fast", "Hxa079Fixtures", "SafeTensors",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -64,6 +65,8 @@ let package = Package(
         .target(name: "Hxa079OracleTesting", dependencies: ["Hxa079Oracle"]),
 
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"]),
+        // The model-description module: loading, writing, config.json, the malformed-model corpus.
+        .testTarget(name: "Hxa079Tests", dependencies: ["Hxa079", "Hxa079TestSupport", "SafeTensors"]),
         .testTarget(name: "Hxa079ReferenceTests", dependencies: [
             "Hxa079", "Hxa079Reference", "Hxa079TestSupport",
             .product(name: "RealModule", package: "swift-numerics"),

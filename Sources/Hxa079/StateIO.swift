@@ -86,14 +86,3 @@ extension ModelState {
         try self.init(file: file, config: config, layerKinds: layerKinds)
     }
 }
-
-extension SafeTensorsFile {
-    /// Values of a float tensor as `T` (exact whenever T can hold the stored dtype).
-    public func values<T: BinaryFloatingPoint>(_ name: String, as: T.Type = T.self) throws -> [T] {
-        // Same element type: reinterpret the array (O(1)); an `as? [T]` cast copies element by element
-        // when the function is not specialized.
-        if T.self == Float.self { return unsafeBitCast(try floats(name), to: [T].self) }
-        if T.self == Double.self { return unsafeBitCast(try doubles(name), to: [T].self) }
-        return try doubles(name).map { T($0) }
-    }
-}

@@ -40,25 +40,15 @@ public struct InMemoryTensors: TensorSource {
     public func shape(of name: String) -> [Int]? { tensors[name]?.shape }
     public func dtype(of name: String) -> DType? { tensors[name]?.data.dtype }
 
-    public func doubles(_ name: String) throws -> [Double] {
-        guard let t = tensors[name] else { throw Hxa079Error.invalidModel(["missing tensor \(name)"]) }
-        switch t.data {
-        case .f64(let v): return v
-        case .f32(let v): return v.map { Double($0) }
-        case .bf16(let v): return v.map { Double(floatFromBF16($0)) }
-        case .f16(let v): return v.map { Double(floatFromF16($0)) }
-        case .i64, .i32: throw Hxa079Error.invalidModel(["tensor \(name) has integer dtype \(t.data.dtype.rawValue), expected a float dtype"])
-        }
-    }
+    public func doubles(_ name: String) throws -> [Double] { try decoded(name) { $0.doubles() } }
+    public func floats(_ name: String) throws -> [Float] { try decoded(name) { $0.floats() } }
 
-    public func floats(_ name: String) throws -> [Float] {
+    /// The values of `name` through SafeTensors' dtype decoder (nil: an integer kind).
+    private func decoded<T>(_ name: String, _ decode: (TensorData) -> [T]?) throws -> [T] {
         guard let t = tensors[name] else { throw Hxa079Error.invalidModel(["missing tensor \(name)"]) }
-        switch t.data {
-        case .f64(let v): return v.map { Float($0) }
-        case .f32(let v): return v
-        case .bf16(let v): return v.map { floatFromBF16($0) }
-        case .f16(let v): return v.map { floatFromF16($0) }
-        case .i64, .i32: throw Hxa079Error.invalidModel(["tensor \(name) has integer dtype \(t.data.dtype.rawValue), expected a float dtype"])
+        guard let values = decode(t.data) else {
+            throw Hxa079Error.invalidModel(["tensor \(name) has integer dtype \(t.data.dtype.rawValue), expected a float dtype"])
         }
+        return values
     }
 }

@@ -113,25 +113,31 @@ public enum TensorData: Sendable, Equatable {
     }
 
     /// Little-endian bytes of the values, as stored in a safetensors file.
-    func littleEndianBytes() -> [UInt8] {
+    func littleEndianBytes() -> [UInt8] { withLittleEndianBytes { Array($0) } }
+
+    /// Calls `body` with the values' little-endian bytes (without a copy on a
+    /// little-endian host).
+    func withLittleEndianBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         #if _endian(little)
         switch self {
-        case .f64(let v): return v.withUnsafeBytes { Array($0) }
-        case .f32(let v): return v.withUnsafeBytes { Array($0) }
-        case .bf16(let v): return v.withUnsafeBytes { Array($0) }
-        case .f16(let v): return v.withUnsafeBytes { Array($0) }
-        case .i64(let v): return v.withUnsafeBytes { Array($0) }
-        case .i32(let v): return v.withUnsafeBytes { Array($0) }
+        case .f64(let v): return try v.withUnsafeBytes(body)
+        case .f32(let v): return try v.withUnsafeBytes(body)
+        case .bf16(let v): return try v.withUnsafeBytes(body)
+        case .f16(let v): return try v.withUnsafeBytes(body)
+        case .i64(let v): return try v.withUnsafeBytes(body)
+        case .i32(let v): return try v.withUnsafeBytes(body)
         }
         #else
+        let bytes: [UInt8]
         switch self {
-        case .f64(let v): return bigEndianHostBytes(v.map(\.bitPattern))
-        case .f32(let v): return bigEndianHostBytes(v.map(\.bitPattern))
-        case .bf16(let v): return bigEndianHostBytes(v)
-        case .f16(let v): return bigEndianHostBytes(v)
-        case .i64(let v): return bigEndianHostBytes(v)
-        case .i32(let v): return bigEndianHostBytes(v)
+        case .f64(let v): bytes = bigEndianHostBytes(v.map(\.bitPattern))
+        case .f32(let v): bytes = bigEndianHostBytes(v.map(\.bitPattern))
+        case .bf16(let v): bytes = bigEndianHostBytes(v)
+        case .f16(let v): bytes = bigEndianHostBytes(v)
+        case .i64(let v): bytes = bigEndianHostBytes(v)
+        case .i32(let v): bytes = bigEndianHostBytes(v)
         }
+        return try bytes.withUnsafeBytes(body)
         #endif
     }
 }

@@ -21,7 +21,8 @@
 //   a pointer into the buffer), so unaligned data — a header not padded to 8
 //   bytes, as some writers produce — reads correctly. Values are little-endian.
 // - `doubles` reads F64/F32/F16/BF16 exactly; `floats` reads F32/F16/BF16 exactly
-//   and rounds F64 to nearest; `int64s` reads I64/I32; `rawBytes` any dtype.
+//   and rounds F64 to nearest (both through the dtype decoder of
+//   FloatCoding.swift); `int64s` reads I64/I32; `rawBytes` any dtype.
 // - Immutable after init; safe to share across threads.
 
 public final class SafeTensorsFile: @unchecked Sendable {
@@ -83,28 +84,29 @@ public final class SafeTensorsFile: @unchecked Sendable {
     // MARK: Typed access
 
     /// Values of an F64, F32, F16 or BF16 tensor, converted exactly to Double.
-    public func doubles(_ name: String) throws -> [Double] {
-        let t = try lookup(name)
-        switch t.dtype {
-        case .F64: return copyIntegers(t, UInt64.self).map { Double(bitPattern: $0) }
-        case .F32: return copyIntegers(t, UInt32.self).map { Double(Float(bitPattern: $0)) }
-        case .F16: return copyIntegers(t, UInt16.self).map { Double(floatFromF16($0)) }
-        case .BF16: return copyIntegers(t, UInt16.self).map { Double(floatFromBF16($0)) }
-        case .I64, .I32: throw SafeTensorsError.wrongDType(tensor: name, dtype: t.dtype, requested: "doubles")
-        }
-    }
+    public func doubles(_ name: String) throws -> [Double] { try decodedValues(name, requested: "doubles") }
 
     /// Values of an F32, F16 or BF16 tensor exactly, or of an F64 tensor
     /// rounded to the nearest Float.
-    public func floats(_ name: String) throws -> [Float] {
+    public func floats(_ name: String) throws -> [Float] { try decodedValues(name, requested: "floats") }
+
+    /// Values of a float tensor as `T` (exact whenever T can hold the stored dtype).
+    public func values<T: BinaryFloatingPoint>(_ name: String, as: T.Type = T.self) throws -> [T] {
+        // Same element type: reinterpret the array (O(1)); an `as? [T]` cast copies element by element
+        // when the function is not specialized.
+        if T.self == Float.self { return unsafeBitCast(try floats(name), to: [T].self) }
+        if T.self == Double.self { return unsafeBitCast(try doubles(name), to: [T].self) }
+        return try doubles(name).map { T($0) }
+    }
+
+    /// A float tensor's values through the dtype decoder (FloatCoding.swift).
+    private func decodedValues<T: BinaryFloatingPoint>(_ name: String, requested: String) throws -> [T] {
         let t = try lookup(name)
-        switch t.dtype {
-        case .F64: return copyIntegers(t, UInt64.self).map { Float(Double(bitPattern: $0)) }
-        case .F32: return copyIntegers(t, UInt32.self).map { Float(bitPattern: $0) }
-        case .F16: return copyIntegers(t, UInt16.self).map(floatFromF16)
-        case .BF16: return copyIntegers(t, UInt16.self).map(floatFromBF16)
-        case .I64, .I32: throw SafeTensorsError.wrongDType(tensor: name, dtype: t.dtype, requested: "floats")
+        guard let format = FloatDType(t.dtype) else {
+            throw SafeTensorsError.wrongDType(tensor: name, dtype: t.dtype, requested: requested)
         }
+        let r = absoluteRange(t)
+        return storage.withBytes { format.decoded(UnsafeRawBufferPointer(rebasing: $0[r]), count: t.elementCount) }
     }
 
     /// Values of an I64 or I32 tensor.

@@ -4,6 +4,7 @@
 // layout, and rejects bad arguments without writing anything.
 
 import Foundation
+import Hxa079TestSupport
 import Hxa079
 import SafeTensors
 import Testing

@@ -10,6 +10,7 @@
 // non-zero without a crash.
 
 import Foundation
+import Hxa079TestSupport
 import SafeTensors
 import Testing
 

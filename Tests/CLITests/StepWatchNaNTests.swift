@@ -20,6 +20,7 @@
 //   index (0·2 + 1)·16 + 5 = 21. With 3 tokens it holds 3 NaN.
 
 import Foundation
+import Hxa079TestSupport
 import SafeTensors
 import Testing
 

@@ -1,5 +1,6 @@
 // MalformedModelCorpus: broken safetensors files and model directories, each
-// with the specific error it must produce.
+// with the specific error it must produce. One definition for the library's
+// tests (Tests/Hxa079Tests) and the executable's (`inspect` in Tests/CLITests).
 //
 // Contract: every entry builds its directory from scratch (a valid corpus
 // model, then one defect) and names the problem by
@@ -15,28 +16,35 @@
 import Foundation
 import Hxa079
 import SafeTensors
-import Testing
 
-struct CorpusCase: Sendable, CustomTestStringConvertible {
-    enum Outcome: Sendable {
+package struct CorpusCase: Sendable, CustomStringConvertible {
+    package enum Outcome: Sendable {
         case refused(@Sendable (Hxa079Error) -> Bool)
         case reported
         case nonFinite
     }
 
-    var name: String
+    package var name: String
     /// Builds the broken model in the given (empty, existing) directory, or
     /// returns the path to inspect instead (for "no such directory").
-    var build: @Sendable (String) throws -> String
-    var outcome: Outcome
+    package var build: @Sendable (String) throws -> String
+    package var outcome: Outcome
     /// Substring of the error / report naming the problem.
-    var expected: String
+    package var expected: String
 
-    var testDescription: String { name }
+    package init(name: String, build: @escaping @Sendable (String) throws -> String, outcome: Outcome, expected: String) {
+        self.name = name
+        self.build = build
+        self.outcome = outcome
+        self.expected = expected
+    }
+
+    /// The entry's name (how a parameterized test shows it).
+    package var description: String { name }
 }
 
 /// Matches `.safetensors` errors whose root cause satisfies `rule`.
-func safetensorsRule(_ rule: @escaping @Sendable (SafeTensorsError) -> Bool) -> CorpusCase.Outcome {
+package func safetensorsRule(_ rule: @escaping @Sendable (SafeTensorsError) -> Bool) -> CorpusCase.Outcome {
     .refused { e in
         if case .safetensors(_, let inner) = e { return rule(inner.rootCause) }
         return false
@@ -44,14 +52,14 @@ func safetensorsRule(_ rule: @escaping @Sendable (SafeTensorsError) -> Bool) -> 
 }
 
 /// Matches `.io` errors.
-let ioError: CorpusCase.Outcome = .refused { if case .io = $0 { return true }; return false }
+package let ioError: CorpusCase.Outcome = .refused { if case .io = $0 { return true }; return false }
 /// Matches `.invalidModel` errors raised when the directory is opened (ambiguous tensor sets).
-let sourceError: CorpusCase.Outcome = .refused { if case .invalidModel = $0 { return true }; return false }
+package let sourceError: CorpusCase.Outcome = .refused { if case .invalidModel = $0 { return true }; return false }
 /// Matches `.invalidConfig` errors.
-let configError: CorpusCase.Outcome = .refused { if case .invalidConfig = $0 { return true }; return false }
+package let configError: CorpusCase.Outcome = .refused { if case .invalidConfig = $0 { return true }; return false }
 
 /// A case on the valid corpus model with `model.safetensors` replaced by raw bytes.
-func rawFileCase(_ name: String, _ bytes: [UInt8], _ outcome: CorpusCase.Outcome, _ expected: String) -> CorpusCase {
+package func rawFileCase(_ name: String, _ bytes: [UInt8], _ outcome: CorpusCase.Outcome, _ expected: String) -> CorpusCase {
     CorpusCase(name: name, build: { dir in
         try writeValidModel(dir)
         try writeBytes(dir + "/model.safetensors", bytes)
@@ -60,7 +68,7 @@ func rawFileCase(_ name: String, _ bytes: [UInt8], _ outcome: CorpusCase.Outcome
 }
 
 /// A case on the valid corpus model (written with `naming`/`shards`/`dtype`) changed by `edit`.
-func modelCase(_ name: String, naming: TensorNaming = .hf, shards: Int = 1, dtype: DType = .F32,
+package func modelCase(_ name: String, naming: TensorNaming = .hf, shards: Int = 1, dtype: DType = .F32,
                _ outcome: CorpusCase.Outcome, _ expected: String,
                _ edit: @escaping @Sendable (String) throws -> Void) -> CorpusCase {
     CorpusCase(name: name, build: { dir in
@@ -71,15 +79,15 @@ func modelCase(_ name: String, naming: TensorNaming = .hf, shards: Int = 1, dtyp
 }
 
 /// A valid-JSON header for one F32 tensor "a" of `count` elements at `offsets`.
-func oneTensorHeader(shape: String = "[2]", offsets: String = "[0,8]", dtype: String = "F32", extra: String = "") -> String {
+package func oneTensorHeader(shape: String = "[2]", offsets: String = "[0,8]", dtype: String = "F32", extra: String = "") -> String {
     "{\"a\":{\"dtype\":\"\(dtype)\",\"shape\":\(shape),\"data_offsets\":\(offsets)\(extra)}}"
 }
 
-let shard1 = "model-00001-of-00003.safetensors"
-let shard2 = "model-00002-of-00003.safetensors"
-let shard3 = "model-00003-of-00003.safetensors"
+package let shard1 = "model-00001-of-00003.safetensors"
+package let shard2 = "model-00002-of-00003.safetensors"
+package let shard3 = "model-00003-of-00003.safetensors"
 
-let malformedCorpus: [CorpusCase] = [
+package let malformedCorpus: [CorpusCase] = [
     // MARK: safetensors rules, at the directory level
     rawFileCase("empty model.safetensors", [], safetensorsRule { $0 == .fileTooSmall(size: 0) },
                 "shorter than the 8-byte header length field"),
@@ -331,3 +339,29 @@ let malformedCorpus: [CorpusCase] = [
         }
     },
 ]
+
+// MARK: several problems at once
+
+/// Problems `writeModelWithManyProblems` plants (prefixes of report lines),
+/// besides a non-finite `model.norm.weight`.
+package let manyProblemsExpected = [
+    "config.json declares layer map ARA", "missing tensor model.layers.0.mlp.gate_proj.weight",
+    "tensor model.layers.2.self_attn.o_proj.weight has shape [8, 32], expected [16, 16]",
+    "unexpected tensor model.layers.1.self_attn.bogus",
+]
+
+/// The valid corpus model in `dir` with four structural problems and an
+/// infinite value planted at once (`manyProblemsExpected`).
+package func writeModelWithManyProblems(_ dir: String) throws {
+    try writeValidModel(dir)
+    try editTensors(dir) { t in
+        try t.remove("model.layers.0.mlp.gate_proj.weight")
+        t[try t.index(of: "model.layers.2.self_attn.o_proj.weight")].shape = [8, 32]
+        t.append(StoredTensor(name: "model.layers.1.self_attn.bogus", shape: [1], data: .f32([0])))
+        let k = try t.index(of: "model.norm.weight")
+        guard case .f32(var v) = t[k].data else { return }
+        v[0] = .infinity
+        t[k].data = .f32(v)
+    }
+    try editConfig(dir) { $0.set("transformer_layers", .array([.number(0), .number(2)])) }
+}

@@ -9,13 +9,6 @@ import Hxa079TestSupport
 import SafeTensors
 import Testing
 
-/// A temporary directory removed on release.
-private final class Scratch {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("hxa079-loading-\(UUID().uuidString)").path
-    init() throws { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
-
 private let allOptions = RandomModelOptions(biases: true, rkNorms: true, qkNorms: true)
 private let sweepShape = RandomShapes.shape(hidden: 24, heads: 2, headDim: 8, kvHeads: 1, intermediate: 40, vocab: 48,
                                             layers: 4, gqaLayers: [0, 3], ranks: 4)
@@ -80,7 +73,7 @@ struct LoadingTests {
 
     @Test(arguments: [DType.F64, .F32, .BF16, .F16])
     func streamingWriterIsByteIdenticalToTheReferenceWriter(dtype: DType) throws {
-        let scratch = try Scratch()
+        let scratch = try TempDir("loading")
         let model = ModelWeights<Double>.random(shape: sweepShape, options: allOptions, seed: 9)
         let metadata = ["format": "pt", "note": "a \"quoted\" value"]
         try writeModelDirectory(model, to: scratch.path, dtype: dtype, metadata: metadata)
@@ -100,7 +93,7 @@ struct LoadingTests {
     }
 
     @Test func shardsSplitTheTensorsAndTheIndexListsThemAll() throws {
-        let scratch = try Scratch()
+        let scratch = try TempDir("loading")
         let model = ModelWeights<Float>.random(shape: sweepShape, seed: 2)
         let result = try writeModelDirectory(model, to: scratch.path, dtype: .F32, naming: .rwkv, shards: 5)
         #expect(result.files.map { $0.path.split(separator: "/").last.map(String.init) ?? "" } == shardFileNames(5))
@@ -115,7 +108,7 @@ struct LoadingTests {
     }
 
     @Test func writingAnotherLayoutRemovesTheOldFiles() throws {
-        let scratch = try Scratch()
+        let scratch = try TempDir("loading")
         let model = ModelWeights<Float>.random(shape: sweepShape, seed: 2)
         try writeModelDirectory(model, to: scratch.path, dtype: .F32, shards: 3)
         try writeModelDirectory(model, to: scratch.path, dtype: .F32)
@@ -127,10 +120,10 @@ struct LoadingTests {
 
     @Test func singleFileWinsOverAnIndex() throws {
         // SPEC.md §2.1: model.safetensors, when present, is used alone.
-        let scratch = try Scratch()
+        let scratch = try TempDir("loading")
         let a = ModelWeights<Float>.random(shape: sweepShape, seed: 1)
         try writeModelDirectory(a, to: scratch.path, dtype: .F32, shards: 2)
-        let other = try Scratch()
+        let other = try TempDir("loading")
         let b = ModelWeights<Float>.random(shape: sweepShape, seed: 2)
         try writeModelDirectory(b, to: other.path, dtype: .F32)
         try FileManager.default.copyItem(atPath: other.path + "/model.safetensors", toPath: scratch.path + "/model.safetensors")
@@ -159,7 +152,7 @@ struct LoadingTests {
 
     @Test(arguments: [DType.F64, .F32, .BF16])
     func streamedRandomModelEqualsTheWrittenInMemoryModel(dtype: DType) throws {
-        let streamed = try Scratch(), inMemory = try Scratch()
+        let streamed = try TempDir("streamed"), inMemory = try TempDir("in-memory")
         try writeRandomModelDirectory(shape: sweepShape, options: allOptions, seed: 21, to: streamed.path, dtype: dtype,
                                       naming: .rwkv, shards: 2)
         if dtype == .F64 {
@@ -213,7 +206,7 @@ struct LoadingTests {
 
     @Test(arguments: [DType.F64, .F32, .F16, .BF16])
     func chunkedReadsEqualTheSafeTensorsReader(dtype: DType) throws {
-        let scratch = try Scratch()
+        let scratch = try TempDir("loading")
         // Big enough to cross several 4 MiB chunks, with an odd element count.
         let n = (3 << 20) / dtype.byteSize * 2 + 7
         var rng = SeededRNG(seed: 3)
@@ -228,6 +221,7 @@ struct LoadingTests {
         var writer = SafeTensorsWriter()
         try writer.add("small", shape: [3], .f32([1, 2, 3]))
         try writer.add("big", shape: [n], data)
+        try writer.add("matrix", shape: [5, 3], .f32((0..<15).map { Float($0) }))
         let path = scratch.path + "/x.safetensors"
         try writer.write(to: path)
         let file = try SafeTensorsFile(path: path)
@@ -235,11 +229,21 @@ struct LoadingTests {
         #expect(bits(try source.doubles("big")) == bits(try file.doubles("big")))
         #expect(bits(try source.floats("big")) == bits(try file.floats("big")))
         #expect(try source.floats("small") == [1, 2, 3])
+        // Row ranges (elements of a rank-1 tensor): across chunk boundaries, empty, refused out of range.
+        let whole = try file.doubles("big")
+        let rows = 5..<(n - 2)
+        #expect(bits(try source.doubles("big", rows: rows)) == bits(Array(whole[rows])))
+        #expect(bits(try source.floats("big", rows: rows)) == bits(Array(try file.floats("big")[rows])))
+        #expect(try source.floats("big", rows: 7..<7).isEmpty)
+        #expect(throws: Hxa079Error.self) { _ = try source.doubles("big", rows: (n - 1)..<(n + 1)) }
+        #expect(throws: Hxa079Error.self) { _ = try source.doubles("small", rows: -1..<1) }
+        #expect(try source.floats("matrix", rows: 1..<3) == [3, 4, 5, 6, 7, 8])
+        #expect(try source.floats("matrix", rows: 4..<5) == [12, 13, 14])
     }
 
     @Test(arguments: [DType.F64, .F32, .F16, .BF16])
     func nonFiniteScanCountsStoredNaNAndInf(dtype: DType) throws {
-        let scratch = try Scratch()
+        let scratch = try TempDir("loading")
         let shape = RandomShapes.shape(hidden: 8, heads: 1, headDim: 8, kvHeads: 1, intermediate: 8, vocab: 16,
                                        layers: 1, gqaLayers: [], ranks: 2)
         var model = ModelWeights<Double>.random(shape: shape, seed: 1)
@@ -308,7 +312,7 @@ struct LoadingTests {
 
     @Test func tiedHeadIsAllowedWithoutTheFlagButNotTheOtherWayRound() throws {
         // SPEC.md §2.7: without lm_head.weight the head is the embedding.
-        let scratch = try Scratch()
+        let scratch = try TempDir("loading")
         var model = ModelWeights<Double>.random(shape: sweepShape, seed: 8)
         model.lmHead = nil
         try writeModelDirectory(model, to: scratch.path, dtype: .F64)
