@@ -175,6 +175,14 @@ public final class SafeTensorsSource: TensorSource, NonFiniteScanning, SourcePro
     /// Rows `rows` of a float tensor as Float (see `doubles(_:rows:)`).
     public func floats(_ name: String, rows: Range<Int>) throws -> [Float] { try decodedValues(name, rows: rows) }
 
+    /// Rows `rows` of `name` as `T`, converted as `values(_:as:)` converts the
+    /// whole tensor (so a row equals the same row of the whole tensor bit for bit).
+    public func values<T: BinaryFloatingPoint>(_ name: String, rows: Range<Int>, as: T.Type = T.self) throws -> [T] {
+        if T.self == Float.self { return unsafeBitCast(try floats(name, rows: rows), to: [T].self) }
+        if T.self == Double.self { return unsafeBitCast(try doubles(name, rows: rows), to: [T].self) }
+        return try doubles(name, rows: rows).map { T($0) }
+    }
+
     /// The values of `name` (of `rows` only, when given), read chunk by chunk
     /// and converted by the dtype decoder.
     private func decodedValues<T: BinaryFloatingPoint>(_ name: String, rows: Range<Int>?) throws -> [T] {

@@ -264,8 +264,7 @@ extension ModelWeights {
             r.report.problems += configProblems
             return emptyModel
         }
-        let C = config.hiddenSize, H = config.numHeads, N = config.headDim, Hkv = config.numKVHeads
-        let I = config.intermediateSize, V = config.vocabSize, L = config.numLayers
+        let C = config.hiddenSize, V = config.vocabSize, L = config.numLayers
         if let declared = config.declaredLayerKinds, declared != kinds {
             let d = String(declared.map { $0.letter }), w = String(kinds.map { $0.letter })
             let differ = zip(declared, kinds).enumerated().filter { $0.element.0 != $0.element.1 }.map { String($0.offset) }
@@ -276,62 +275,9 @@ extension ModelWeights {
         if !beyond.isEmpty {
             r.problem("the weights hold layer\(beyond.count == 1 ? "" : "s") \(beyond.map(String.init).joined(separator: ", ")) but num_hidden_layers is \(L)")
         }
-        let firstRWKV = kinds.firstIndex(of: .rwkv)
-
         let embedding = r.read(TensorName.embedding, shape: [V, C])
-        var layers: [LayerWeights<T>] = []
-        for (i, kind) in kinds.enumerated() {
-            let a = { (leaf: String) in TensorName.attn(i, leaf) }
-            let mixer: MixerWeights<T>
-            let hasQ = r.has(a("q_proj.weight")), hasR = r.has(a("receptance.weight"))
-            if hasQ && hasR {
-                r.problem("layer \(i) has both q_proj.weight (GQA) and receptance.weight (RWKV)")
-            } else if !hasQ && !hasR {
-                r.problem("layer \(i) has neither q_proj.weight (GQA) nor receptance.weight (RWKV)")
-            }
-            switch kind {
-            case .rwkv:
-                for leaf in TensorName.ignoredLeaves where r.has(a(leaf)) { r.used.insert(a(leaf)) }
-                let isFirst = i == firstRWKV
-                func gate(_ name: String) -> ResidualGate<T>? {
-                    let present = r.has(a(name + "0")) || r.has(a(name + "1")) || r.has(a(name + "2"))
-                    if isFirst && !present { return nil }
-                    let bias = r.read(a(name + "0"), shape: [Hkv * N], flexible: true)
-                    let lora = r.lowRank(a(name + "1"), a(name + "2"), inFeatures: C, outFeatures: Hkv * N)
-                    return ResidualGate(bias: bias, lora: lora)
-                }
-                let w = RWKVWeights<T>(
-                    receptance: r.linear(a("receptance"), out: H * N, in: C),
-                    key: r.linear(a("key"), out: Hkv * N, in: C),
-                    value: r.linear(a("value"), out: Hkv * N, in: C),
-                    output: r.linear(a("output"), out: C, in: H * N),
-                    w0: r.read(a("w0"), shape: [H * N], flexible: true),
-                    decayLoRA: r.lowRank(a("w1"), a("w2"), inFeatures: C, outFeatures: H * N),
-                    a0: r.read(a("a0"), shape: [H * N], flexible: true),
-                    iclrLoRA: r.lowRank(a("a1"), a("a2"), inFeatures: C, outFeatures: H * N),
-                    valueGate: gate("v"), keyGate: gate("k"),
-                    gateLoRA: r.lowRank(a("g1"), a("g2"), inFeatures: C, outFeatures: H * N),
-                    rK: r.read(a("r_k"), shape: [H, N], flexible: true),
-                    rNorm: r.optional(a("r_norm.weight"), shape: [N]),
-                    kNorm: r.optional(a("k_norm.weight"), shape: [N]))
-                mixer = .rwkv(w)
-            case .gqa:
-                mixer = .gqa(GQAWeights<T>(
-                    query: r.linear(a("q_proj"), out: H * N, in: C),
-                    key: r.linear(a("k_proj"), out: Hkv * N, in: C),
-                    value: r.linear(a("v_proj"), out: Hkv * N, in: C),
-                    output: r.linear(a("o_proj"), out: C, in: H * N),
-                    qNorm: r.optional(a("q_norm.weight"), shape: [N]),
-                    kNorm: r.optional(a("k_norm.weight"), shape: [N])))
-            }
-            let mlp = MLPWeights<T>(
-                gate: r.linear(TensorName.mlp(i, "gate_proj"), out: I, in: C),
-                up: r.linear(TensorName.mlp(i, "up_proj"), out: I, in: C),
-                down: r.linear(TensorName.mlp(i, "down_proj"), out: C, in: I))
-            layers.append(LayerWeights(inputNorm: r.read(TensorName.inputNorm(i), shape: [C]),
-                                       postAttentionNorm: r.read(TensorName.postAttentionNorm(i), shape: [C]),
-                                       mixer: mixer, mlp: mlp))
-        }
+        // one loading path: the in-memory model is every layer read as `StreamedWeights` reads it
+        let layers = kinds.indices.map { i in readLayer(i, kinds: kinds, config: config, reader: r) }
         let finalNorm = r.read(TensorName.finalNorm, shape: [C])
         // SPEC.md §2.3/§2.7: the head has no bias; a tied config forbids lm_head.weight.
         var head: Linear<T>? = nil
@@ -350,6 +296,66 @@ extension ModelWeights {
             r.problem("unexpected tensor \(r.shown(name))\(hint)")
         }
         return ModelWeights(config: config, embedding: embedding, layers: layers, finalNorm: finalNorm, lmHead: head)
+    }
+
+    /// Reads layer `i` (its kind `kinds[i]`) through `r`: the one function
+    /// that turns a layer's tensors into `LayerWeights`, used by `load` (every
+    /// layer, kept) and by `StreamedWeights` (one layer when it runs).
+    /// Precondition: the structure checks of `build` passed (a valid config).
+    static func readLayer(_ i: Int, kinds: [LayerKind], config: ModelConfig, reader r: WeightReader<T>) -> LayerWeights<T> {
+        let C = config.hiddenSize, H = config.numHeads, N = config.headDim, Hkv = config.numKVHeads
+        let I = config.intermediateSize
+        let kind = kinds[i], firstRWKV = kinds.firstIndex(of: .rwkv)
+        let a = { (leaf: String) in TensorName.attn(i, leaf) }
+        let mixer: MixerWeights<T>
+        let hasQ = r.has(a("q_proj.weight")), hasR = r.has(a("receptance.weight"))
+        if hasQ && hasR {
+            r.problem("layer \(i) has both q_proj.weight (GQA) and receptance.weight (RWKV)")
+        } else if !hasQ && !hasR {
+            r.problem("layer \(i) has neither q_proj.weight (GQA) nor receptance.weight (RWKV)")
+        }
+        switch kind {
+        case .rwkv:
+            for leaf in TensorName.ignoredLeaves where r.has(a(leaf)) { r.used.insert(a(leaf)) }
+            let isFirst = i == firstRWKV
+            func gate(_ name: String) -> ResidualGate<T>? {
+                let present = r.has(a(name + "0")) || r.has(a(name + "1")) || r.has(a(name + "2"))
+                if isFirst && !present { return nil }
+                let bias = r.read(a(name + "0"), shape: [Hkv * N], flexible: true)
+                let lora = r.lowRank(a(name + "1"), a(name + "2"), inFeatures: C, outFeatures: Hkv * N)
+                return ResidualGate(bias: bias, lora: lora)
+            }
+            let w = RWKVWeights<T>(
+                receptance: r.linear(a("receptance"), out: H * N, in: C),
+                key: r.linear(a("key"), out: Hkv * N, in: C),
+                value: r.linear(a("value"), out: Hkv * N, in: C),
+                output: r.linear(a("output"), out: C, in: H * N),
+                w0: r.read(a("w0"), shape: [H * N], flexible: true),
+                decayLoRA: r.lowRank(a("w1"), a("w2"), inFeatures: C, outFeatures: H * N),
+                a0: r.read(a("a0"), shape: [H * N], flexible: true),
+                iclrLoRA: r.lowRank(a("a1"), a("a2"), inFeatures: C, outFeatures: H * N),
+                valueGate: gate("v"), keyGate: gate("k"),
+                gateLoRA: r.lowRank(a("g1"), a("g2"), inFeatures: C, outFeatures: H * N),
+                rK: r.read(a("r_k"), shape: [H, N], flexible: true),
+                rNorm: r.optional(a("r_norm.weight"), shape: [N]),
+                kNorm: r.optional(a("k_norm.weight"), shape: [N]))
+            mixer = .rwkv(w)
+        case .gqa:
+            mixer = .gqa(GQAWeights<T>(
+                query: r.linear(a("q_proj"), out: H * N, in: C),
+                key: r.linear(a("k_proj"), out: Hkv * N, in: C),
+                value: r.linear(a("v_proj"), out: Hkv * N, in: C),
+                output: r.linear(a("o_proj"), out: C, in: H * N),
+                qNorm: r.optional(a("q_norm.weight"), shape: [N]),
+                kNorm: r.optional(a("k_norm.weight"), shape: [N])))
+        }
+        let mlp = MLPWeights<T>(
+            gate: r.linear(TensorName.mlp(i, "gate_proj"), out: I, in: C),
+            up: r.linear(TensorName.mlp(i, "up_proj"), out: I, in: C),
+            down: r.linear(TensorName.mlp(i, "down_proj"), out: C, in: I))
+        return LayerWeights(inputNorm: r.read(TensorName.inputNorm(i), shape: [C]),
+                            postAttentionNorm: r.read(TensorName.postAttentionNorm(i), shape: [C]),
+                            mixer: mixer, mlp: mlp)
     }
 }
 

@@ -74,15 +74,15 @@ extension HXA079 {
         /// Runs the reference in `T`, writes the dump and the state.
         func runReference<T: ReferenceScalar>(_: T.Type, directory: ModelDirectory, tokens: [Int],
                                               selection: CheckpointSelection) throws -> ForwardResult {
-            let (weights, report) = try directory.load(as: T.self)
-            for warning in report.nonFiniteDescriptions { printWarning(warning) }
+            let weights = try StreamedWeights<T>(directory: directory)   // layers read as they run (SPEC.md §2.8)
+            for warning in weights.report.nonFiniteDescriptions { printWarning(warning) }
             try selection.requireMatches(layerKinds: weights.layerKinds)
             var state = try stateIn.map { try ModelState<T>(path: $0, config: weights.config, layerKinds: weights.layerKinds) }
-                ?? ModelState(for: weights)
+                ?? ModelState(config: weights.config, layerKinds: weights.layerKinds)
             let start = state.position
             let collector = CheckpointCollector(filter: selection.matches)
             let progress = ProgressObserver(inner: dump == nil ? nil : collector, layers: weights.config.numLayers)
-            let logits = try Reference.forward(model: weights, tokens: tokens, state: &state,
+            let logits = try Reference.forward(weights: weights, tokens: tokens, state: &state,
                                                options: ForwardOptions(chunkSize: chunkSize),
                                                observer: progress.observer)
             progress.finish()

@@ -206,14 +206,14 @@ extension HXA079 {
         }
 
         func referenceEngine<T: ReferenceScalar>(_: T.Type, directory: ModelDirectory) throws -> LoadedEngine {
-            let (weights, report) = try directory.load(as: T.self)
-            for warning in report.nonFiniteDescriptions { printWarning(warning) }
+            let weights = try StreamedWeights<T>(directory: directory)   // layers read as they run (SPEC.md §2.8)
+            for warning in weights.report.nonFiniteDescriptions { printWarning(warning) }
             let precision = T.self == Double.self ? "f64" : "f32"
             let options = ForwardOptions(chunkSize: chunkSize)
             return LoadedEngine(config: weights.config, layerKinds: weights.layerKinds, label: "reference \(precision)",
                                 precision: precision) { ids, observer in
-                var state = ModelState(for: weights)
-                _ = try Reference.forward(model: weights, tokens: ids, state: &state, options: options, observer: observer)
+                var state = ModelState<T>(config: weights.config, layerKinds: weights.layerKinds)
+                _ = try Reference.forward(weights: weights, tokens: ids, state: &state, options: options, observer: observer)
             }
         }
     }

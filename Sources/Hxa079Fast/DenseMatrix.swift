@@ -99,6 +99,26 @@ final class DenseMatrix {
         return DenseMatrix(rows: rows, cols: cols, storage: .f32(w), bias: bias)
     }
 
+    /// This matrix as a `.group` of consecutive blocks of `blockRows` rows
+    /// (copies), or itself when it has at most that many rows: W_head is
+    /// applied in blocks, in memory as when streamed (PackedModel), so both
+    /// run the same products. Bias-free matrices only (the head has none).
+    func rowBlocks(_ blockRows: Int) -> DenseMatrix {
+        guard rows > blockRows, bias == nil else { return self }
+        var parts: [DenseMatrix] = []
+        var r0 = 0
+        while r0 < rows {
+            let r1 = min(rows, r0 + blockRows), range = (r0 * cols)..<(r1 * cols)
+            switch storage {
+            case .f32(let w): parts.append(DenseMatrix(rows: r1 - r0, cols: cols, storage: .f32(Array(w[range])), bias: nil))
+            case .bf16(let w): parts.append(DenseMatrix(rows: r1 - r0, cols: cols, storage: .bf16(Array(w[range])), bias: nil))
+            case .group: return self   // not built for the head
+            }
+            r0 = r1
+        }
+        return DenseMatrix(rows: rows, cols: cols, storage: .group(parts), bias: nil)
+    }
+
     /// Bytes of the weights (read once per decode step).
     var weightBytes: Int {
         switch storage {

@@ -66,7 +66,15 @@ public final class FastModel {
         packed = try PackedModel(weights, source: source)
     }
 
+    /// Tests: packs `weights` with head blocks of `headBlockRows` rows (nil = the default).
+    init(_ weights: ModelWeights<Float>, headBlockRows: Int?) throws {
+        packed = try PackedModel(weights, source: MatrixSource(), headBlockRows: headBlockRows)
+    }
+
     init(packed: PackedModel) { self.packed = packed }
+
+    /// True when the layers are read from the model files as they run (Loading.swift).
+    public var isStreamed: Bool { packed.streamed != nil }
 
     public var config: ModelConfig { packed.config }
     public var layerKinds: [LayerKind] { packed.layerKinds }
@@ -134,14 +142,26 @@ public final class FastModel {
 
     /// The validated call without an observer: passes of at most
     /// `maxRowsPerPass` tokens on the state moved out of `state` (updated in
-    /// place, no copy: nothing after validation can throw). Logits: all rows
-    /// into out [T][V], or (`lastRowOnly`) the last token's into out [V].
+    /// place, no copy: in memory nothing after validation can throw; streamed,
+    /// reading a layer can, so a copy is updated and committed). Logits: all
+    /// rows into out [T][V], or (`lastRowOnly`) the last token's into out [V].
     private func runInPasses(_ tokens: [Int], state: inout ModelState<Float>, chunkSize: Int,
                              logits out: UnsafeMutablePointer<Float>, lastRowOnly: Bool) throws {
-        let T = tokens.count, V = config.vocabSize
+        if isStreamed {
+            var s = state
+            try passes(tokens, state: &s, chunkSize: chunkSize, logits: out, lastRowOnly: lastRowOnly)
+            state = s
+            return
+        }
         var s = ModelState<Float>(position: 0, layers: [])
         swap(&s, &state)
         defer { swap(&s, &state) }
+        try passes(tokens, state: &s, chunkSize: chunkSize, logits: out, lastRowOnly: lastRowOnly)
+    }
+
+    private func passes(_ tokens: [Int], state s: inout ModelState<Float>, chunkSize: Int,
+                        logits out: UnsafeMutablePointer<Float>, lastRowOnly: Bool) throws {
+        let T = tokens.count, V = config.vocabSize
         var start = 0
         while start < T {
             let n = min(FastModel.maxRowsPerPass, T - start)
@@ -185,11 +205,17 @@ public final class FastModel {
         }
 
         // (1) x⁰_t = E[token_t]
-        for (t, token) in tokens.enumerated() { packed.embedding.copyRow(token, into: ws.x + t * C) }
+        if let streamed = packed.streamed {
+            let rows = try streamed.embeddingRows(Array(tokens))
+            rows.withUnsafeBufferPointer { rp in if let rb = rp.baseAddress { ws.x.update(from: rb, count: T * C) } }
+        } else {
+            for (t, token) in tokens.enumerated() { packed.embedding.copyRow(token, into: ws.x + t * C) }
+        }
         try report(observer, CheckpointName.embed, [T, C], ws.x)
 
         var haveFirst = false
-        for (i, layer) in packed.layers.enumerated() {
+        for i in 0..<cfg.numLayers {
+            let layer = try packed.layer(i)   // streamed: read and packed now, released after this layer
             // (33) h = x + Mixer(RMSNorm(x; ln1))
             layer.inputNorm.withUnsafeBufferPointer { g in
                 if let gb = g.baseAddress { rmsNormRows(ws.x, ws.xn, rows: T, count: C, weight: gb, eps: eps) }
@@ -229,15 +255,33 @@ public final class FastModel {
         try report(observer, CheckpointName.finalNorm, [T, C], ws.xn)
         switch head {
         case .all:
-            packed.head.apply(ws.xn, ldx: C, count: T, into: logits, ldy: V, scratch: ws.wide)
+            try applyHead(ws.xn, rows: T, into: logits, ws: ws)
             try report(observer, CheckpointName.logits, [T, V], logits)
         case .lastRow:
-            packed.head.apply(ws.xn + (T - 1) * C, ldx: C, count: 1, into: logits, ldy: V, scratch: ws.wide)
+            try applyHead(ws.xn + (T - 1) * C, rows: 1, into: logits, ws: ws)
         case .none:
             break
         }
         // (37)
         s.position += T
+    }
+
+    /// (36) logits [rows][V] = x̂·W_headᵀ in blocks of `headBlockRows` rows of
+    /// W_head: the packed group in memory, each block read from the files
+    /// when streamed — the same products either way.
+    private func applyHead(_ x: UnsafePointer<Float>, rows T: Int, into logits: UnsafeMutablePointer<Float>, ws: Workspace) throws {
+        let C = config.hiddenSize, V = config.vocabSize
+        guard let streamed = packed.streamed else {
+            packed.head.apply(x, ldx: C, count: T, into: logits, ldy: V, scratch: ws.wide)
+            return
+        }
+        var r0 = 0
+        while r0 < V {
+            let r1 = min(V, r0 + packed.headBlockRows)
+            let block = DenseMatrix(rows: r1 - r0, cols: C, storage: .f32(try streamed.headRows(r0..<r1)), bias: nil)
+            block.apply(x, ldx: C, count: T, into: logits + r0, ldy: V, scratch: ws.wide)
+            r0 = r1
+        }
     }
 
     // MARK: - RWKV mixer (SPEC.md (5)–(24))

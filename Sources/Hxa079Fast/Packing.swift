@@ -81,126 +81,195 @@ struct MatrixSource {
     var roundToBF16 = false
 }
 
+/// Packs parameters into the kernels' layouts, collecting every length
+/// problem (the pointer kernels must never see a short array).
+struct Packer {
+    let cfg: ModelConfig
+    let source: MatrixSource
+    var problems: [String] = []
+
+    init(config: ModelConfig, source: MatrixSource) {
+        cfg = config
+        self.source = source
+    }
+
+    mutating func check(_ a: [Float]?, _ n: Int, _ what: @autoclosure () -> String) {
+        if let a, a.count != n { problems.append("\(what()) has \(a.count) values, expected \(n)") }
+    }
+
+    mutating func matrix(_ name: String, _ l: Linear<Float>, rows: Int, cols: Int) -> DenseMatrix {
+        if l.outFeatures != rows || l.inFeatures != cols {
+            problems.append("\(name) is [\(l.outFeatures), \(l.inFeatures)], expected [\(rows), \(cols)]")
+        }
+        check(l.bias, rows, "\(name).bias")
+        let storage: DenseMatrix.Storage
+        if let bits = source.bf16[name + ".weight"] {
+            if bits.count != rows * cols { problems.append("\(name).weight has \(bits.count) values, expected \(rows * cols)") }
+            storage = .bf16(bits)
+        } else {
+            check(l.weight, rows * cols, "\(name).weight")
+            storage = source.roundToBF16 ? .bf16(l.weight.map(roundToBF16)) : .f32(l.weight)
+        }
+        return DenseMatrix(rows: rows, cols: cols, storage: storage, bias: l.bias)
+    }
+
+    // stacking copies, so only when every part passed its checks (the
+    // pointer kernels must never see a short array); otherwise a placeholder
+    func stack(_ parts: [DenseMatrix]) -> DenseMatrix {
+        problems.isEmpty ? DenseMatrix.stacking(parts) : parts[0]
+    }
+
+    /// Layer `i` packed, with the width of its fused LoRA down-projection.
+    mutating func layer(_ i: Int, _ layer: LayerWeights<Float>) -> (LayerFast, downWidth: Int) {
+        let C = cfg.hiddenSize, H = cfg.numHeads, N = cfg.headDim, Hkv = cfg.numKVHeads
+        let I = cfg.intermediateSize
+        let HN = H * N, KN = Hkv * N
+        let a = { (leaf: String) in String(TensorName.attn(i, leaf)) }
+        check(layer.inputNorm, C, "layer \(i) input norm")
+        check(layer.postAttentionNorm, C, "layer \(i) post-attention norm")
+        let mixer: MixerFast
+        var width = 0
+        switch layer.mixer {
+        case .rwkv(let w):
+            // fused LoRA downs [C][Σ D]: w1 | a1 | v1 | k1 | g1
+            var parts: [(LowRank<Float>, Int)] = [(w.decayLoRA, HN), (w.iclrLoRA, HN)]
+            if let g = w.valueGate { parts.append((g.lora, KN)) }
+            if let g = w.keyGate { parts.append((g.lora, KN)) }
+            parts.append((w.gateLoRA, HN))
+            var offsets: [Int] = []
+            for (l, out) in parts {
+                if l.inFeatures != C || l.outFeatures != out || l.down.count != C * l.rank || l.up.count != l.rank * out || l.rank <= 0 {
+                    problems.append("layer \(i): a LoRA pair has shape [\(l.inFeatures), \(l.rank)]·[\(l.rank), \(l.outFeatures)] (\(l.down.count)/\(l.up.count) values), expected [\(C), D]·[D, \(out)]")
+                }
+                offsets.append(width)
+                width += max(l.rank, 0)
+            }
+            var down = [Float](repeating: 0, count: C * width)
+            if problems.isEmpty {
+                for (p, (l, _)) in parts.enumerated() {
+                    for c in 0..<C {
+                        for d in 0..<l.rank { down[c * width + offsets[p] + d] = l.down[c * l.rank + d] }
+                    }
+                }
+            }
+            func up(_ p: Int) -> LoRAUp { LoRAUp(rank: parts[p].0.rank, outFeatures: parts[p].1, offset: offsets[p], weight: parts[p].0.up) }
+            var next = 2
+            let valueUp = w.valueGate.map { _ -> LoRAUp in defer { next += 1 }; return up(next) }
+            let keyUp = w.keyGate.map { _ -> LoRAUp in defer { next += 1 }; return up(next) }
+            check(w.w0, HN, "layer \(i) w0"); check(w.a0, HN, "layer \(i) a0")
+            check(w.valueGate?.bias, KN, "layer \(i) v0"); check(w.keyGate?.bias, KN, "layer \(i) k0")
+            check(w.rK, HN, "layer \(i) r_k"); check(w.rNorm, N, "layer \(i) r_norm"); check(w.kNorm, N, "layer \(i) k_norm")
+            let rkv = [matrix(a("receptance"), w.receptance, rows: HN, cols: C),
+                       matrix(a("key"), w.key, rows: KN, cols: C),
+                       matrix(a("value"), w.value, rows: KN, cols: C)]
+            mixer = .rwkv(RWKVLayerFast(
+                rkv: stack(rkv),
+                output: matrix(a("output"), w.output, rows: C, cols: HN),
+                down: down, downWidth: width,
+                decayUp: up(0), iclrUp: up(1), gateUp: up(parts.count - 1), valueUp: valueUp, keyUp: keyUp,
+                w0: w.w0, a0: w.a0, v0: w.valueGate?.bias, k0: w.keyGate?.bias, rK: w.rK, rNorm: w.rNorm, kNorm: w.kNorm))
+        case .gqa(let w):
+            check(w.qNorm, N, "layer \(i) q_norm"); check(w.kNorm, N, "layer \(i) k_norm")
+            let qkv = [matrix(a("q_proj"), w.query, rows: HN, cols: C),
+                       matrix(a("k_proj"), w.key, rows: KN, cols: C),
+                       matrix(a("v_proj"), w.value, rows: KN, cols: C)]
+            mixer = .gqa(GQALayerFast(
+                qkv: stack(qkv),
+                output: matrix(a("o_proj"), w.output, rows: C, cols: HN),
+                qNorm: w.qNorm, kNorm: w.kNorm))
+        }
+        let gateUp = [matrix(TensorName.mlp(i, "gate_proj"), layer.mlp.gate, rows: I, cols: C),
+                      matrix(TensorName.mlp(i, "up_proj"), layer.mlp.up, rows: I, cols: C)]
+        let packed = LayerFast(inputNorm: layer.inputNorm, postAttentionNorm: layer.postAttentionNorm, mixer: mixer,
+                               gateUp: stack(gateUp),
+                               down: matrix(TensorName.mlp(i, "down_proj"), layer.mlp.down, rows: C, cols: I))
+        return (packed, width)
+    }
+}
+
 struct PackedModel {
     var config: ModelConfig
     var layerKinds: [LayerKind]
+    /// E [V][C] (in memory only).
     var embedding: DenseMatrix
+    /// W_head in blocks of `headBlockRows` rows (a `.group` when V is larger; in memory only).
     var head: DenseMatrix
+    /// The packed layers (in memory only; empty when streamed).
     var layers: [LayerFast]
     var finalNorm: [Float]
     var maxDownWidth: Int
+    /// Rows of W_head per block, the same in memory and streamed (so both run the same products).
+    var headBlockRows: Int
+    /// Where the layers, embedding rows and head blocks come from when streamed (nil: all in memory).
+    var streamed: StreamedWeights<Float>?
 
-    init(_ m: ModelWeights<Float>, source: MatrixSource) throws {
+    init(_ m: ModelWeights<Float>, source: MatrixSource, headBlockRows: Int? = nil) throws {
         let cfg = m.config
         try cfg.validate()
-        let C = cfg.hiddenSize, H = cfg.numHeads, N = cfg.headDim, Hkv = cfg.numKVHeads
-        let I = cfg.intermediateSize, V = cfg.vocabSize
-        let HN = H * N, KN = Hkv * N
-        var problems: [String] = []
+        let C = cfg.hiddenSize, V = cfg.vocabSize
+        var packer = Packer(config: cfg, source: source)
         if m.layers.count != cfg.numLayers {
-            problems.append("model has \(m.layers.count) layers, config says \(cfg.numLayers)")
+            packer.problems.append("model has \(m.layers.count) layers, config says \(cfg.numLayers)")
         }
-        func check(_ a: [Float]?, _ n: Int, _ what: @autoclosure () -> String) {
-            if let a, a.count != n { problems.append("\(what()) has \(a.count) values, expected \(n)") }
-        }
-        func matrix(_ name: String, _ l: Linear<Float>, rows: Int, cols: Int) -> DenseMatrix {
-            if l.outFeatures != rows || l.inFeatures != cols {
-                problems.append("\(name) is [\(l.outFeatures), \(l.inFeatures)], expected [\(rows), \(cols)]")
-            }
-            check(l.bias, rows, "\(name).bias")
-            let storage: DenseMatrix.Storage
-            if let bits = source.bf16[name + ".weight"] {
-                if bits.count != rows * cols { problems.append("\(name).weight has \(bits.count) values, expected \(rows * cols)") }
-                storage = .bf16(bits)
-            } else {
-                check(l.weight, rows * cols, "\(name).weight")
-                storage = source.roundToBF16 ? .bf16(l.weight.map(roundToBF16)) : .f32(l.weight)
-            }
-            return DenseMatrix(rows: rows, cols: cols, storage: storage, bias: l.bias)
-        }
-        // stacking copies, so only when every part passed its checks (the
-        // pointer kernels must never see a short array); otherwise a placeholder
-        func stack(_ parts: [DenseMatrix]) -> DenseMatrix {
-            problems.isEmpty ? DenseMatrix.stacking(parts) : parts[0]
-        }
-        let embedding = matrix(String(TensorName.embedding.dropLast(".weight".count)),
-                               Linear(outFeatures: V, inFeatures: C, weight: m.embedding), rows: V, cols: C)
-        let head = m.lmHead.map { matrix("lm_head", $0, rows: V, cols: C) } ?? embedding
-        check(m.finalNorm, C, "final norm")
+        let embedding = packer.matrix(String(TensorName.embedding.dropLast(".weight".count)),
+                                      Linear(outFeatures: V, inFeatures: C, weight: m.embedding), rows: V, cols: C)
+        let head = m.lmHead.map { packer.matrix("lm_head", $0, rows: V, cols: C) } ?? embedding
+        packer.check(m.finalNorm, C, "final norm")
 
         var layers: [LayerFast] = []
         var maxDown = 0
         for (i, layer) in m.layers.enumerated() {
-            let a = { (leaf: String) in String(TensorName.attn(i, leaf)) }
-            check(layer.inputNorm, C, "layer \(i) input norm")
-            check(layer.postAttentionNorm, C, "layer \(i) post-attention norm")
-            let mixer: MixerFast
-            switch layer.mixer {
-            case .rwkv(let w):
-                // fused LoRA downs [C][Σ D]: w1 | a1 | v1 | k1 | g1
-                var parts: [(LowRank<Float>, Int)] = [(w.decayLoRA, HN), (w.iclrLoRA, HN)]
-                if let g = w.valueGate { parts.append((g.lora, KN)) }
-                if let g = w.keyGate { parts.append((g.lora, KN)) }
-                parts.append((w.gateLoRA, HN))
-                var offsets: [Int] = []
-                var width = 0
-                for (l, out) in parts {
-                    if l.inFeatures != C || l.outFeatures != out || l.down.count != C * l.rank || l.up.count != l.rank * out || l.rank <= 0 {
-                        problems.append("layer \(i): a LoRA pair has shape [\(l.inFeatures), \(l.rank)]·[\(l.rank), \(l.outFeatures)] (\(l.down.count)/\(l.up.count) values), expected [\(C), D]·[D, \(out)]")
-                    }
-                    offsets.append(width)
-                    width += max(l.rank, 0)
-                }
-                var down = [Float](repeating: 0, count: C * width)
-                if problems.isEmpty {
-                    for (p, (l, _)) in parts.enumerated() {
-                        for c in 0..<C {
-                            for d in 0..<l.rank { down[c * width + offsets[p] + d] = l.down[c * l.rank + d] }
-                        }
-                    }
-                }
-                maxDown = max(maxDown, width)
-                func up(_ p: Int) -> LoRAUp { LoRAUp(rank: parts[p].0.rank, outFeatures: parts[p].1, offset: offsets[p], weight: parts[p].0.up) }
-                var next = 2
-                let valueUp = w.valueGate.map { _ -> LoRAUp in defer { next += 1 }; return up(next) }
-                let keyUp = w.keyGate.map { _ -> LoRAUp in defer { next += 1 }; return up(next) }
-                check(w.w0, HN, "layer \(i) w0"); check(w.a0, HN, "layer \(i) a0")
-                check(w.valueGate?.bias, KN, "layer \(i) v0"); check(w.keyGate?.bias, KN, "layer \(i) k0")
-                check(w.rK, HN, "layer \(i) r_k"); check(w.rNorm, N, "layer \(i) r_norm"); check(w.kNorm, N, "layer \(i) k_norm")
-                mixer = .rwkv(RWKVLayerFast(
-                    rkv: stack([matrix(a("receptance"), w.receptance, rows: HN, cols: C),
-                                matrix(a("key"), w.key, rows: KN, cols: C),
-                                matrix(a("value"), w.value, rows: KN, cols: C)]),
-                    output: matrix(a("output"), w.output, rows: C, cols: HN),
-                    down: down, downWidth: width,
-                    decayUp: up(0), iclrUp: up(1), gateUp: up(parts.count - 1), valueUp: valueUp, keyUp: keyUp,
-                    w0: w.w0, a0: w.a0, v0: w.valueGate?.bias, k0: w.keyGate?.bias, rK: w.rK, rNorm: w.rNorm, kNorm: w.kNorm))
-            case .gqa(let w):
-                check(w.qNorm, N, "layer \(i) q_norm"); check(w.kNorm, N, "layer \(i) k_norm")
-                mixer = .gqa(GQALayerFast(
-                    qkv: stack([matrix(a("q_proj"), w.query, rows: HN, cols: C),
-                                matrix(a("k_proj"), w.key, rows: KN, cols: C),
-                                matrix(a("v_proj"), w.value, rows: KN, cols: C)]),
-                    output: matrix(a("o_proj"), w.output, rows: C, cols: HN),
-                    qNorm: w.qNorm, kNorm: w.kNorm))
-            }
-            layers.append(LayerFast(inputNorm: layer.inputNorm, postAttentionNorm: layer.postAttentionNorm, mixer: mixer,
-                                    gateUp: stack([matrix(TensorName.mlp(i, "gate_proj"), layer.mlp.gate, rows: I, cols: C),
-                                                   matrix(TensorName.mlp(i, "up_proj"), layer.mlp.up, rows: I, cols: C)]),
-                                    down: matrix(TensorName.mlp(i, "down_proj"), layer.mlp.down, rows: C, cols: I)))
+            let (packed, width) = packer.layer(i, layer)
+            layers.append(packed)
+            maxDown = max(maxDown, width)
         }
-        if !problems.isEmpty { throw Hxa079Error.invalidModel(problems) }
+        if !packer.problems.isEmpty { throw Hxa079Error.invalidModel(packer.problems) }
         self.config = cfg
         self.layerKinds = m.layerKinds
         self.embedding = embedding
-        self.head = head
+        self.headBlockRows = max(1, headBlockRows ?? defaultHeadBlockRows(config: cfg, scalarBytes: 4))
+        self.head = head.rowBlocks(self.headBlockRows)
         self.layers = layers
         self.finalNorm = m.finalNorm
         self.maxDownWidth = maxDown
+        self.streamed = nil
         // the matrices every decode step streams, on huge pages (Gemv.swift)
         let streamed = matrices
         let collapse = streamed.reduce(0) { $0 + $1.weightBytes } <= hugePageCollapseLimit
         for matrix in streamed { matrix.adviseHugePages(collapse: collapse) }
+    }
+
+    /// A model whose layers, embedding rows and head blocks are read from
+    /// `weights` when a pass needs them (Loading.swift); nothing is packed yet.
+    init(streaming weights: StreamedWeights<Float>) throws {
+        let cfg = weights.config
+        try cfg.validate()
+        config = cfg
+        layerKinds = weights.layerKinds
+        let empty = DenseMatrix(rows: 0, cols: cfg.hiddenSize, storage: .f32([]), bias: nil)
+        embedding = empty
+        head = empty
+        layers = []
+        finalNorm = try weights.finalNormWeights()
+        headBlockRows = weights.headBlockRows
+        // the fused LoRA width of each RWKV layer, from the shapes (Σ ranks of w1, a1, v1, k1, g1)
+        var maxDown = 0
+        for (i, kind) in layerKinds.enumerated() where kind == .rwkv {
+            let ranks = ["w1", "a1", "v1", "k1", "g1"].compactMap { weights.source.shape(of: TensorName.attn(i, $0))?.last }
+            maxDown = max(maxDown, ranks.reduce(0, +))
+        }
+        maxDownWidth = maxDown
+        streamed = weights
+    }
+
+    /// Layer `i`: the packed one, or (streamed) read and packed now — the
+    /// caller drops it after the layer ran.
+    func layer(_ i: Int) throws -> LayerFast {
+        guard let streamed else { return layers[i] }
+        var packer = Packer(config: config, source: MatrixSource())
+        let (packed, _) = packer.layer(i, try streamed.layer(i))
+        if !packer.problems.isEmpty { throw Hxa079Error.invalidModel(packer.problems) }
+        return packed
     }
 
     /// Every matrix the forward pass applies except the embedding (for the
@@ -220,6 +289,13 @@ struct PackedModel {
 
     /// Bytes of weights read by one decode step (matrices + LoRA + vectors; the embedding row is negligible).
     var decodeWeightBytes: Int {
+        if let streamed {   // every tensor as Float32 but the embedding (tied: the head)
+            let source = streamed.source
+            let tied = streamed.headName == TensorName.embedding
+            return source.tensorNames.reduce(0) { sum, name in
+                sum + (name == TensorName.embedding && !tied ? 0 : 4 * (source.elementCount(of: name) ?? 0))
+            }
+        }
         var total = head.weightBytes
         for l in layers {
             total += l.gateUp.weightBytes + l.down.weightBytes

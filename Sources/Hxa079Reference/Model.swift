@@ -31,19 +31,29 @@ public enum Reference {
     /// - Throws: `Hxa079Error.tokenOutOfRange`, `.invalidState`,
     ///   `.invalidArgument`, or whatever the observer throws. On a throw the
     ///   state is unchanged.
-    @_specialize(where T == Double)
-    @_specialize(where T == Float)
     public static func forward<T: ReferenceScalar>(model: ModelWeights<T>, tokens: [Int], state: inout ModelState<T>,
                                                   options: ForwardOptions = .init(),
                                                   observer: (any CheckpointObserver)? = nil) throws -> [T] {
-        let cfg = model.config
+        try forward(weights: model, tokens: tokens, state: &state, options: options, observer: observer)
+    }
+
+    /// Runs `tokens` through the model `weights` provides, reading each layer
+    /// when it runs (streamed from the files with `StreamedWeights`: memory
+    /// holds one layer at a time, SPEC.md §2.8). Same results, bit for bit,
+    /// as the same model held in memory.
+    @_specialize(where T == Double)
+    @_specialize(where T == Float)
+    package static func forward<T: ReferenceScalar>(weights: any WeightProvider<T>, tokens: [Int], state: inout ModelState<T>,
+                                                   options: ForwardOptions = .init(),
+                                                   observer: (any CheckpointObserver)? = nil) throws -> [T] {
+        let cfg = weights.config
         let C = cfg.hiddenSize, V = cfg.vocabSize
         let T_ = tokens.count
         for (i, token) in tokens.enumerated() where token < 0 || token >= V {
             throw Hxa079Error.tokenOutOfRange(token: token, index: i, vocabSize: V)
         }
         if options.chunkSize < 0 { throw Hxa079Error.invalidArgument("chunk size must be ≥ 0, got \(options.chunkSize)") }
-        let problems = state.problems(config: cfg, layerKinds: model.layerKinds)
+        let problems = state.problems(config: cfg, layerKinds: weights.layerKinds)
         if !problems.isEmpty { throw Hxa079Error.invalidState(problems) }
         if T_ == 0 { return [] }
 
@@ -51,12 +61,12 @@ public enum Reference {
         let eps = T(cfg.rmsNormEps)
 
         // (1) x⁰_t = E[token_t]: x [T][C]
-        var x = [T](); x.reserveCapacity(T_ * C)
-        for token in tokens { x += model.embedding[(token * C)..<((token + 1) * C)] }
+        var x = try weights.embeddingRows(tokens)
         try observer.record(CheckpointName.embed, shape: [T_, C], x)
 
         var first: FirstLayerValues<T>? = nil
-        for (i, layer) in model.layers.enumerated() {
+        for i in 0..<cfg.numLayers {
+            let layer = try weights.layer(i)   // read (streamed: from the files) now, released after this layer
             // (33) h = x + Mixer(RMSNorm(x; ln1))
             let xhat = rmsNormRows(x, rows: T_, count: C, weight: layer.inputNorm, eps: eps)
             try observer.record(CheckpointName.norm1(i), shape: [T_, C], xhat)
@@ -87,10 +97,18 @@ public enum Reference {
         }
 
         // (35) final norm, (36) logits = x̂·W_headᵀ (tied: W_head = E)
-        let xf = rmsNormRows(x, rows: T_, count: C, weight: model.finalNorm, eps: eps)
+        let xf = rmsNormRows(x, rows: T_, count: C, weight: try weights.finalNormWeights(), eps: eps)
         try observer.record(CheckpointName.finalNorm, shape: [T_, C], xf)
-        let head = model.lmHead ?? Linear(outFeatures: V, inFeatures: C, weight: model.embedding, bias: nil)
-        let logits = head.applyRows(xf, rows: T_)
+        // W_head is applied in blocks of rows [r0, r1): logits[t][r0 + o] = block row o · x̂_t
+        var logits = [T](repeating: 0, count: T_ * V)
+        var r0 = 0
+        while r0 < V {
+            let r1 = min(V, r0 + weights.headBlockRows), B = r1 - r0
+            let block = Linear(outFeatures: B, inFeatures: C, weight: try weights.headRows(r0..<r1), bias: nil)
+            let y = block.applyRows(xf, rows: T_)   // [T][B]
+            for t in 0..<T_ { for o in 0..<B { logits[t * V + r0 + o] = y[t * B + o] } }
+            r0 = r1
+        }
         try observer.record(CheckpointName.logits, shape: [T_, V], logits)
 
         // (37) advance the position; commit the state
