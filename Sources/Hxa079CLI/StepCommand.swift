@@ -46,11 +46,14 @@ extension HXA079 {
                 3 --watch-nan found a NaN or Inf (not in interactive mode); 64 bad arguments.
                 """)
 
-        @Option(name: .long, help: "Model directory (config.json + model.safetensors or shards).")
+        @Option(name: .long, help: "Model directory (config.json + model.safetensors or shards); with --fixture, the fixture's model where it lives now.")
         var model: String?
 
         @Option(name: .long, help: "Fixture directory: its model, its tokens, its truth and budgets for --compare.")
         var fixture: String?
+
+        @Flag(name: .long, help: "With --fixture: run the model even if its files differ from the SHA-256 in the manifest.")
+        var ignoreModelHash = false
 
         @Option(name: .long, help: "Comma-separated token ids (default with --fixture: the fixture's tokens).")
         var tokens: String?
@@ -77,12 +80,9 @@ extension HXA079 {
         var script: String?
 
         func validate() throws {
-            switch (model, fixture) {
-            case (nil, nil): throw ValidationError("give --model DIR or --fixture DIR")
-            case (.some, .some): throw ValidationError("give either --model or --fixture, not both")
-            default: break
-            }
-            if model != nil && tokens == nil { throw ValidationError("--tokens is required with --model") }
+            if model == nil && fixture == nil { throw ValidationError("give --model DIR or --fixture DIR") }
+            if fixture == nil && tokens == nil { throw ValidationError("--tokens is required with --model") }
+            if fixture == nil && ignoreModelHash { throw ValidationError("--ignore-model-hash applies only with --fixture") }
             if let tokens { _ = try parseTokens(tokens) }
             if chunkSize < 0 { throw ValidationError("--chunk-size must be ≥ 0, got \(chunkSize)") }
             if engine == .fast && precision == .f64 { throw ValidationError("--engine fast computes in f32; use --precision f32 or omit it") }
@@ -104,11 +104,11 @@ extension HXA079 {
                 if let fixturePath = fixture {
                     let f = try Fixture(path: fixturePath)
                     let m = f.manifest.model
-                    if !m.bundled {
+                    if !m.bundled && model == nil && m.source == "preset" {
                         scratch = try makeTemporaryDirectory(prefix: "hxa079-step")
                         if let preset = m.preset, let seed = m.seed { regenerated = "\(preset), seed \(seed)" }
                     }
-                    modelPath = try f.modelDirectory(scratch: scratch ?? fixturePath)
+                    modelPath = try f.modelDirectory(scratch: scratch ?? fixturePath, model: model, ignoreModelHash: ignoreModelHash)
                     ids = f.tokens
                     if let tokens { ids = try parseTokens(tokens) }
                     if ids == f.tokens && f.manifest.startPosition == 0 { fixtureForTruth = f }

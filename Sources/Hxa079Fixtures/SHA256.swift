@@ -3,6 +3,8 @@
 // Contract: a plain, dependency-free implementation (no CryptoKit on Linux);
 // checked in the tests against the FIPS test vectors.
 
+import Hxa079
+
 public func sha256Hex(_ bytes: [UInt8]) -> String {
     let k: [UInt32] = [
         0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -48,4 +50,9 @@ public func sha256Hex(_ bytes: [UInt8]) -> String {
     var out = ""
     for word in h { for shift in stride(from: 28, through: 0, by: -4) { out.append(digits[Int((word >> UInt32(shift)) & 0xf)]) } }
     return out
+}
+
+/// SHA-256 of the file at `path`, in hex (read whole; model files of fixtures are small to medium).
+public func sha256HexOfFile(_ path: String) throws -> String {
+    sha256Hex(try readFileBytes(path))
 }
