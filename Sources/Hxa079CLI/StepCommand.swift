@@ -1,7 +1,7 @@
 // StepCommand: `hxa079 step` — walk through the checkpoints of one forward
 // pass, pausing like a debugger (interface fixed by the issue).
 //
-//   hxa079 step --model DIR | --fixture DIR  [--tokens 1,2,3]
+//   hxa079 step --model DIR | --fixture DIR [--model DIR] [--ignore-model-hash]  [--tokens 1,2,3]
 //               [--precision f64|f32] [--engine reference|fast] [--chunk-size L]
 //               [--break PATTERN]… [--compare FILE] [--watch-nan]
 //               [--script "n;n;c;p layers.3.rwkv.kk 0:2"]
@@ -10,7 +10,8 @@
 // initial state, observed through the one checkpoint mechanism
 // (`CheckpointObserver`, here a `DebuggerSession`); nothing is recomputed
 // except the WKV state shown by `s` (see DebuggerWKVState). With --fixture the
-// model is the fixture's, --tokens defaults to the fixture's tokens, and a
+// model is the fixture's (or --model, where it lives now), checked against the
+// SHA-256 in its manifest unless --ignore-model-hash, --tokens defaults to the fixture's tokens, and a
 // --compare dump is measured against the fixture's float64 truth and budgets
 // (only when the tokens are the fixture's). Commands come from a TTY prompt,
 // from --script, or from nowhere (run to the end and print a summary).

@@ -180,7 +180,7 @@ struct StepSessionTests {
         let tmp = try TempDir("step-args")
         let cases: [(args: [String], status: Int32, message: String)] = [
             (["step"], 64, "give --model DIR or --fixture DIR"),
-            (["step", "--fixture", stepTinyFixture, "--model", stepTinyFixture + "/model"], 64, "not both"),
+            (["step", "--model", stepTinyFixture + "/model", "--tokens", "1", "--ignore-model-hash"], 64, "--ignore-model-hash applies only with --fixture"),
             (["step", "--model", stepTinyFixture + "/model"], 64, "--tokens is required with --model"),
             (["step", "--fixture", stepTinyFixture, "--tokens", "1,x"], 64, "is not an integer"),
             (["step", "--fixture", stepTinyFixture, "--engine", "fast", "--precision", "f64"], 64, "computes in f32"),
