@@ -64,10 +64,33 @@ public struct Fixture {
         try values(float32File, "\(plan)/\(name)")
     }
 
-    /// A mutant's values of `name` (on its recorded plan).
+    /// A mutant's values of `name` (on its recorded plan): stored from its first
+    /// affected checkpoint through the one where the comparisons decide; every
+    /// earlier checkpoint is the truth of its plan (SPEC.md §4.6).
+    ///
+    /// - Throws: `Hxa079Error.io` when the fixture has no mutants.safetensors, or
+    ///   `name` lies after the stored span (see `mutantCheckpointNames`).
     public func mutant(_ mutant: String, name: String) throws -> [Double] {
         guard let f = mutantsFile else { throw Hxa079Error.io(path: path, message: "this fixture has no mutants.safetensors") }
-        return try values(f, "\(mutant)/\(name)")
+        if f.info("\(mutant)/\(name)") != nil { return try values(f, "\(mutant)/\(name)") }
+        guard let record = manifest.mutants.first(where: { $0.name == mutant }) else {
+            throw Hxa079Error.io(path: path, message: "this fixture has no mutant \(mutant)")
+        }
+        guard let names = mutantCheckpointNames(mutant), names.contains(name) else {
+            throw Hxa079Error.io(path: path, message: "mutant \(mutant): checkpoint \(name) is not stored (it is stored through \(record.storedCheckpoints?.last ?? "?"), where a comparison has decided)")
+        }
+        return try truth(plan: record.plan, name: name)
+    }
+
+    /// The checkpoints a mutant provides, in execution order: the truth of its
+    /// plan before its first affected checkpoint, then the stored span. Nil
+    /// for an unknown mutant.
+    public func mutantCheckpointNames(_ mutant: String) -> [String]? {
+        guard let record = manifest.mutants.first(where: { $0.name == mutant }) else { return nil }
+        let all = manifest.checkpoints.map { $0.name }
+        guard let stored = record.storedCheckpoints, let last = stored.last, let end = all.firstIndex(of: last),
+              let first = all.firstIndex(of: record.firstAffected) else { return all }
+        return Array(all[...max(end, first)])
     }
 
     /// Every checkpoint of `plan` (truth) as candidate tensors, in F64.

@@ -212,13 +212,14 @@ public struct FixtureMaker {
                 undetectable.append(.init(name: mutant.rawValue, summary: mutant.summary, plan: plan.name, firstAffected: first, worstDistance: w))
                 continue
             }
-            for (c, values) in measured.stored {
+            for c in measured.stored {
                 try mutantWriter.add("\(mutant.rawValue)/\(c.name)", shape: c.shape, c.name == CheckpointName.statePosition
-                                     ? .i64(values.map { Int64($0) }) : .f64(values))
+                                     ? .i64(c.values.map { Int64($0) }) : .f64(c.values))
             }
             kept.append(Manifest.MutantRecord(name: mutant.rawValue, summary: mutant.summary, plan: plan.name,
                                               firstAffected: first, distance: d,
-                                              firstOutsideFloat64: measured.outside64, firstOutsideFloat32: measured.outside32))
+                                              firstOutsideFloat64: measured.outside64, firstOutsideFloat32: measured.outside32,
+                                              storedCheckpoints: measured.stored.map { $0.name }))
         }
         if !kept.isEmpty { try mutantWriter.write(to: out + "/mutants.safetensors") }
         // Skipped in the order of the shipped list, whichever way they were found.
@@ -243,19 +244,22 @@ public struct FixtureMaker {
         var worst: ErrorMetrics?
         var outside64: String?
         var outside32: String?
-        /// The checkpoints stored in mutants.safetensors (SPEC.md §4.6).
-        var stored: [(Checkpoint, [Double])] = []
+        /// The checkpoints stored in mutants.safetensors (SPEC.md §4.6): from the
+        /// first affected one through the last first-outside one, where a float64
+        /// and a float32 comparison have both decided.
+        var stored: [Checkpoint] = []
     }
 
     func measureMutant(run: [Checkpoint], truth: [Checkpoint], checkpoints: [Manifest.CheckpointRecord]) -> MutantMeasurement {
         let byName = Dictionary(run.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         var r = MutantMeasurement()
+        var span: [Checkpoint] = []   // from the first affected checkpoint on
         for c in truth {
             guard let m = byName[c.name] else { continue }
-            r.stored.append((m, m.values))
+            if r.firstAffected != nil { span.append(m) }
             if m.values == c.values { continue }
             let metrics = ErrorMetrics(reference: c.values, candidate: m.values)
-            if r.firstAffected == nil { r.firstAffected = c.name; r.distance = metrics }
+            if r.firstAffected == nil { r.firstAffected = c.name; r.distance = metrics; span.append(m) }
             r.worst = r.worst.map { ErrorMetrics.worse($0, metrics) } ?? metrics
             guard let budget = checkpoints.first(where: { $0.name == c.name })?.budget else {
                 if r.outside64 == nil { r.outside64 = c.name }   // state.position: compared exactly
@@ -265,6 +269,9 @@ public struct FixtureMaker {
             if r.outside64 == nil && !Tolerance.float64.admits(metrics) { r.outside64 = c.name }
             if r.outside32 == nil && !budget.tolerance.admits(metrics) { r.outside32 = c.name }
         }
+        // Stored: through the later of the checkpoints where the two comparisons first fail.
+        let last = [r.outside64, r.outside32].compactMap { name in span.firstIndex { $0.name == name } }.max()
+        if let last { r.stored = Array(span[...last]) }
         return r
     }
 }

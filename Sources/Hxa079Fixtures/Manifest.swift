@@ -75,6 +75,11 @@ public struct Manifest: Sendable {
         /// First checkpoint outside the float64 tolerance, and outside the float32 budget.
         public var firstOutsideFloat64: String?
         public var firstOutsideFloat32: String?
+        /// The checkpoints stored in mutants.safetensors, in execution order: from
+        /// `firstAffected` through the later of the two first-outside checkpoints
+        /// (SPEC.md §4.6). Every earlier checkpoint equals the truth of `plan` bit
+        /// for bit; later ones are not stored. Nil in a fixture that stores every checkpoint.
+        public var storedCheckpoints: [String]? = nil
     }
 
     public struct SkippedMutant: Sendable {
@@ -151,7 +156,8 @@ extension Manifest {
             .object([("name", .string(m.name)), ("summary", .string(m.summary)), ("plan", .string(m.plan)),
                      ("first_affected", .string(m.firstAffected)), ("distance_at_first_affected", metricsJSON(m.distance)),
                      ("first_outside_f64_tolerance", m.firstOutsideFloat64.map { .string($0) } ?? .null),
-                     ("first_outside_f32_budget", m.firstOutsideFloat32.map { .string($0) } ?? .null)])
+                     ("first_outside_f32_budget", m.firstOutsideFloat32.map { .string($0) } ?? .null)]
+                    + (m.storedCheckpoints.map { [("stored_checkpoints", JSONValue.array($0.map { .string($0) }))] } ?? []))
         }
         // Absent when empty (so fixtures where every mutant applies keep their bytes); readers take absent as none.
         var mutantLists: [(String, JSONValue)] = []
@@ -238,7 +244,8 @@ extension Manifest {
             d.maxAbs = m["distance_at_first_affected"]?["max_abs"]?.doubleValue ?? 0
             return MutantRecord(name: n, summary: m["summary"]?.stringValue ?? "", plan: plan, firstAffected: first, distance: d,
                                 firstOutsideFloat64: m["first_outside_f64_tolerance"]?.stringValue,
-                                firstOutsideFloat32: m["first_outside_f32_budget"]?.stringValue)
+                                firstOutsideFloat32: m["first_outside_f32_budget"]?.stringValue,
+                                storedCheckpoints: m["stored_checkpoints"]?.arrayValue?.compactMap { $0.stringValue })
         }
         self.skippedMutants = try (json["skipped_mutants"]?.arrayValue ?? []).map { m in
             guard let n = m["name"]?.stringValue, let reason = m["reason"]?.stringValue else { throw fail("a skipped mutant lacks name or reason") }

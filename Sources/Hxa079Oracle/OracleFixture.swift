@@ -150,16 +150,22 @@ public struct OracleFixture {
     /// The known-wrong variants recorded in the fixture (empty when it has no mutants).
     public var mutants: [Manifest.MutantRecord] { fixture.mutantsFile == nil ? [] : fixture.manifest.mutants }
 
-    /// Every checkpoint of mutant `name` (float64, on the plan recorded in its `MutantRecord.plan`).
+    /// The checkpoints of mutant `name` (float64, on the plan recorded in its
+    /// `MutantRecord.plan`) that a comparison needs: every checkpoint in
+    /// execution order through the one where both a float64 and a float32
+    /// comparison first fail (`MutantRecord.storedCheckpoints.last`); the
+    /// checkpoints before its first affected one are the truth. Later
+    /// checkpoints are not recorded (SPEC.md §4.6), so a check of these values
+    /// reports them as not provided.
     ///
     /// - Throws: `Hxa079Error.invalidArgument` when the fixture has no such
     ///   mutant, `.io` when its mutants.safetensors is missing.
     public func mutantValues(_ name: String) throws -> [String: [Double]] {
-        guard fixture.manifest.mutants.contains(where: { $0.name == name }) else {
+        guard let names = fixture.mutantCheckpointNames(name) else {
             throw Hxa079Error.invalidArgument("fixture \(self.name) has no mutant \"\(name)\" (mutants: \(mutants.map { $0.name }.joined(separator: ", ")))")
         }
         var out: [String: [Double]] = [:]
-        for c in checkpointNames { out[c] = try fixture.mutant(name, name: c) }
+        for c in names { out[c] = try fixture.mutant(name, name: c) }
         return out
     }
 

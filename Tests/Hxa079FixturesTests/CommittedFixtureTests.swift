@@ -59,7 +59,8 @@ func everyMutantIsRejectedAtItsFirstAffectedCheckpoint(name: String) throws {
     let fixture = try Fixture(path: packageRoot + "/Fixtures/" + name)
     for m in fixture.manifest.mutants {
         var as64: [String: CandidateTensor] = [:], as32: [String: CandidateTensor] = [:]
-        for c in fixture.manifest.checkpoints {
+        // The checkpoints a comparison needs (SPEC.md §4.6): the truth before the first affected one, then the stored span.
+        for c in fixture.manifest.checkpoints where try #require(fixture.mutantCheckpointNames(m.name)).contains(c.name) {
             let v = try fixture.mutant(m.name, name: c.name)
             let isPosition = c.name == CheckpointName.statePosition
             as64[c.name] = CandidateTensor(dtype: isPosition ? .I64 : .F64, shape: c.shape, values: v)

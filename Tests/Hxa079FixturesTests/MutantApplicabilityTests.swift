@@ -2,7 +2,9 @@
 // over a matrix of model shapes, `FixtureMaker` with every shipped mutant
 // succeeds; every mutant it records as skipped is truly inert (run on its
 // plan it equals the truth bit for bit); every kept mutant is rejected by
-// `compare` at its recorded first checkpoint outside the float64 tolerance;
+// `compare` at its recorded first checkpoint outside the float64 tolerance,
+// and its stored checkpoints decide a float64 and a float32 comparison as the
+// whole mutant run does;
 // every undetectable one passes the float64 comparison. Mutants named
 // explicitly that cannot act are refused.
 
@@ -103,16 +105,34 @@ struct MutantApplicabilityTests {
                 }
             }
         }
-        // Kept: rejected by compare at the recorded first checkpoint outside the float64 tolerance.
+        // Kept: rejected by compare at the recorded first checkpoint outside the float64 tolerance, and
+        // what is stored decides a float64 and a float32 comparison exactly as the whole mutant run does.
         for k in m.mutants {
-            var candidate: [String: CandidateTensor] = [:]
-            for r in m.checkpoints {
-                candidate[r.name] = CandidateTensor(dtype: r.name == CheckpointName.statePosition ? .I64 : .F64, shape: r.shape,
-                                                    values: try fixture.mutant(k.name, name: r.name))
+            let mutant = try #require(Mutant(rawValue: k.name))
+            let plan = try #require(m.plans.first { $0.name == k.plan })
+            let full = try runPlan(plan, tokens: m.tokens, engine: .reference(model, mutant: mutant), scratchDirectory: scratch)
+            let names = try #require(fixture.mutantCheckpointNames(k.name))
+            #expect(k.storedCheckpoints?.first == k.firstAffected, "\(c): \(k.name) stored from \(k.storedCheckpoints?.first ?? "-")")
+            var stored64: [String: CandidateTensor] = [:], stored32: [String: CandidateTensor] = [:]
+            var full64: [String: CandidateTensor] = [:], full32: [String: CandidateTensor] = [:]
+            for r in full {
+                let isPosition = r.name == CheckpointName.statePosition
+                full64[r.name] = CandidateTensor(dtype: isPosition ? .I64 : .F64, shape: r.shape, values: r.values)
+                full32[r.name] = CandidateTensor(dtype: isPosition ? .I64 : .F32, shape: r.shape, values: isPosition ? r.values : r.values.map { Double(Float($0)) })
+                guard names.contains(r.name) else { continue }
+                let v = try fixture.mutant(k.name, name: r.name)
+                #expect(v == r.values, "\(c): \(k.name) \(r.name) differs from the mutant run")
+                stored64[r.name] = CandidateTensor(dtype: isPosition ? .I64 : .F64, shape: r.shape, values: v)
+                stored32[r.name] = CandidateTensor(dtype: isPosition ? .I64 : .F32, shape: r.shape, values: isPosition ? v : v.map { Double(Float($0)) })
             }
-            let report = try compare(fixture: fixture, plan: k.plan, candidate: candidate)
+            let report = try compare(fixture: fixture, plan: k.plan, candidate: stored64)
             #expect(report.firstFailure?.name != nil && report.firstFailure?.name == k.firstOutsideFloat64,
                     "\(c): \(k.name) first fails at \(report.firstFailure?.name ?? "nowhere"), recorded \(k.firstOutsideFloat64 ?? "nil")")
+            #expect(try compare(fixture: fixture, plan: k.plan, candidate: full64).firstFailure?.name == report.firstFailure?.name)
+            let r32 = try compare(fixture: fixture, plan: k.plan, candidate: stored32)
+            let f32 = try compare(fixture: fixture, plan: k.plan, candidate: full32)
+            #expect(r32.firstFailure?.name == f32.firstFailure?.name && f32.firstFailure?.name == k.firstOutsideFloat32,
+                    "\(c): \(k.name) float32: stored first fails at \(r32.firstFailure?.name ?? "nowhere"), whole run at \(f32.firstFailure?.name ?? "nowhere"), recorded \(k.firstOutsideFloat32 ?? "nil")")
         }
         // Undetectable: a float64 run with the mutant passes the float64 comparison.
         for u in m.undetectableMutants {
