@@ -87,7 +87,7 @@ public struct FixtureMaker {
             let p = plan.problems(tokens: spec.tokens.count)
             if !p.isEmpty { throw Hxa079Error.invalidArgument(p.joined(separator: "; ")) }
         }
-        try prepareOutputDirectory(out, kind: .fixture, force: force)
+        try prepareOutputDirectory(out, kind: .fixture, force: force, checkOnly: true)   // refuse before the long work
         let scratch = try makeTemporaryDirectory(prefix: "hxa079-fixture")
         defer { removeTree(scratch) }
 
@@ -96,7 +96,7 @@ public struct FixtureMaker {
         var record: Manifest.ModelRecord
         switch spec.model {
         case .preset(let preset, let seed, let dtype, let layers, let bundle):
-            modelDir = bundle ? out + "/model" : scratch + "/model"
+            modelDir = scratch + "/model"   // copied into the fixture below when bundled
             try writePresetModel(preset: preset, seed: seed, dtype: dtype, layers: layers, to: modelDir)
             record = Manifest.ModelRecord(source: "preset", preset: preset.rawValue, seed: seed, dtype: dtype.rawValue,
                                           path: bundle ? "model" : "(regenerated: hxa079 init-model --preset \(preset.rawValue) --seed \(seed) --dtype \(dtype.rawValue.lowercased())\(layers.map { " --layers \($0)" } ?? ""))",
@@ -104,7 +104,7 @@ public struct FixtureMaker {
         case .directory(let path):
             modelDir = path
             record = Manifest.ModelRecord(source: "directory", preset: nil, seed: nil, dtype: "",
-                                          path: try pathFromFixture(out, to: modelSourcePath ?? path), bundled: false,
+                                          path: path, bundled: false,   // made relative to the fixture below
                                           files: [], config: ModelConfig(hiddenSize: 0, numHeads: 0, headDim: 0, numKVHeads: 0,
                                                                          intermediateSize: 0, vocabSize: 0, numLayers: 0), layerMap: "")
         }
@@ -118,6 +118,13 @@ public struct FixtureMaker {
         record.files = try modelFileHashes(directory)
         for (i, t) in spec.tokens.enumerated() where t < 0 || t >= model64.config.vocabSize {
             throw Hxa079Error.tokenOutOfRange(token: t, index: i, vocabSize: model64.config.vocabSize)
+        }
+        // Only now, with the model and tokens known to be usable, is --out touched.
+        try prepareOutputDirectory(out, kind: .fixture, force: force)
+        if let modelSourcePath { record.path = try pathFromFixture(out, to: modelSourcePath) }
+        if case .preset(_, _, _, _, true) = spec.model {
+            try makeDirectory(out + "/model")
+            for f in try directoryEntries(modelDir) { try writeFileBytes(out + "/model/" + f, try readFileBytes(modelDir + "/" + f)) }
         }
 
         // Which mutants can act here, from the structure (MutantApplicability.swift).

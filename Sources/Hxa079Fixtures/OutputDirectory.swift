@@ -41,15 +41,19 @@ public struct OutputKind: Sendable {
 
 /// Makes `path` ready to be written: creates it when absent; when it is not
 /// empty, refuses without `force`, and with `force` removes what an earlier
-/// run of the same kind wrote (refusing when it holds anything else).
+/// run of the same kind wrote (refusing when it holds anything else). With
+/// `checkOnly` it only refuses what it would refuse, and changes nothing.
 ///
 /// - Throws: `Hxa079Error.invalidArgument` (one line naming the directory and
 ///   what it holds) or `.io` when it cannot be created or emptied.
-public func prepareOutputDirectory(_ path: String, kind: OutputKind, force: Bool) throws {
+public func prepareOutputDirectory(_ path: String, kind: OutputKind, force: Bool, checkOnly: Bool = false) throws {
     if fileExists(path) && !isDirectory(path) {
         throw Hxa079Error.invalidArgument("\(path) exists and is not a directory")
     }
-    guard isDirectory(path) else { try makeDirectory(path); return }
+    guard isDirectory(path) else {
+        if !checkOnly { try makeDirectory(path) }
+        return
+    }
     let entries = try directoryEntries(path)
     if entries.isEmpty { return }
     let listed = entries.prefix(6).joined(separator: ", ") + (entries.count > 6 ? ", …" : "")
@@ -61,6 +65,7 @@ public func prepareOutputDirectory(_ path: String, kind: OutputKind, force: Bool
     if !foreign.isEmpty {
         throw Hxa079Error.invalidArgument("\(path) holds files that are not \(kind.noun)'s (\(foreign.prefix(6).joined(separator: ", "))); --force replaces only \(kind.noun): choose an empty directory")
     }
+    if checkOnly { return }
     for e in entries { removeTree(path + "/" + e) }
     let left = try directoryEntries(path)
     if !left.isEmpty { throw Hxa079Error.io(path: path, message: "cannot remove \(left.joined(separator: ", ")) of the earlier contents") }

@@ -120,4 +120,43 @@ struct FixtureMakeCLITests {
         let sharded = try runHxa079(["step", "--fixture", tmp.sub("fx")])
         #expect(sharded.exitedNormally && sharded.status == 1 && sharded.stderrLines.count == 1, "\(sharded)")
     }
+
+    /// Models written by init-model: (flags, mutants that must be skipped).
+    static let initModelShapes: [([String], [String])] = [
+        (["--gqa-layers", "none"], ["rope_in_gqa"]),
+        (["--layers", "1"], ["k_first_before_rope", "rope_in_gqa"]),
+        (["--gqa-layers", "0"], []),
+        (["--dtype", "bf16"], []),
+    ]
+
+    @Test(arguments: initModelShapes)
+    func fixturesMakeWithDefaultOptionsWorksOnModelsWrittenByInitModel(_ flags: [String], skipped: [String]) throws {
+        let tmp = try TempDir("fx-init")
+        try tinyModel(tmp.sub("m"), extra: flags)
+        let r = try runHxa079(["fixtures", "make", "--model", tmp.sub("m"), "--tokens", tokens, "--out", tmp.sub("fx")])
+        #expect(r.exitedNormally && r.status == 0 && r.stderr.isEmpty, "\(flags): \(r)")
+        let m = try manifest(tmp.sub("fx"))
+        let names = ((m["skipped_mutants"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String }
+        #expect(names == skipped, "\(flags): skipped \(names)")
+        for name in skipped { #expect(r.stdout.contains("skipped \(name)"), "\(flags): \(r)") }
+        let kept = ((m["mutants"] as? [[String: Any]]) ?? []).count, undetectable = ((m["undetectable_mutants"] as? [Any]) ?? []).count
+        #expect(kept + undetectable + names.count == 9, "\(flags): \(kept) kept, \(undetectable) undetectable")
+        // An explicitly named mutant that cannot act is refused.
+        if let first = skipped.first {
+            let named = try runHxa079(["fixtures", "make", "--model", tmp.sub("m"), "--tokens", tokens, "--out", tmp.sub("fx2"), "--mutants", first])
+            #expect(named.exitedNormally && named.status == 1 && named.stderrLines.count == 1 && named.stderr.contains("cannot apply"), "\(named)")
+            #expect(!FileManager.default.fileExists(atPath: tmp.sub("fx2/manifest.json")))
+        }
+    }
+
+    @Test func progressGoesToStderrOnATerminalOnly() throws {
+        let tmp = try TempDir("fx-tty")
+        try tinyModel(tmp.sub("m"))
+        let session = try runHxa079InTerminal(["fixtures", "make", "--model", tmp.sub("m"), "--tokens", tokens, "--out", tmp.sub("fx")], steps: [])
+        #expect(session.exitedNormally && session.status == 0, "\(session)")
+        #expect(session.output.contains("fixtures make: plan one_call, float64 truth, layer 1/4"), "\(session)")
+        #expect(session.output.contains(" elapsed · ETA "), "\(session)")
+        let piped = try runHxa079(["fixtures", "make", "--model", tmp.sub("m"), "--tokens", tokens, "--out", tmp.sub("fx2")])
+        #expect(piped.exitedNormally && piped.status == 0 && piped.stderr.isEmpty, "\(piped)")
+    }
 }
