@@ -106,6 +106,22 @@ func regeneratingWithTheRecordedCommandIsByteIdentical(name: String) throws {
     #expect(sha256Hex([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
     #expect(sha256Hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
             == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+    // One million "a" (FIPS 180-2 appendix B.3), fed in uneven pieces, and read from a file in 1 MiB pieces.
+    let million = [UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000)
+    var hasher = SHA256()
+    var start = 0
+    for piece in [1, 63, 64, 65, 1000, 4093] + [Int](repeating: 100_000, count: 10) where start < million.count {
+        let end = min(start + piece, million.count)
+        hasher.update(Array(million[start..<end]))
+        start = end
+    }
+    hasher.update(Array(million[start...]))
+    #expect(hasher.hexDigest() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    let big = million + million + million   // 3 MB: three reads, the last one short
+    let path = NSTemporaryDirectory() + "/hxa079-sha-\(UUID().uuidString)"
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    #expect((try? writeFileBytes(path, big)) != nil)
+    #expect((try? sha256HexOfFile(path)) == sha256Hex(big))
 }
 
 @Test func compareNamesTheWorstElementAndHonoursTheToleranceScale() throws {
