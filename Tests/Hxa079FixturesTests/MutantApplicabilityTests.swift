@@ -11,7 +11,7 @@
 import Testing
 import Hxa079
 import Hxa079Reference
-import Hxa079Fixtures
+@testable import Hxa079Fixtures
 import Hxa079TestSupport
 import SafeTensors
 
@@ -176,5 +176,43 @@ struct MutantApplicabilityTests {
         #expect(ctx.plan(for: .wkvScaleMissing)?.name == "single")
         let none = MutantContext(config: config, layerKinds: kinds, tokenCount: 5, plans: [SplitPlan(name: "single", calls: [5])])
         #expect(none.structuralReason(.transposedState)?.contains("no split plan carries a state") == true)
+    }
+}
+
+/// The measurement behind the three outcomes, on hand-made checkpoints: a run
+/// equal to the truth (skipped), one inside the float64 tolerance everywhere
+/// (undetectable), and one that leaves both budgets at different checkpoints
+/// (kept, stored from its first affected checkpoint through the later one).
+@Suite("mutant measurement")
+struct MutantMeasurementTests {
+    let names = ["embed", "layers.0.norm1", "layers.0.rwkv.r", "logits"]
+    var truth: [Checkpoint] { names.enumerated().map { Checkpoint(name: $1, shape: [4], values: [1, -2, 3, Double($0 + 1)]) } }
+    var records: [Manifest.CheckpointRecord] {
+        var m = ErrorMetrics(reference: [Double](), candidate: [Double]())
+        m.maxRel = 1e-7
+        m.nmse = 1e-14
+        return names.map { Manifest.CheckpointRecord(name: $0, shape: [4], dtype: "F64", budget: Budget(deriving: m)) }
+    }
+
+    func run(_ change: [String: Double]) -> [Checkpoint] {
+        truth.map { c in
+            var c = c
+            if let rel = change[c.name] { c.values[0] += rel * 3 }   // max |t| = 3 or 4: max rel ≈ rel
+            return c
+        }
+    }
+
+    @Test func equalRunsInsideTheFloat64ToleranceAndKeptRunsAreToldApart() {
+        let maker = FixtureMaker()
+        let same = maker.measureMutant(run: run([:]), truth: truth, checkpoints: records)
+        #expect(same.firstAffected == nil && same.stored.isEmpty)
+        // 1e-13 relative: inside the float64 tolerance (1e-10): undetectable, with its distance.
+        let tiny = maker.measureMutant(run: run(["layers.0.rwkv.r": 1e-13]), truth: truth, checkpoints: records)
+        #expect(tiny.firstAffected == "layers.0.rwkv.r" && tiny.outside64 == nil && tiny.stored.isEmpty)
+        #expect((tiny.worst?.maxRel ?? 0) > 5e-14 && (tiny.worst?.maxRel ?? 1) < 2e-13, "\(String(describing: tiny.worst))")
+        // 1e-8 at norm1 (outside f64, inside the f32 budget of 10 × 1e-7), 1e-3 at logits (outside both).
+        let kept = maker.measureMutant(run: run(["layers.0.norm1": 1e-8, "logits": 1e-3]), truth: truth, checkpoints: records)
+        #expect(kept.firstAffected == "layers.0.norm1" && kept.outside64 == "layers.0.norm1" && kept.outside32 == "logits")
+        #expect(kept.stored.map(\.name) == ["layers.0.norm1", "layers.0.rwkv.r", "logits"])
     }
 }
