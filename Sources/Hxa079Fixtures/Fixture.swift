@@ -5,7 +5,9 @@
 //   inputs.safetensors   tokens I64 [T], positions I64 [T], plans.<plan>.{calls,chunk_sizes,restore_after} I64
 //   f64.safetensors      <plan>/<checkpoint>: the float64 truth (F64; state.position I64)
 //   f32.safetensors      <plan>/<checkpoint>: this package's float32 values (F32)
-//   mutants.safetensors  <mutant>/<checkpoint>: known-wrong variants (F64), when made
+//   mutants.safetensors  <mutant>/<checkpoint>: known-wrong variants (F64), from each one's first
+//                        affected checkpoint through the one where the comparisons decide; the
+//                        earlier checkpoints are the truth (`mutant(_:name:)` reads them there)
 //   model/               config.json + model.safetensors, when the model is bundled
 // The model is found as `modelDirectory` says (bundled, regenerated from its
 // preset and seed, the recorded path relative to the fixture, or a --model

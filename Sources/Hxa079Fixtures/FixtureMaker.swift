@@ -5,7 +5,12 @@
 // for every plan, the float32 values of this package (reference or fast
 // engine) with the budget derived from them, the mutants with their distance
 // from the truth, and manifest.json. Deterministic: the same arguments give
-// byte-identical files on the same machine.
+// byte-identical files on the same machine. Works on every model that loads:
+// a mutant that cannot act here is skipped with its reason, one inside the
+// float64 tolerance is recorded as undetectable (MutantApplicability.swift);
+// only with `explicitMutants` is a mutant that cannot act an error. The
+// output directory follows `prepareOutputDirectory` (absent, empty or
+// `force`), and is touched only once the model and tokens are known usable.
 
 import Hxa079
 import Hxa079Reference

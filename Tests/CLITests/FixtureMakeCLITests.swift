@@ -159,4 +159,26 @@ struct FixtureMakeCLITests {
         let piped = try runHxa079(["fixtures", "make", "--model", tmp.sub("m"), "--tokens", tokens, "--out", tmp.sub("fx2")])
         #expect(piped.exitedNormally && piped.status == 0 && piped.stderr.isEmpty, "\(piped)")
     }
+
+    /// The committed fixtures' recorded commands (README "hxa079 fixtures make"), run as they are
+    /// from a fresh working directory, write the committed files byte for byte.
+    @Test(arguments: ["tiny", "small"])
+    func theRecordedCommandOfACommittedFixtureReproducesItByteForByte(_ name: String) throws {
+        let committed = stepPackageRoot + "/Fixtures/" + name
+        let command = try #require((try manifest(committed)["provenance"] as? [String: Any])?["command"] as? String)
+        let words = command.split(separator: " ").map(String.init)
+        #expect(words.first == "hxa079" && words.contains("--seed"), "\(command)")
+        let tmp = try TempDir("fx-recorded")
+        let r = try runHxa079(in: tmp.path, Array(words.dropFirst()))
+        #expect(r.exitedNormally && r.status == 0, "\(r)")
+        let made = tmp.sub("Fixtures/" + name)
+        var names = try files(committed).filter { $0 != "model" }
+        if names.count != (try? files(made).filter { $0 != "model" })?.count { Issue.record("\(name): \(names) vs \((try? files(made)) ?? [])") }
+        if FileManager.default.fileExists(atPath: committed + "/model") { names += try files(committed + "/model").map { "model/" + $0 } }
+        for f in names {
+            let a = try Data(contentsOf: URL(fileURLWithPath: committed + "/" + f))
+            let b = try? Data(contentsOf: URL(fileURLWithPath: made + "/" + f))
+            #expect(a == b, "\(name)/\(f) differs when remade with its recorded command")
+        }
+    }
 }
