@@ -6,6 +6,7 @@
 
 import Foundation
 import Testing
+import Hxa079TestSupport
 
 /// Runs `hxa079 args…` with `directory` as the working directory.
 func runHxa079(in directory: String, _ args: [String]) throws -> ExecResult {
