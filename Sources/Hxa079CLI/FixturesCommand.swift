@@ -3,14 +3,27 @@
 //   hxa079 fixtures make (--model DIR | --preset NAME --seed S [--dtype f32] [--layers N])
 //                        --tokens LIST --out DIR [--chunk-size L] [--plan NAME:CALLS[:CHUNKS[:RESTORE]]]…
 //                        [--no-standard-plans] [--mutants all|none|LIST] [--engine reference|fast] [--bundle-model]
+//                        [--force]
 //
-// Layout and manifest: SPEC.md §4.6.
+// Layout and manifest: SPEC.md §4.6. --out must be absent or empty, or
+// --force given (then the earlier fixture is removed as a whole first).
+// With `all` a mutant that cannot act on this model, these tokens and plans is
+// skipped and recorded with its reason; one named in a LIST that cannot act
+// is an error. Progress (stage, layer, elapsed, ETA) goes to stderr when it
+// is a terminal. Exit status: 0 written; 1 unusable model, tokens or --out;
+// 64 bad arguments.
 
 import ArgumentParser
 import Hxa079
 import Hxa079Fixtures
 import Hxa079Reference
 import SafeTensors
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 extension HXA079 {
     struct Fixtures: ParsableCommand {
@@ -33,8 +46,8 @@ extension HXA079.Fixtures {
         @Option(name: .long, help: "Preset model instead of --model: tiny, small, medium or reka.")
         var preset: Preset?
 
-        @Option(name: .long, help: "Seed of the preset model.")
-        var seed: UInt64 = 1
+        @Option(name: .long, help: "Seed of the preset model (the same default as init-model).")
+        var seed: UInt64 = defaultPresetSeed
 
         @Option(name: .long, help: "Storage dtype of the preset model: f64, f32 or bf16.")
         var dtype: String = "f32"
@@ -48,8 +61,11 @@ extension HXA079.Fixtures {
         @Option(name: .long, help: "Comma-separated token ids.")
         var tokens: String
 
-        @Option(name: .long, help: "Output fixture directory.")
+        @Option(name: .long, help: "Output fixture directory: absent or empty, or give --force.")
         var out: String
+
+        @Flag(name: .long, help: "Replace the fixture already in --out (removed as a whole first).")
+        var force = false
 
         @Option(name: .long, help: "Chunk size of the standard chunked_prefill plan.")
         var chunkSize: Int = 4
@@ -61,7 +77,7 @@ extension HXA079.Fixtures {
         @Flag(name: .long, help: "Do not add the standard plans (one_call, token_by_token, chunked_prefill, save_restore).")
         var noStandardPlans = false
 
-        @Option(name: .long, help: "Mutants to record: all (default), none, or a comma-separated list.")
+        @Option(name: .long, help: "Mutants to record: all (default; those that cannot act here are skipped and recorded), none, or a comma-separated list (each must act).")
         var mutants: String = "all"
 
         @Option(name: .long, help: "Engine for f32.safetensors: reference (default) or fast.")
@@ -82,7 +98,7 @@ extension HXA079.Fixtures {
                 if plans.isEmpty { throw ValidationError("no split plan: drop --no-standard-plans or add --plan") }
                 let mutantList: [Mutant]
                 switch mutants {
-                case "all": mutantList = plans.contains { $0.name == "one_call" } ? Mutant.allCases.filter { !$0.needsCarriedState || plans.contains { $0.name == "save_restore" } } : []
+                case "all": mutantList = Mutant.allCases
                 case "none": mutantList = []
                 default:
                     mutantList = try mutants.split(separator: ",").map { name in
@@ -115,22 +131,32 @@ extension HXA079.Fixtures {
 
                 let name = String(out.split(separator: "/").last ?? "fixture")
                 var maker = FixtureMaker()
+                maker.force = force
+                maker.explicitMutants = mutants != "all" && mutants != "none"
                 if engine == .fast {
                     maker.float32Engine = { try fastEngineRunner($0) }
                     maker.float32EngineName = "fast"
                 }
-                let progressLine = ProgressLine(total: ids.count * plans.count * 2)
-                var done = 0, lastPlan = ""
-                maker.progress = { label, n, total in
-                    if label != lastPlan { lastPlan = label; done += total }
-                    progressLine.update(done - total + n, label: label)
-                }
-                let manifest = try maker.make(FixtureSpec(name: name, model: source, tokens: ids, plans: plans,
+                let progressLine = FixtureProgressLine()
+                maker.progress = { progressLine.update($0) }
+                let manifest: Manifest
+                do {
+                    manifest = try maker.make(FixtureSpec(name: name, model: source, tokens: ids, plans: plans,
                                                           mutants: mutantList, command: command), out: out)
+                } catch {
+                    progressLine.finish()
+                    throw error
+                }
                 progressLine.finish()
                 print("fixture \(manifest.name): \(manifest.checkpoints.count) checkpoints × \(manifest.plans.count) plans, \(manifest.mutants.count) mutants → \(out)")
                 for m in manifest.mutants {
                     print("  mutant \(pad(m.name, 28)) first affected \(m.firstAffected) (max rel \(formatNumber(m.distance.maxRel)))")
+                }
+                for m in manifest.undetectableMutants {
+                    print("  undetectable \(pad(m.name, 22)) inside the float64 tolerance everywhere (worst max rel \(formatNumber(m.worstDistance.maxRel)))")
+                }
+                for m in manifest.skippedMutants {
+                    print("  skipped \(pad(m.name, 27)) \(m.reason)")
                 }
             }
         }
@@ -150,3 +176,34 @@ extension HXA079.Fixtures {
 }
 
 extension Preset: ExpressibleByArgument {}
+
+/// The progress line of `fixtures make` on stderr (only when it is a
+/// terminal): stage, layer, share done, elapsed and estimated time left,
+/// redrawn at most five times a second.
+final class FixtureProgressLine {
+    let enabled = isatty(STDERR_FILENO) != 0
+    let start = monotonicSeconds()
+    private var lastDraw = -1.0
+    private var drawn = false
+
+    func update(_ p: FixtureProgress) {
+        guard enabled else { return }
+        let now = monotonicSeconds()
+        if now - lastDraw < 0.2 && p.done < p.total { return }
+        lastDraw = now
+        let elapsed = now - start
+        let share = Double(p.done) / Double(max(p.total, 1))
+        let eta = share > 0 ? elapsed * (1 - share) / share : 0
+        fputs("\r\u{1B}[Kfixtures make: \(p.stage), layer \(p.layer)/\(p.layers) · \(Int(share * 100))% · "
+              + "\(seconds(elapsed)) elapsed · ETA \(seconds(eta))", stderr)
+        drawn = true
+    }
+
+    func finish() {
+        if drawn { fputs("\r\u{1B}[K", stderr) }
+    }
+
+    private func seconds(_ s: Double) -> String {
+        s < 60 ? "\((s * 10).rounded() / 10) s" : "\(Int(s) / 60) min \(Int(s) % 60) s"
+    }
+}

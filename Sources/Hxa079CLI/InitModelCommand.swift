@@ -7,11 +7,13 @@
 // (`writeRandomModelDirectory`), so even the `reka` preset needs little
 // memory. The values equal `ModelWeights<Double>.random` (f64) or
 // `ModelWeights<Float>.random` rounded to the dtype (f32, bf16, f16).
-// Bad arguments are reported before anything is written; an existing model
-// in --out is only replaced with --force.
+// Bad arguments are reported before anything is written; --out must be
+// absent or empty, or --force given (then the earlier model is removed as a
+// whole first: no shard of an earlier layout survives; prepareOutputDirectory).
 
 import ArgumentParser
 import Hxa079
+import Hxa079Fixtures
 import SafeTensors
 
 #if canImport(Glibc)
@@ -62,10 +64,10 @@ extension HXA079 {
         @Option(name: .long, help: "Preset: \(Preset.allCases.map(\.rawValue).joined(separator: ", ")).")
         var preset: String
 
-        @Option(name: .long, help: "Random seed.")
-        var seed: UInt64 = 0
+        @Option(name: .long, help: "Random seed (the same default as fixtures make --preset).")
+        var seed: UInt64 = defaultPresetSeed
 
-        @Option(name: .long, help: "Output directory (created if missing).")
+        @Option(name: .long, help: "Output directory: absent or empty, or give --force.")
         var out: String
 
         @Option(name: .long, help: "Storage dtype: f64, f32, bf16 or f16.")
@@ -98,7 +100,7 @@ extension HXA079 {
         @Option(name: .long, help: "Write N shards + model.safetensors.index.json instead of one model.safetensors.")
         var shards: Int = 1
 
-        @Flag(name: .long, help: "Replace a model already in --out.")
+        @Flag(name: .long, help: "Replace the model already in --out (removed as a whole first).")
         var force = false
 
         func validate() throws {
@@ -120,14 +122,7 @@ extension HXA079 {
                 if let layers { shape = shape.truncated(toLayers: layers) }
                 let options = RandomModelOptions(biases: biases, rkNorms: rkNorms, qkNorms: qkNorms, tiedHead: tied,
                                                  firstLayerGates: !noFirstLayerGates)
-                if !force, isDirectory(out) {
-                    let existing = try directoryEntries(out).filter {
-                        $0 == "config.json" || $0 == "model.safetensors.index.json" || $0.hasSuffix(".safetensors")
-                    }
-                    if !existing.isEmpty {
-                        throw Hxa079Error.invalidArgument("\(out) already holds a model (\(existing.joined(separator: ", "))); pass --force to replace it")
-                    }
-                }
+                try prepareOutputDirectory(out, kind: .model, force: force)
                 let metadata = presetModelMetadata(preset: p, seed: seed)
                 let start = monotonicSeconds()
                 let written = try writeRandomModelDirectory(shape: shape, options: options, seed: seed, to: out,
@@ -185,7 +180,8 @@ private func presetTable() -> String {
 }
 
 /// Seconds on a monotonic clock.
-private func monotonicSeconds() -> Double {
+/// Seconds on the monotonic clock.
+func monotonicSeconds() -> Double {
     var t = timespec()
     clock_gettime(CLOCK_MONOTONIC, &t)
     return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9

@@ -1,7 +1,7 @@
 // StepCommand: `hxa079 step` — walk through the checkpoints of one forward
 // pass, pausing like a debugger (interface fixed by the issue).
 //
-//   hxa079 step --model DIR | --fixture DIR  [--tokens 1,2,3]
+//   hxa079 step --model DIR | --fixture DIR [--model DIR] [--ignore-model-hash]  [--tokens 1,2,3]
 //               [--precision f64|f32] [--engine reference|fast] [--chunk-size L]
 //               [--break PATTERN]… [--compare FILE] [--watch-nan]
 //               [--script "n;n;c;p layers.3.rwkv.kk 0:2"]
@@ -10,7 +10,8 @@
 // initial state, observed through the one checkpoint mechanism
 // (`CheckpointObserver`, here a `DebuggerSession`); nothing is recomputed:
 // `s` shows the state the engine reports (`state.layers.{i}.wkv`). With --fixture the
-// model is the fixture's, --tokens defaults to the fixture's tokens, and a
+// model is the fixture's (or --model, where it lives now), checked against the
+// SHA-256 in its manifest unless --ignore-model-hash, --tokens defaults to the fixture's tokens, and a
 // --compare dump is measured against the fixture's float64 truth and budgets
 // (only when the tokens are the fixture's). Commands come from a TTY prompt,
 // from --script, or from nowhere (run to the end and print a summary).
@@ -46,11 +47,14 @@ extension HXA079 {
                 3 --watch-nan found a NaN or Inf (not in interactive mode); 64 bad arguments.
                 """)
 
-        @Option(name: .long, help: "Model directory (config.json + model.safetensors or shards).")
+        @Option(name: .long, help: "Model directory (config.json + model.safetensors or shards); with --fixture, the fixture's model where it lives now.")
         var model: String?
 
         @Option(name: .long, help: "Fixture directory: its model, its tokens, its truth and budgets for --compare.")
         var fixture: String?
+
+        @Flag(name: .long, help: "With --fixture: run the model even if its files differ from the SHA-256 in the manifest.")
+        var ignoreModelHash = false
 
         @Option(name: .long, parsing: .unconditional, help: "Comma-separated token ids (default with --fixture: the fixture's tokens).")
         var tokens: String?
@@ -77,12 +81,9 @@ extension HXA079 {
         var script: String?
 
         func validate() throws {
-            switch (model, fixture) {
-            case (nil, nil): throw ValidationError("give --model DIR or --fixture DIR")
-            case (.some, .some): throw ValidationError("give either --model or --fixture, not both")
-            default: break
-            }
-            if model != nil && tokens == nil { throw ValidationError("--tokens is required with --model") }
+            if model == nil && fixture == nil { throw ValidationError("give --model DIR or --fixture DIR") }
+            if fixture == nil && tokens == nil { throw ValidationError("--tokens is required with --model") }
+            if fixture == nil && ignoreModelHash { throw ValidationError("--ignore-model-hash applies only with --fixture") }
             if let tokens { _ = try parseTokens(tokens) }
             try requireNonNegative(chunkSize, "--chunk-size")
             if engine == .fast && precision == .f64 { throw ValidationError("--engine fast computes in f32; use --precision f32 or omit it") }
@@ -104,11 +105,11 @@ extension HXA079 {
                 if let fixturePath = fixture {
                     let f = try Fixture(path: fixturePath)
                     let m = f.manifest.model
-                    if !m.bundled {
+                    if !m.bundled && model == nil && m.source == "preset" {
                         scratch = try makeTemporaryDirectory(prefix: "hxa079-step")
                         if let preset = m.preset, let seed = m.seed { regenerated = "\(preset), seed \(seed)" }
                     }
-                    modelPath = try f.modelDirectory(scratch: scratch ?? fixturePath)
+                    modelPath = try f.modelDirectory(scratch: scratch ?? fixturePath, model: model, ignoreModelHash: ignoreModelHash)
                     ids = f.tokens
                     if let tokens { ids = try parseTokens(tokens) }
                     if ids == f.tokens && f.manifest.startPosition == 0 { fixtureForTruth = f }

@@ -5,7 +5,12 @@
 // for every plan, the float32 values of this package (reference or fast
 // engine) with the budget derived from them, the mutants with their distance
 // from the truth, and manifest.json. Deterministic: the same arguments give
-// byte-identical files on the same machine.
+// byte-identical files on the same machine. Works on every model that loads:
+// a mutant that cannot act here is skipped with its reason, one inside the
+// float64 tolerance is recorded as undetectable (MutantApplicability.swift);
+// only with `explicitMutants` is a mutant that cannot act an error. The
+// output directory follows `prepareOutputDirectory` (absent, empty or
+// `force`), and is touched only once the model and tokens are known usable.
 
 import Hxa079
 import Hxa079Reference
@@ -16,6 +21,10 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+
+/// The seed of a preset model when none is given: the one default of
+/// `hxa079 init-model` and `hxa079 fixtures make --preset`.
+public let defaultPresetSeed: UInt64 = 0
 
 public struct FixtureSpec {
     public enum ModelSource {
@@ -54,49 +63,53 @@ public func makeTemporaryDirectory(prefix: String = "hxa079") throws -> String {
     return made
 }
 
-/// Removes a directory tree (best effort).
-public func removeTree(_ path: String) {
-    guard isDirectory(path) else { unlink(path); return }
-    if let dir = opendir(path) {
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-            }
-            if name == "." || name == ".." { continue }
-            removeTree(path + "/" + name)
-        }
-        closedir(dir)
-    }
-    rmdir(path)
-}
-
 public struct FixtureMaker {
     /// Produces the float32 values of a plan; nil = the float32 reference.
     public var float32Engine: ((ModelWeights<Float>) throws -> EngineRunner)?
     public var float32EngineName = "reference"
-    /// Called with (done, total) tokens per plan.
-    public var progress: ((String, Int, Int) -> Void)?
+    /// Called after every layer of every run (see `FixtureProgress`).
+    public var progress: ((FixtureProgress) -> Void)?
+    /// Replace a non-empty output directory (`--force`); see `prepareOutputDirectory`.
+    public var force = false
+    /// Mutants named explicitly (`--mutants LIST`): one that cannot apply is an error.
+    public var explicitMutants = false
 
     public init() {}
 
     public func make(_ spec: FixtureSpec, out: String) throws -> Manifest {
+        // Everything that can be checked before anything is written.
+        let modelSourcePath: String?
+        if case .directory(let path) = spec.model {
+            guard isDirectory(path) else { throw Hxa079Error.io(path: path, message: "no such model directory") }
+            if isDirectory(out), let inside = try? pathFromFixture(out, to: path), inside == "." || !inside.hasPrefix("..") && !inside.hasPrefix("/") {
+                throw Hxa079Error.invalidArgument("the model directory \(path) is inside --out \(out); the fixture must be written elsewhere")
+            }
+            modelSourcePath = path
+        } else {
+            modelSourcePath = nil
+        }
+        for plan in spec.plans {
+            let p = plan.problems(tokens: spec.tokens.count)
+            if !p.isEmpty { throw Hxa079Error.invalidArgument(p.joined(separator: "; ")) }
+        }
+        try prepareOutputDirectory(out, kind: .fixture, force: force, checkOnly: true)   // refuse before the long work
         let scratch = try makeTemporaryDirectory(prefix: "hxa079-fixture")
         defer { removeTree(scratch) }
-        try makeDirectory(out)
 
         // 1. The model, as stored on disk.
         let modelDir: String
         var record: Manifest.ModelRecord
         switch spec.model {
         case .preset(let preset, let seed, let dtype, let layers, let bundle):
-            modelDir = bundle ? out + "/model" : scratch + "/model"
+            modelDir = scratch + "/model"   // copied into the fixture below when bundled
             try writePresetModel(preset: preset, seed: seed, dtype: dtype, layers: layers, to: modelDir)
             record = Manifest.ModelRecord(source: "preset", preset: preset.rawValue, seed: seed, dtype: dtype.rawValue,
                                           path: bundle ? "model" : "(regenerated: hxa079 init-model --preset \(preset.rawValue) --seed \(seed) --dtype \(dtype.rawValue.lowercased())\(layers.map { " --layers \($0)" } ?? ""))",
                                           bundled: bundle, files: [], config: preset.shape.config, layerMap: "")
         case .directory(let path):
             modelDir = path
-            record = Manifest.ModelRecord(source: "directory", preset: nil, seed: nil, dtype: "", path: path, bundled: false,
+            record = Manifest.ModelRecord(source: "directory", preset: nil, seed: nil, dtype: "",
+                                          path: path, bundled: false,   // made relative to the fixture below
                                           files: [], config: ModelConfig(hiddenSize: 0, numHeads: 0, headDim: 0, numKVHeads: 0,
                                                                          intermediateSize: 0, vocabSize: 0, numLayers: 0), layerMap: "")
         }
@@ -107,18 +120,36 @@ public struct FixtureMaker {
         record.config = model64.config
         record.layerMap = model64.layerMap
         record.dtype = directory.source.dtype(of: TensorName.embedding)?.rawValue ?? record.dtype
-        var files: [(String, String)] = [("config.json", sha256Hex(try readFileBytes(modelDir + "/config.json")))]
-        for p in directory.weightFiles {
-            files.append((String(p.split(separator: "/").last ?? ""), sha256Hex(try readFileBytes(p))))
-        }
-        record.files = files
+        record.files = try modelFileHashes(directory)
         for (i, t) in spec.tokens.enumerated() where t < 0 || t >= model64.config.vocabSize {
             throw Hxa079Error.tokenOutOfRange(token: t, index: i, vocabSize: model64.config.vocabSize)
         }
-        for plan in spec.plans {
-            let p = plan.problems(tokens: spec.tokens.count)
-            if !p.isEmpty { throw Hxa079Error.invalidArgument(p.joined(separator: "; ")) }
+        // Only now, with the model and tokens known to be usable, is --out touched.
+        try prepareOutputDirectory(out, kind: .fixture, force: force)
+        if let modelSourcePath { record.path = try pathFromFixture(out, to: modelSourcePath) }
+        if case .preset(_, _, _, _, true) = spec.model {
+            try makeDirectory(out + "/model")
+            for f in try directoryEntries(modelDir) { try writeFileBytes(out + "/model/" + f, try readFileBytes(modelDir + "/" + f)) }
         }
+
+        // Which mutants can act here, from the structure (MutantApplicability.swift).
+        let context = MutantContext(config: model64.config, layerKinds: model64.layerKinds, tokenCount: spec.tokens.count, plans: spec.plans)
+        var skipped: [Manifest.SkippedMutant] = []
+        var toRun: [(Mutant, SplitPlan)] = []
+        for mutant in Mutant.allCases where spec.mutants.contains(mutant) {   // recorded in the shipped order
+            if let reason = context.structuralReason(mutant) {
+                skipped.append(.init(name: mutant.rawValue, reason: reason))
+            } else if let plan = context.plan(for: mutant) {
+                toRun.append((mutant, plan))
+            }
+        }
+        if explicitMutants, let s = skipped.first {
+            throw Hxa079Error.invalidArgument("--mutants \(s.name) cannot apply to this fixture: \(s.reason)")
+        }
+
+        let layers = model64.config.numLayers
+        var tracker = ProgressTracker(tokens: spec.tokens.count, layers: layers, runs: 2 * spec.plans.count + toRun.count,
+                                      report: progress)
 
         // 2. Inputs.
         var inputs = SafeTensorsWriter(metadata: ["format": "hxa079-fixture-inputs", "version": "\(fixtureFormatVersion)"])
@@ -140,10 +171,12 @@ public struct FixtureMaker {
         var worst: [String: ErrorMetrics] = [:]
         var truthByPlan: [String: [Checkpoint]] = [:]
         for plan in spec.plans {
-            let truth = try runPlan(plan, tokens: spec.tokens, engine: truthEngine, scratchDirectory: scratch,
-                                    progress: { progress?("\(plan.name) f64", $0, $1) })
-            let single = try runPlan(plan, tokens: spec.tokens, engine: f32Engine, scratchDirectory: scratch,
-                                     progress: { progress?("\(plan.name) f32", $0, $1) })
+            let truth = try tracker.run("plan \(plan.name), float64 truth") { report in
+                try runPlan(plan, tokens: spec.tokens, engine: truthEngine, scratchDirectory: scratch, progress: report)
+            }
+            let single = try tracker.run("plan \(plan.name), float32 \(float32EngineName)") { report in
+                try runPlan(plan, tokens: spec.tokens, engine: f32Engine, scratchDirectory: scratch, progress: report)
+            }
             let f32ByName = Dictionary(single.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
             if order.isEmpty { order = truth.map { ($0.name, $0.shape) } }
             truthByPlan[plan.name] = truth
@@ -168,47 +201,149 @@ public struct FixtureMaker {
                                       budget: name == CheckpointName.statePosition ? nil : worst[name].map { Budget(deriving: $0) })
         }
 
-        // 4. Mutants: run, find where they first differ and where they leave each budget.
-        var mutantRecords: [Manifest.MutantRecord] = []
-        if !spec.mutants.isEmpty {
-            var mutantWriter = SafeTensorsWriter(metadata: ["format": "hxa079-fixture-mutants", "version": "\(fixtureFormatVersion)"])
-            for mutant in spec.mutants {
-                let planName = mutant.needsCarriedState ? "save_restore" : "one_call"
-                guard let plan = spec.plans.first(where: { $0.name == planName }), let truth = truthByPlan[planName] else {
-                    throw Hxa079Error.invalidArgument("mutant \(mutant.rawValue) needs the plan \(planName)")
-                }
-                let run = try runPlan(plan, tokens: spec.tokens, engine: EngineRunner.reference(model64, mutant: mutant),
-                                      scratchDirectory: scratch)
-                let byName = Dictionary(run.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-                var firstAffected: String? = nil, distance: ErrorMetrics? = nil
-                var outside64: String? = nil, outside32: String? = nil
-                for c in truth {
-                    guard let m = byName[c.name] else { continue }
-                    try mutantWriter.add("\(mutant.rawValue)/\(c.name)", shape: m.shape, c.name == CheckpointName.statePosition
-                                         ? .i64(m.values.map { Int64($0) }) : .f64(m.values))
-                    let metrics = ErrorMetrics(reference: c.values, candidate: m.values)
-                    if firstAffected == nil && m.values != c.values { firstAffected = c.name; distance = metrics }
-                    guard let budget = checkpoints.first(where: { $0.name == c.name })?.budget else { continue }
-                    if outside64 == nil && !Tolerance.float64.admits(metrics) { outside64 = c.name }
-                    if outside32 == nil && !budget.tolerance.admits(metrics) { outside32 = c.name }
-                }
-                guard let first = firstAffected, let d = distance else {
-                    throw Hxa079Error.invalidArgument("mutant \(mutant.rawValue) changes nothing on this fixture (plan \(planName)); choose other tokens or drop it")
-                }
-                mutantRecords.append(Manifest.MutantRecord(name: mutant.rawValue, summary: mutant.summary, plan: planName,
-                                                           firstAffected: first, distance: d,
-                                                           firstOutsideFloat64: outside64, firstOutsideFloat32: outside32))
+        // 4. Mutants: run, find where they first differ and where they leave each budget;
+        //    one that changes nothing is skipped, one inside the float64 tolerance everywhere is undetectable.
+        var kept: [Manifest.MutantRecord] = []
+        var undetectable: [Manifest.UndetectableMutant] = []
+        var mutantWriter = SafeTensorsWriter(metadata: ["format": "hxa079-fixture-mutants", "version": "\(fixtureFormatVersion)"])
+        for (mutant, plan) in toRun {
+            guard let truth = truthByPlan[plan.name] else { continue }
+            let run = try tracker.run("mutant \(mutant.rawValue) (plan \(plan.name))") { report in
+                try runPlan(plan, tokens: spec.tokens, engine: EngineRunner.reference(model64, mutant: mutant),
+                            scratchDirectory: scratch, progress: report)
             }
-            try mutantWriter.write(to: out + "/mutants.safetensors")
+            let measured = measureMutant(run: run, truth: truth, checkpoints: checkpoints)
+            guard let first = measured.firstAffected, let d = measured.distance, let w = measured.worst else {
+                skipped.append(.init(name: mutant.rawValue, reason: "changes no checkpoint of plan \(plan.name) on these tokens (measured: bitwise equal to the truth)"))
+                if explicitMutants {
+                    throw Hxa079Error.invalidArgument("--mutants \(mutant.rawValue) cannot apply to this fixture: it changes no checkpoint of plan \(plan.name) on these tokens")
+                }
+                continue
+            }
+            guard measured.outside64 != nil else {
+                undetectable.append(.init(name: mutant.rawValue, summary: mutant.summary, plan: plan.name, firstAffected: first, worstDistance: w))
+                continue
+            }
+            for c in measured.stored {
+                try mutantWriter.add("\(mutant.rawValue)/\(c.name)", shape: c.shape, c.name == CheckpointName.statePosition
+                                     ? .i64(c.values.map { Int64($0) }) : .f64(c.values))
+            }
+            kept.append(Manifest.MutantRecord(name: mutant.rawValue, summary: mutant.summary, plan: plan.name,
+                                              firstAffected: first, distance: d,
+                                              firstOutsideFloat64: measured.outside64, firstOutsideFloat32: measured.outside32,
+                                              storedCheckpoints: measured.stored.map { $0.name }))
         }
+        if !kept.isEmpty { try mutantWriter.write(to: out + "/mutants.safetensors") }
+        // Skipped in the order of the shipped list, whichever way they were found.
+        let rank = Dictionary(uniqueKeysWithValues: Mutant.allCases.enumerated().map { ($1.rawValue, $0) })
+        skipped.sort { (rank[$0.name] ?? 0) < (rank[$1.name] ?? 0) }
 
         // 5. The manifest.
-        let manifest = Manifest(name: spec.name, command: spec.command, model: record, tokens: spec.tokens, startPosition: 0,
-                                plans: spec.plans, checkpoints: checkpoints, mutants: mutantRecords,
+        var manifest = Manifest(name: spec.name, command: spec.command, model: record, tokens: spec.tokens, startPosition: 0,
+                                plans: spec.plans, checkpoints: checkpoints, mutants: kept,
                                 float32Engine: float32EngineName)
+        manifest.skippedMutants = skipped
+        manifest.undetectableMutants = undetectable
         try writeFileBytes(out + "/manifest.json", Array((manifest.json().serialized(pretty: true) + "\n").utf8))
         return manifest
     }
+
+    /// What a mutant run did against the truth of its plan.
+    struct MutantMeasurement {
+        var firstAffected: String?
+        var distance: ErrorMetrics?
+        /// The worst distance over every checkpoint.
+        var worst: ErrorMetrics?
+        var outside64: String?
+        var outside32: String?
+        /// The checkpoints stored in mutants.safetensors (SPEC.md §4.6): from the
+        /// first affected one through the last first-outside one, where a float64
+        /// and a float32 comparison have both decided.
+        var stored: [Checkpoint] = []
+    }
+
+    func measureMutant(run: [Checkpoint], truth: [Checkpoint], checkpoints: [Manifest.CheckpointRecord]) -> MutantMeasurement {
+        let byName = Dictionary(run.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        var r = MutantMeasurement()
+        var span: [Checkpoint] = []   // from the first affected checkpoint on
+        for c in truth {
+            guard let m = byName[c.name] else { continue }
+            if r.firstAffected != nil { span.append(m) }
+            if m.values == c.values { continue }
+            let metrics = ErrorMetrics(reference: c.values, candidate: m.values)
+            if r.firstAffected == nil { r.firstAffected = c.name; r.distance = metrics; span.append(m) }
+            r.worst = r.worst.map { ErrorMetrics.worse($0, metrics) } ?? metrics
+            guard let budget = checkpoints.first(where: { $0.name == c.name })?.budget else {
+                if r.outside64 == nil { r.outside64 = c.name }   // state.position: compared exactly
+                if r.outside32 == nil { r.outside32 = c.name }
+                continue
+            }
+            if r.outside64 == nil && !Tolerance.float64.admits(metrics) { r.outside64 = c.name }
+            if r.outside32 == nil && !budget.tolerance.admits(metrics) { r.outside32 = c.name }
+        }
+        // Stored: through the later of the checkpoints where the two comparisons first fail.
+        let last = [r.outside64, r.outside32].compactMap { name in span.firstIndex { $0.name == name } }.max()
+        if let last { r.stored = Array(span[...last]) }
+        return r
+    }
+}
+
+/// Where a `fixtures make` run is, after every layer of every run.
+public struct FixtureProgress: Sendable {
+    /// e.g. "plan one_call, float64 truth", "mutant rope_in_gqa (plan one_call)".
+    public var stage: String
+    /// Layers finished in the current call, of `layers`.
+    public var layer: Int
+    public var layers: Int
+    /// Work done and in all, in token·layers over every run of the fixture.
+    public var done: Int
+    public var total: Int
+}
+
+/// Turns per-plan progress into fixture-wide progress.
+struct ProgressTracker {
+    let tokens: Int
+    let layers: Int
+    let total: Int
+    let report: ((FixtureProgress) -> Void)?
+    /// Work of the runs already finished.
+    var base = 0
+
+    /// `runs` plan runs of `tokens` tokens through `layers` layers.
+    init(tokens: Int, layers: Int, runs: Int, report: ((FixtureProgress) -> Void)?) {
+        self.tokens = tokens
+        self.layers = layers
+        self.total = max(tokens * layers * runs, 1)
+        self.report = report
+    }
+
+    /// Runs one plan run, reporting its progress as part of the whole.
+    mutating func run<R>(_ stage: String, _ body: (((PlanProgress) -> Void)?) throws -> R) rethrows -> R {
+        let start = base, layers = self.layers, total = self.total
+        let result = try body(report.map { report in
+            { p in report(FixtureProgress(stage: stage, layer: p.layersDone, layers: layers, done: start + p.work(layers: layers), total: total)) }
+        })
+        base += tokens * layers
+        return result
+    }
+}
+
+/// The path of `model` as the manifest records it: relative to the fixture
+/// directory `out` (which exists), or absolute when the two share nothing
+/// but the root.
+func pathFromFixture(_ out: String, to model: String) throws -> String {
+    func absolute(_ p: String) throws -> [String] {
+        guard let r = realpath(p, nil) else { throw Hxa079Error.io(path: p, message: "cannot resolve the path (\(String(cString: strerror(errno))))") }
+        defer { free(r) }
+        return String(cString: r).split(separator: "/").map(String.init)
+    }
+    let from = try absolute(out), to = try absolute(model)
+    var common = 0
+    while common < min(from.count, to.count) && from[common] == to[common] { common += 1 }
+    if common == 0 { return "/" + to.joined(separator: "/") }
+    let up = [String](repeating: "..", count: from.count - common)
+    let rest = up + to[common...]
+    return rest.isEmpty ? "." : rest.joined(separator: "/")
 }
 
 extension ErrorMetrics {
@@ -225,18 +360,20 @@ extension ErrorMetrics {
 
 extension FixtureSpec {
     /// The spec that regenerates a fixture from its manifest (same command string,
-    /// so the regenerated manifest is byte-identical).
-    public init(manifest m: Manifest) throws {
+    /// so the regenerated manifest is byte-identical); `fixtureDirectory`
+    /// resolves a model path recorded relative to the fixture.
+    public init(manifest m: Manifest, fixtureDirectory: String? = nil) throws {
         let model: ModelSource
         if m.model.source == "preset", let name = m.model.preset, let preset = Preset(rawValue: name), let seed = m.model.seed,
            let dtype = DType(rawValue: m.model.dtype) {
             let layers = m.model.config.numLayers < preset.shape.config.numLayers ? m.model.config.numLayers : nil
             model = .preset(preset, seed: seed, dtype: dtype, layers: layers, bundle: m.model.bundled)
         } else {
-            model = .directory(m.model.path)
+            let p = m.model.path
+            model = .directory(p.hasPrefix("/") ? p : (fixtureDirectory.map { $0 + "/" } ?? "") + p)
         }
-        let mutants = try m.mutants.map { r in
-            guard let mutant = Mutant(rawValue: r.name) else { throw Hxa079Error.invalidArgument("unknown mutant \(r.name) in the manifest") }
+        let mutants = try (m.mutants.map { $0.name } + m.skippedMutants.map { $0.name } + m.undetectableMutants.map { $0.name }).map { r in
+            guard let mutant = Mutant(rawValue: r) else { throw Hxa079Error.invalidArgument("unknown mutant \(r) in the manifest") }
             return mutant
         }
         self.init(name: m.name, model: model, tokens: m.tokens, plans: m.plans, mutants: mutants, command: m.command)

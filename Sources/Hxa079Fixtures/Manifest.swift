@@ -27,6 +27,10 @@ public struct Manifest: Sendable {
     /// Every checkpoint (activations then state tensors), in execution order.
     public var checkpoints: [CheckpointRecord]
     public var mutants: [MutantRecord]
+    /// Shipped mutants that cannot change anything on this model, these tokens and plans.
+    public var skippedMutants: [SkippedMutant] = []
+    /// Shipped mutants whose effect stays inside the float64 tolerance at every checkpoint.
+    public var undetectableMutants: [UndetectableMutant] = []
     /// Engine that produced `f32.safetensors` (`reference` or `fast`).
     public var float32Engine: String
 
@@ -37,7 +41,11 @@ public struct Manifest: Sendable {
         public var seed: UInt64?
         /// Stored dtype of the weights.
         public var dtype: String
-        /// Path of the model directory relative to the fixture (`model`), or as given to `--model`.
+        /// Where the model directory is: relative to the fixture directory
+        /// (`model` when bundled, e.g. `../models/m` for `--model`), or absolute;
+        /// never relative to the working directory of the command that made
+        /// it. For a preset model that is not bundled, a note on how it is
+        /// regenerated. Resolved by `Fixture.modelDirectory`.
         public var path: String
         /// True when the model files are inside the fixture directory.
         public var bundled: Bool
@@ -67,6 +75,27 @@ public struct Manifest: Sendable {
         /// First checkpoint outside the float64 tolerance, and outside the float32 budget.
         public var firstOutsideFloat64: String?
         public var firstOutsideFloat32: String?
+        /// The checkpoints stored in mutants.safetensors, in execution order: from
+        /// `firstAffected` through the later of the two first-outside checkpoints
+        /// (SPEC.md §4.6). Every earlier checkpoint equals the truth of `plan` bit
+        /// for bit; later ones are not stored. Nil in a fixture that stores every checkpoint.
+        public var storedCheckpoints: [String]? = nil
+    }
+
+    public struct SkippedMutant: Sendable {
+        public var name: String
+        /// Why it cannot change anything, e.g. "every query head has its own KV head …".
+        public var reason: String
+    }
+
+    public struct UndetectableMutant: Sendable {
+        public var name: String
+        public var summary: String
+        public var plan: String
+        /// First checkpoint where it differs from the truth at all.
+        public var firstAffected: String
+        /// The largest distance from the truth over every checkpoint (max rel and NMSE each at its worst).
+        public var worstDistance: ErrorMetrics
     }
 }
 
@@ -127,7 +156,20 @@ extension Manifest {
             .object([("name", .string(m.name)), ("summary", .string(m.summary)), ("plan", .string(m.plan)),
                      ("first_affected", .string(m.firstAffected)), ("distance_at_first_affected", metricsJSON(m.distance)),
                      ("first_outside_f64_tolerance", m.firstOutsideFloat64.map { .string($0) } ?? .null),
-                     ("first_outside_f32_budget", m.firstOutsideFloat32.map { .string($0) } ?? .null)])
+                     ("first_outside_f32_budget", m.firstOutsideFloat32.map { .string($0) } ?? .null)]
+                    + (m.storedCheckpoints.map { [("stored_checkpoints", JSONValue.array($0.map { .string($0) }))] } ?? []))
+        }
+        // Absent when empty (so fixtures where every mutant applies keep their bytes); readers take absent as none.
+        var mutantLists: [(String, JSONValue)] = []
+        if !skippedMutants.isEmpty {
+            mutantLists.append(("skipped_mutants", .array(skippedMutants.map { .object([("name", .string($0.name)), ("reason", .string($0.reason))]) })))
+        }
+        if !undetectableMutants.isEmpty {
+            mutantLists.append(("undetectable_mutants", .array(undetectableMutants.map { u in
+                .object([("name", .string(u.name)), ("summary", .string(u.summary)), ("plan", .string(u.plan)),
+                         ("first_affected", .string(u.firstAffected)), ("worst_distance", metricsJSON(u.worstDistance)),
+                         ("reason", .string("inside the float64 tolerance at every checkpoint (max_rel ≤ \(Tolerance.float64.maxRel), nmse ≤ \(Tolerance.float64.nmse))"))])
+            })))
         }
         return .object([
             ("format_version", num(fixtureFormatVersion)),
@@ -146,7 +188,7 @@ extension Manifest {
             ("plans", .array(plansJSON)),
             ("checkpoints", .array(checkpointsJSON)),
             ("mutants", .array(mutantsJSON)),
-        ])
+        ] + mutantLists)
     }
 
     /// Reads a manifest; every missing or mistyped field is named.
@@ -202,7 +244,22 @@ extension Manifest {
             d.maxAbs = m["distance_at_first_affected"]?["max_abs"]?.doubleValue ?? 0
             return MutantRecord(name: n, summary: m["summary"]?.stringValue ?? "", plan: plan, firstAffected: first, distance: d,
                                 firstOutsideFloat64: m["first_outside_f64_tolerance"]?.stringValue,
-                                firstOutsideFloat32: m["first_outside_f32_budget"]?.stringValue)
+                                firstOutsideFloat32: m["first_outside_f32_budget"]?.stringValue,
+                                storedCheckpoints: m["stored_checkpoints"]?.arrayValue?.compactMap { $0.stringValue })
+        }
+        self.skippedMutants = try (json["skipped_mutants"]?.arrayValue ?? []).map { m in
+            guard let n = m["name"]?.stringValue, let reason = m["reason"]?.stringValue else { throw fail("a skipped mutant lacks name or reason") }
+            return SkippedMutant(name: n, reason: reason)
+        }
+        self.undetectableMutants = try (json["undetectable_mutants"]?.arrayValue ?? []).map { m in
+            guard let n = m["name"]?.stringValue, let plan = m["plan"]?.stringValue, let first = m["first_affected"]?.stringValue else {
+                throw fail("an undetectable mutant lacks name, plan or first_affected")
+            }
+            var d = ErrorMetrics(reference: [Double](), candidate: [Double]())
+            d.maxRel = m["worst_distance"]?["max_rel"]?.doubleValue ?? 0
+            d.nmse = m["worst_distance"]?["nmse"]?.doubleValue ?? 0
+            d.maxAbs = m["worst_distance"]?["max_abs"]?.doubleValue ?? 0
+            return UndetectableMutant(name: n, summary: m["summary"]?.stringValue ?? "", plan: plan, firstAffected: first, worstDistance: d)
         }
     }
 

@@ -124,7 +124,7 @@ extension ModelState {
 /// concatenated over the calls (activations first, in execution order, then the
 /// final state). `scratchDirectory` receives the state files of restore points.
 public func runPlan(_ plan: SplitPlan, tokens: [Int], engine: EngineRunner, scratchDirectory: String,
-                    progress: ((Int, Int) -> Void)? = nil) throws -> [Checkpoint] {
+                    progress: ((PlanProgress) -> Void)? = nil) throws -> [Checkpoint] {
     let problems = plan.problems(tokens: tokens.count)
     if !problems.isEmpty { throw Hxa079Error.invalidArgument(problems.joined(separator: "; ")) }
     engine.reset()
@@ -133,7 +133,10 @@ public func runPlan(_ plan: SplitPlan, tokens: [Int], engine: EngineRunner, scra
     var start = 0
     for (k, n) in plan.calls.enumerated() {
         let collector = CheckpointCollector()
-        try engine.run(Array(tokens[start..<(start + n)]), plan.chunkSizes[k], collector)
+        let observer: any CheckpointObserver = progress.map { report in
+            LayerReporter(inner: collector) { layer in report(PlanProgress(tokensDone: start, callTokens: n, layersDone: layer + 1)) }
+        } ?? collector
+        try engine.run(Array(tokens[start..<(start + n)]), plan.chunkSizes[k], observer)
         for c in collector.checkpoints {
             if var m = merged[c.name] {
                 m.values += c.values
@@ -148,7 +151,35 @@ public func runPlan(_ plan: SplitPlan, tokens: [Int], engine: EngineRunner, scra
             try engine.saveAndRestore(scratchDirectory + "/\(plan.name)-after-call-\(k).safetensors")
         }
         start += n
-        progress?(start, tokens.count)
     }
     return order.compactMap { merged[$0] } + engine.stateTensors()
+}
+
+/// Where a plan run is: `tokensDone` tokens of earlier calls, and
+/// `layersDone` layers of the current call of `callTokens` tokens.
+public struct PlanProgress: Sendable {
+    public var tokensDone: Int
+    public var callTokens: Int
+    public var layersDone: Int
+
+    /// Work done in token·layers, for a model of `layers` layers.
+    public func work(layers: Int) -> Int { tokensDone * layers + callTokens * layersDone }
+}
+
+/// Passes every checkpoint to `inner` and reports each finished layer (its `layers.{i}.out`).
+final class LayerReporter: CheckpointObserver {
+    let inner: any CheckpointObserver
+    let onLayer: (Int) -> Void
+
+    init(inner: any CheckpointObserver, onLayer: @escaping (Int) -> Void) {
+        self.inner = inner
+        self.onLayer = onLayer
+    }
+
+    func wants(_ name: String) -> Bool {
+        if let i = CheckpointName.layerIndex(of: name), name == CheckpointName.layerOut(i) { onLayer(i) }
+        return inner.wants(name)
+    }
+
+    func observe(_ checkpoint: Checkpoint) throws { try inner.observe(checkpoint) }
 }

@@ -150,38 +150,57 @@ public struct OracleFixture {
     /// The known-wrong variants recorded in the fixture (empty when it has no mutants).
     public var mutants: [Manifest.MutantRecord] { fixture.mutantsFile == nil ? [] : fixture.manifest.mutants }
 
-    /// Every checkpoint of mutant `name` (float64, on the plan recorded in its `MutantRecord.plan`).
+    /// The checkpoints of mutant `name` (float64, on the plan recorded in its
+    /// `MutantRecord.plan`) that a comparison needs: every checkpoint in
+    /// execution order through the one where both a float64 and a float32
+    /// comparison first fail (`MutantRecord.storedCheckpoints.last`); the
+    /// checkpoints before its first affected one are the truth. Later
+    /// checkpoints are not recorded (SPEC.md §4.6), so a check of these values
+    /// reports them as not provided.
     ///
     /// - Throws: `Hxa079Error.invalidArgument` when the fixture has no such
     ///   mutant, `.io` when its mutants.safetensors is missing.
     public func mutantValues(_ name: String) throws -> [String: [Double]] {
-        guard fixture.manifest.mutants.contains(where: { $0.name == name }) else {
+        guard let names = fixture.mutantCheckpointNames(name) else {
             throw Hxa079Error.invalidArgument("fixture \(self.name) has no mutant \"\(name)\" (mutants: \(mutants.map { $0.name }.joined(separator: ", ")))")
         }
         var out: [String: [Double]] = [:]
-        for c in checkpointNames { out[c] = try fixture.mutant(name, name: c) }
+        for c in names { out[c] = try fixture.mutant(name, name: c) }
         return out
     }
 
     // MARK: - Model
 
     /// Runs `body` with the directory of the fixture's model (config.json +
-    /// model.safetensors). A bundled model is passed in place; a model made
-    /// from a preset is regenerated into a temporary directory, checked
-    /// against the recorded SHA-256 of every file, and removed after `body`.
+    /// model.safetensors), after checking every model file against the
+    /// SHA-256 recorded in the manifest. A bundled model is passed in place; a
+    /// model made from a preset is regenerated into a temporary directory and
+    /// removed after `body`; a model referenced by path is found relative to
+    /// the fixture directory (or at its absolute path).
+    ///
+    /// - Parameters:
+    ///   - model: the fixture's model where it lives now, when it moved.
+    ///   - ignoreModelHash: run a model whose files differ from the recorded
+    ///     SHA-256 anyway (a warning says so on stderr).
+    /// - Throws: `Hxa079Error.io` naming the model file that is missing or
+    ///   differs from the manifest.
     ///
     /// ```swift
     /// let engine = try oracle.withModelDirectory { try MyEngine(directory: $0) }
     /// ```
-    public func withModelDirectory<R>(_ body: (String) throws -> R) throws -> R {
-        if fixture.manifest.model.bundled { return try body(try fixture.modelDirectory(scratch: "")) }
+    public func withModelDirectory<R>(model: String? = nil, ignoreModelHash: Bool = false, _ body: (String) throws -> R) throws -> R {
+        let m = fixture.manifest.model
+        if model != nil || m.bundled || m.source != "preset" {
+            return try body(try fixture.modelDirectory(scratch: "", model: model, ignoreModelHash: ignoreModelHash))
+        }
         let scratch = try makeTemporaryDirectory(prefix: "hxa079-oracle")
         defer { removeTree(scratch) }
         return try body(try fixture.modelDirectory(scratch: scratch))
     }
 
-    /// Loads the fixture's model weights in `T` (Float or Double).
-    public func loadModel<T: BinaryFloatingPoint>(as type: T.Type = T.self) throws -> ModelWeights<T> {
-        try withModelDirectory { dir in try ModelDirectory(path: dir).load(as: T.self).0 }
+    /// Loads the fixture's model weights in `T` (Float or Double), checked as `withModelDirectory` says.
+    public func loadModel<T: BinaryFloatingPoint>(as type: T.Type = T.self, model: String? = nil,
+                                                  ignoreModelHash: Bool = false) throws -> ModelWeights<T> {
+        try withModelDirectory(model: model, ignoreModelHash: ignoreModelHash) { dir in try ModelDirectory(path: dir).load(as: T.self).0 }
     }
 }

@@ -13,6 +13,7 @@
 
 import Foundation
 import SafeTensors
+import Hxa079TestSupport
 import Testing
 
 /// One broken candidate: how to make it and what each command must say.

@@ -33,14 +33,27 @@ func stepMatchesPrinted(_ printed: Double, _ exact: Double) -> Bool {
     abs(printed - exact) <= 0.0051 * abs(exact) + 1e-300
 }
 
-/// A dump of one mutant of the tiny fixture, under plain checkpoint names.
+/// A dump of one mutant of the tiny fixture, under plain checkpoint names: the
+/// truth of plan one_call before the mutant's stored checkpoints, then those
+/// (a fixture stores a mutant from its first affected checkpoint through the
+/// one where the comparisons decide, SPEC.md §4.6).
 func writeStepMutantDump(_ mutant: String, to path: String) throws {
     let (tensors, _) = try readTensors(stepTinyFixture + "/mutants.safetensors")
     let prefix = mutant + "/"
-    let picked = tensors.filter { $0.name.hasPrefix(prefix) }.map {
+    let stored = tensors.filter { $0.name.hasPrefix(prefix) }.map {
         StoredTensor(name: String($0.name.dropFirst(prefix.count)), shape: $0.shape, data: $0.data)
     }
-    guard !picked.isEmpty else { throw FixtureError("no mutant \(mutant) in the tiny fixture") }
+    let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: stepTinyFixture + "/manifest.json"))) as? [String: Any]
+    let names = (json?["checkpoints"] as? [[String: Any]])?.compactMap { $0["name"] as? String } ?? []
+    guard !stored.isEmpty, let record = (json?["mutants"] as? [[String: Any]])?.first(where: { $0["name"] as? String == mutant }),
+          let first = record["first_affected"] as? String, let plan = record["plan"] as? String else {
+        throw FixtureError("no mutant \(mutant) in the tiny fixture")
+    }
+    let (truth, _) = try readTensors(stepTinyFixture + "/f64.safetensors")
+    let before = names.prefix { $0 != first }.compactMap { n in
+        truth.first { $0.name == plan + "/" + n }.map { StoredTensor(name: n, shape: $0.shape, data: $0.data) }
+    }
+    let picked = before + stored
     try writeTensors(path, picked, metadata: ["generator": "StepSessionTests"])
 }
 
@@ -182,7 +195,7 @@ struct StepSessionTests {
         let tmp = try TempDir("step-args")
         let cases: [(args: [String], status: Int32, message: String)] = [
             (["step"], 64, "give --model DIR or --fixture DIR"),
-            (["step", "--fixture", stepTinyFixture, "--model", stepTinyFixture + "/model"], 64, "not both"),
+            (["step", "--model", stepTinyFixture + "/model", "--tokens", "1", "--ignore-model-hash"], 64, "--ignore-model-hash applies only with --fixture"),
             (["step", "--model", stepTinyFixture + "/model"], 64, "--tokens is required with --model"),
             (["step", "--fixture", stepTinyFixture, "--tokens", "1,x"], 64, "is not an integer"),
             (["step", "--fixture", stepTinyFixture, "--engine", "fast", "--precision", "f64"], 64, "computes in f32"),
