@@ -110,6 +110,16 @@ extension HXA079 {
             }
             if dtypeRows.isEmpty { out.row("dtypes", "(no tensors)") }
             for (k, line) in alignColumns(dtypeRows, rightAligned: [1, 2, 3]).enumerated() { out.row(k == 0 ? "dtypes" : "", line) }
+
+            // streamed weights (SPEC.md §2.8): what a forward call will need, before anything runs
+            guard c.problems().isEmpty else { return out.text }   // the validation report says why
+            let estimate = MemoryEstimate(directory: directory)
+            let memoryRows = estimate.engines.map { [$0.label, "≈ " + formatBytes($0.peakAnonymousBytes) + " peak anonymous"] }
+            for (k, line) in alignColumns(memoryRows, rightAligned: [1]).enumerated() { out.row(k == 0 ? "memory" : "", line) }
+            out.row("", "\(formatBytes(estimate.mappedBytes)) mapped (virtual; values are read with pread); "
+                    + "for a call of \(estimate.tokens) tokens")
+            out.row("disk read", "\(formatBytes(estimate.diskReadPerPassBytes)) per forward pass (every layer and the head, "
+                    + "at the stored dtype), plus one validation scan of the files when a model is opened")
             return out.text
         }
 

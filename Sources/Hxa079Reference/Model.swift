@@ -4,7 +4,10 @@
 // arithmetic. One call consumes T tokens starting at `state.position`,
 // reports every named checkpoint (SPEC.md §4) to the observer in execution
 // order, and returns the logits of every position. The state is updated only
-// when the whole call succeeds.
+// when the whole call succeeds. Parameters come from a `WeightProvider`
+// (SPEC.md §2.8): in memory (`ModelWeights`) or streamed from the files
+// (`StreamedWeights`: a layer is read when it runs and released after it,
+// the head is applied in blocks of rows), with bitwise equal results.
 
 import Hxa079
 import RealModule

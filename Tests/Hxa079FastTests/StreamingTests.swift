@@ -1,0 +1,91 @@
+// StreamingTests: the fast path on streamed weights (`FastModel(directory:)`:
+// each layer read as Float32 and packed when a pass reaches it, embedding rows
+// per token, the head in blocks) against the same model packed in memory
+// (`FastModel(ModelDirectory.load(as: Float.self))`).
+//
+// Contract: logits (forward and prefill) and states are equal bit for bit for
+// every model of `streamingCases` and every plan of `streamingPlans`, with the
+// default head block and with blocks of 7 rows (in memory then a group of the
+// same blocks), at every kernel level; a call longer than one pass (512
+// tokens) too. A streamed call whose layer cannot be read throws and leaves
+// the state as it was.
+
+import Foundation
+import Testing
+import Hxa079
+import Hxa079TestSupport
+@testable import Hxa079Fast
+
+private let fastPackageRoot: String = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+@Suite struct FastStreamingTests {
+    @Test(arguments: kernelLevels, streamingCases)
+    func streamedEqualsInMemoryBitwise(_ level: FastKernels.Level, _ c: StreamingCase) throws {
+        try FastKernels.withLevel(level) {
+            let (directory, keep) = try c.directory(packageRoot: fastPackageRoot)
+            let (weights, _) = try directory.load(as: Float.self)
+            let V = directory.config.vocabSize
+            for blockRows in [nil, 7] {
+                let inMemory = try FastModel(weights, headBlockRows: blockRows)
+                let streamed = blockRows == nil ? try FastModel(directory: directory)
+                    : FastModel(packed: try PackedModel(streaming: try StreamedWeights<Float>(directory: directory, headBlockRows: blockRows)))
+                #expect(streamed.isStreamed && !inMemory.isStreamed)
+                inMemory.poisonScratch = true
+                streamed.poisonScratch = true
+                for plan in streamingPlans {
+                    let tokens = tokenList(plan.calls.reduce(0, +), vocab: V, seed: c.seed)
+                    var a = inMemory.initialState(), b = a
+                    var start = 0
+                    for n in plan.calls {
+                        let call = Array(tokens[start..<(start + n)])
+                        start += n
+                        let x = try inMemory.forward(tokens: call, state: &a, chunkSize: plan.chunk)
+                        let y = try streamed.forward(tokens: call, state: &b, chunkSize: plan.chunk)
+                        #expect(mismatches(bitPatterns(x), bitPatterns(y)) == 0, "\(c) blocks \(blockRows ?? 0) plan \(plan.calls): logits differ")
+                        #expect(mismatches(bitPatterns(a), bitPatterns(b)) == 0, "\(c) plan \(plan.calls): states differ")
+                    }
+                    let p = try inMemory.prefill(tokens: tokens, state: &a, chunkSize: plan.chunk)
+                    let q = try streamed.prefill(tokens: tokens, state: &b, chunkSize: plan.chunk)
+                    #expect(mismatches(bitPatterns(p), bitPatterns(q)) == 0, "\(c) plan \(plan.calls): prefill logits differ")
+                    #expect(mismatches(bitPatterns(a), bitPatterns(b)) == 0)
+                }
+            }
+            withExtendedLifetime(keep) {}
+        }
+    }
+
+    /// 530 tokens run as two passes (512 + 18), each streaming every layer.
+    /// (At a fixed kernel level: the level is process-wide and other tests change it.)
+    @Test(arguments: kernelLevels)
+    func longCallInPasses(_ level: FastKernels.Level) throws {
+        try FastKernels.withLevel(level) { try longCall() }
+    }
+
+    func longCall() throws {
+        let (directory, keep) = try streamingCases[0].directory(packageRoot: fastPackageRoot)
+        let (weights, _) = try directory.load(as: Float.self)
+        let inMemory = try FastModel(weights), streamed = try FastModel(directory: directory)
+        let tokens = tokenList(530, vocab: directory.config.vocabSize, seed: 4)
+        var a = inMemory.initialState(), b = a
+        let x = try inMemory.forward(tokens: tokens, state: &a, chunkSize: 16)
+        let y = try streamed.forward(tokens: tokens, state: &b, chunkSize: 16)
+        #expect(mismatches(bitPatterns(x), bitPatterns(y)) == 0)
+        #expect(mismatches(bitPatterns(a), bitPatterns(b)) == 0)
+        withExtendedLifetime(keep) {}
+    }
+
+    /// The model files vanish after opening: the call throws, the state is unchanged.
+    @Test func unreadableLayerLeavesStateUnchanged() throws {
+        let tmp = try TempDir("fast-stream-gone")
+        _ = try writeModelDirectory(ModelWeights<Double>.random(shape: Preset.tiny.shape, seed: 2), to: tmp.path, dtype: .BF16)
+        let streamed = try FastModel(directory: try ModelDirectory(path: tmp.path))
+        var state = streamed.initialState()
+        _ = try streamed.forward(tokens: [1, 2], state: &state)
+        let before = state
+        try FileManager.default.removeItem(atPath: tmp.sub("model.safetensors"))
+        #expect(throws: Hxa079Error.self) { _ = try streamed.forward(tokens: [3], state: &state) }
+        #expect(throws: Hxa079Error.self) { _ = try streamed.prefill(tokens: [3, 4], state: &state) }
+        #expect(mismatches(bitPatterns(state), bitPatterns(before)) == 0)
+    }
+}
