@@ -98,7 +98,7 @@ extension HXA079 {
             let report = directory.validate()
             if !report.problems.isEmpty { throw Hxa079Error.invalidModel(report.problems) }
             for warning in report.nonFiniteDescriptions { printWarning(warning) }
-            let fast = try FastModel(directory: directory)
+            let fast = try FastModel(streaming: directory)   // layers read as they run (SPEC.md §2.8)
             try selection.requireMatches(layerKinds: fast.layerKinds)
             var state = try stateIn.map { try ModelState<Float>(path: $0, config: fast.config, layerKinds: fast.layerKinds) }
                 ?? fast.initialState()

@@ -197,7 +197,7 @@ extension HXA079 {
                 let report = directory.validate()
                 if !report.problems.isEmpty { throw Hxa079Error.invalidModel(report.problems) }
                 for warning in report.nonFiniteDescriptions { printWarning(warning) }
-                let fast = try FastModel(directory: directory)
+                let fast = try FastModel(streaming: directory)   // layers read as they run (SPEC.md §2.8)
                 let chunk = chunkSize
                 return LoadedEngine(config: fast.config, layerKinds: fast.layerKinds, label: "fast f32", precision: "f32") { ids, observer in
                     var state = fast.initialState()

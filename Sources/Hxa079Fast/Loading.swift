@@ -2,39 +2,46 @@
 //
 // Contract: the same validation as `ModelDirectory.load` (every structural
 // problem throws `Hxa079Error.invalidModel`; non-finite values are not
-// scanned here). By default the model is streamed (SPEC.md §2.8): each
+// scanned here). `init(streaming:)` streams the model (SPEC.md §2.8): each
 // layer is read from the files as Float32 and packed when a pass reaches it,
 // then released; the embedding rows of the call's tokens and the head in
 // blocks of rows likewise — memory holds one layer, not the model. Results
-// equal those of the same model packed in memory bit for bit. With
-// `keepBF16` and a BF16 checkpoint the whole model is held instead, the big
-// matrices (r/k/v/o, q/k/v/o, MLP, lm_head, embedding) as their stored bf16
-// bits, widened on the fly (DenseMatrix.swift); everything else as Float32.
+// equal those of the same model packed in memory bit for bit.
+// `init(directory:)` holds the whole model; with `keepBF16` and a BF16
+// checkpoint the big matrices (r/k/v/o, q/k/v/o, MLP, lm_head, embedding) as
+// their stored bf16 bits, widened on the fly (DenseMatrix.swift); everything
+// else as Float32.
 
 import Hxa079
 import SafeTensors
 
 extension FastModel {
-    /// Loads the model in `directory` for the fast path.
+    /// The model in `directory` for the fast path, streamed (SPEC.md §2.8):
+    /// each layer is read from the files when a pass reaches it, so the files
+    /// must stay in place while the model is used (`forward` and `step` run this).
+    package convenience init(streaming directory: ModelDirectory) throws {
+        self.init(packed: try PackedModel(streaming: try StreamedWeights<Float>(directory: directory, checkFinite: false)))
+    }
+
+    /// Loads the whole model in `directory` for the fast path (held in memory:
+    /// the directory may go away afterwards), each layer read as `StreamedWeights` reads it.
     public convenience init(directory: ModelDirectory, keepBF16: Bool = false) throws {
-        if !keepBF16 {
-            self.init(packed: try PackedModel(streaming: try StreamedWeights<Float>(directory: directory, checkFinite: false)))
-            return
-        }
         var source = MatrixSource()
-        // internal name → (file, stored name) for the raw bf16 bits
-        var stored: [String: (file: SafeTensorsFileRef, name: String)] = [:]
-        for (_, file) in directory.source.files {
-            for name in file.names {
-                stored[TensorName.canonicalName(name, isGQALayer: { _ in false })] = (SafeTensorsFileRef(file), name)
-            }
-        }
         var big = Set<String>()
-        for name in directory.source.tensorNames where FastModel.isBigMatrix(name)
-            && directory.source.dtype(of: name)?.rawValue == "BF16" {
-            guard let entry = stored[name] else { continue }
-            source.bf16[name] = try entry.file.bf16Bits(entry.name)
-            big.insert(name)
+        if keepBF16 {
+            // internal name → (file, stored name) for the raw bf16 bits
+            var stored: [String: (file: SafeTensorsFileRef, name: String)] = [:]
+            for (_, file) in directory.source.files {
+                for name in file.names {
+                    stored[TensorName.canonicalName(name, isGQALayer: { _ in false })] = (SafeTensorsFileRef(file), name)
+                }
+            }
+            for name in directory.source.tensorNames where FastModel.isBigMatrix(name)
+                && directory.source.dtype(of: name)?.rawValue == "BF16" {
+                guard let entry = stored[name] else { continue }
+                source.bf16[name] = try entry.file.bf16Bits(entry.name)
+                big.insert(name)
+            }
         }
         let tensors = SkippingSource(base: directory.source, skipped: big)
         let (weights, _) = try ModelWeights<Float>.load(config: directory.config, source: tensors, checkFinite: false)

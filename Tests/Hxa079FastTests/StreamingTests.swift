@@ -1,7 +1,7 @@
-// StreamingTests: the fast path on streamed weights (`FastModel(directory:)`:
+// StreamingTests: the fast path on streamed weights (`FastModel(streaming:)`:
 // each layer read as Float32 and packed when a pass reaches it, embedding rows
 // per token, the head in blocks) against the same model packed in memory
-// (`FastModel(ModelDirectory.load(as: Float.self))`).
+// (`FastModel(ModelDirectory.load(as: Float.self))`, what `FastModel(directory:)` does).
 //
 // Contract: logits (forward and prefill) and states are equal bit for bit for
 // every model of `streamingCases` and every plan of `streamingPlans`, with the
@@ -28,7 +28,7 @@ private let fastPackageRoot: String = URL(fileURLWithPath: #filePath)
             let V = directory.config.vocabSize
             for blockRows in [nil, 7] {
                 let inMemory = try FastModel(weights, headBlockRows: blockRows)
-                let streamed = blockRows == nil ? try FastModel(directory: directory)
+                let streamed = blockRows == nil ? try FastModel(streaming: directory)
                     : FastModel(packed: try PackedModel(streaming: try StreamedWeights<Float>(directory: directory, headBlockRows: blockRows)))
                 #expect(streamed.isStreamed && !inMemory.isStreamed)
                 inMemory.poisonScratch = true
@@ -65,7 +65,7 @@ private let fastPackageRoot: String = URL(fileURLWithPath: #filePath)
     func longCall() throws {
         let (directory, keep) = try streamingCases[0].directory(packageRoot: fastPackageRoot)
         let (weights, _) = try directory.load(as: Float.self)
-        let inMemory = try FastModel(weights), streamed = try FastModel(directory: directory)
+        let inMemory = try FastModel(weights), streamed = try FastModel(streaming: directory)
         let tokens = tokenList(530, vocab: directory.config.vocabSize, seed: 4)
         var a = inMemory.initialState(), b = a
         let x = try inMemory.forward(tokens: tokens, state: &a, chunkSize: 16)
@@ -79,7 +79,7 @@ private let fastPackageRoot: String = URL(fileURLWithPath: #filePath)
     @Test func unreadableLayerLeavesStateUnchanged() throws {
         let tmp = try TempDir("fast-stream-gone")
         _ = try writeModelDirectory(ModelWeights<Double>.random(shape: Preset.tiny.shape, seed: 2), to: tmp.path, dtype: .BF16)
-        let streamed = try FastModel(directory: try ModelDirectory(path: tmp.path))
+        let streamed = try FastModel(streaming: try ModelDirectory(path: tmp.path))
         var state = streamed.initialState()
         _ = try streamed.forward(tokens: [1, 2], state: &state)
         let before = state
