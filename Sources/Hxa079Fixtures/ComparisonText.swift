@@ -18,7 +18,7 @@ import Darwin
 
 /// Formats a number the same way everywhere: 3 significant digits in
 /// scientific notation, `0` for zero, `nan`, `inf`, `-inf`.
-public func formatNumber(_ x: Double) -> String {
+package func formatNumber(_ x: Double) -> String {
     if x == 0 { return "0" }
     if x.isNaN { return "nan" }
     if x.isInfinite { return x > 0 ? "inf" : "-inf" }
@@ -36,7 +36,7 @@ public func formatNumber(_ x: Double) -> String {
 }
 
 /// `10·log10(x)` rounded to an integer, `-inf` for 0, `inf` / `nan` as such.
-public func formatDecibels(_ x: Double) -> String {
+package func formatDecibels(_ x: Double) -> String {
     if x.isNaN { return "nan" }
     if x == 0 { return "-inf" }
     if x < 0 { return "nan" }
@@ -46,7 +46,7 @@ public func formatDecibels(_ x: Double) -> String {
 }
 
 /// Pads `s` on the right (left when `right` is true) to `width` characters.
-public func pad(_ s: String, _ width: Int, right: Bool = false) -> String {
+package func pad(_ s: String, _ width: Int, right: Bool = false) -> String {
     s.count >= width ? s : (right ? String(repeating: " ", count: width - s.count) + s : s + String(repeating: " ", count: width - s.count))
 }
 

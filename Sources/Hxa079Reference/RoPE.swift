@@ -9,7 +9,7 @@ import RealModule
 /// The frequencies of one head: inv_freq[j] = θ^(−2j/N), j = 0..<N/2 (SPEC.md (3)),
 /// evaluated as 1 / pow(θ, fl(2j/N)) (SPEC.md (3a)).
 @inlinable
-public func ropeInverseFrequencies<T: ReferenceScalar>(headDim: Int, theta: T) -> [T] {
+package func ropeInverseFrequencies<T: ReferenceScalar>(headDim: Int, theta: T) -> [T] {
     (0..<(headDim / 2)).map { j in 1 / T.pow(theta, T(2 * j) / T(headDim)) }
 }
 
@@ -20,7 +20,7 @@ public func ropeInverseFrequencies<T: ReferenceScalar>(headDim: Int, theta: T) -
 ///   - position: the absolute position p of the token.
 ///   - inverseFrequencies: [N/2] from `ropeInverseFrequencies`.
 @inlinable
-public func applyRoPE<T: ReferenceScalar>(_ x: inout [T], offset: Int = 0, heads: Int, headDim: Int,
+package func applyRoPE<T: ReferenceScalar>(_ x: inout [T], offset: Int = 0, heads: Int, headDim: Int,
                                          position: Int, inverseFrequencies: [T]) {
     let half = headDim / 2
     for j in 0..<half {
