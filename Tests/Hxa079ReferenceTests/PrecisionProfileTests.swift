@@ -54,22 +54,17 @@ private let f16Cases: [(UInt32, UInt32, String)] = [
     (0x8000_0000, 0x8000_0000, "−0 stays −0"),
 ]
 
-@Test func bf16RoundingIsNearestEvenOnHandPickedPatterns() {
-    for (input, expected, what) in bf16Cases {
-        let got = roundedToBF16(Float(bitPattern: input)).bitPattern
-        #expect(got == expected, "bf16 \(what): 0x\(String(input, radix: 16)) → 0x\(String(got, radix: 16))")
-        #expect(PrecisionProfile.bf16.rounded(Float(bitPattern: input)).bitPattern == expected, "profile bf16 \(what)")
+@Test(arguments: [StorageFormat.bf16, .f16])
+func roundingIsNearestEvenOnHandPickedPatterns(format: StorageFormat) {
+    let (cases, round): ([(UInt32, UInt32, String)], (Float) -> Float) =
+        format == .bf16 ? (bf16Cases, roundedToBF16) : (f16Cases, roundedToF16)
+    let profile = PrecisionProfile(format: format)
+    for (input, expected, what) in cases {
+        let got = round(Float(bitPattern: input)).bitPattern
+        #expect(got == expected, "\(format) \(what): 0x\(String(input, radix: 16)) → 0x\(String(got, radix: 16))")
+        #expect(profile.rounded(Float(bitPattern: input)).bitPattern == expected, "profile \(format) \(what)")
     }
-    #expect(roundedToBF16(.nan).isNaN)
-}
-
-@Test func f16RoundingIsNearestEvenOnHandPickedPatterns() {
-    for (input, expected, what) in f16Cases {
-        let got = roundedToF16(Float(bitPattern: input)).bitPattern
-        #expect(got == expected, "f16 \(what): 0x\(String(input, radix: 16)) → 0x\(String(got, radix: 16))")
-        #expect(PrecisionProfile.f16.rounded(Float(bitPattern: input)).bitPattern == expected, "profile f16 \(what)")
-    }
-    #expect(roundedToF16(.nan).isNaN)
+    #expect(round(.nan).isNaN)
 }
 
 @Test func roundingLeavesEveryRepresentableValueUnchanged() {
