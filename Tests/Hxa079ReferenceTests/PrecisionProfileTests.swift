@@ -196,6 +196,24 @@ func everyRecordedValueIsStoredInTheFormat(format: StorageFormat) throws {
     }
 }
 
+@Test func everyMutantRunsUnderTheBF16Profile() throws {
+    // The profile reaches every mutant site the way the mutant does (ForwardOptions):
+    // a mutant's run stays finite and everything it records is stored in bf16.
+    let model = ModelWeights<Double>.random(shape: profileShape, seed: 5).converted(to: Float.self).stored(in: .bf16)
+    let plain = try run(model, profileTokens, profile: .bf16)
+    for mutant in Mutant.allCases {
+        let r = try run(model, profileTokens, profile: .bf16, state: mutant.needsCarriedState ? plain.state : nil,
+                        options: .init(mutant: mutant))
+        let bad = r.checkpoints.filter { c in c.values.contains { !$0.isFinite || Double(roundedToBF16(Float($0))) != $0 } }
+        #expect(bad.isEmpty, "\(mutant.rawValue): \(bad.first?.name ?? "") not finite bf16 values")
+        // kv_heads_tiled is the model itself when Hkv = 1 (h mod 1 = ⌊h/G⌋ = 0).
+        if mutant != .kvHeadsTiled {
+            let reference = mutant.needsCarriedState ? try run(model, profileTokens, profile: .bf16, state: plain.state).logits : plain.logits
+            #expect(r.logits != reference, "\(mutant.rawValue) changes nothing under bf16")
+        }
+    }
+}
+
 @Test func stateStoredBetweenCallsMakesASplitRunDiffer() throws {
     let model = ModelWeights<Double>.random(shape: profileShape, seed: 5).converted(to: Float.self)
     let head = Array(profileTokens[..<12]), tail = Array(profileTokens[12...])
