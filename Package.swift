@@ -46,7 +46,7 @@ let package = Package(
         // The readable generic reference (Float and Double). Strict arithmetic;
         // the known-wrong mutants are isolated in Mutants.swift.
         .target(name: "Hxa079Reference", dependencies: [
-            "Hxa079", .product(name: "RealModule", package: "swift-numerics"),
+            "Hxa079", "SafeTensors", .product(name: "RealModule", package: "swift-numerics"),
         ]),
         // Debian/Ubuntu: apt-get install libopenblas-dev
         .systemLibrary(name: "COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
@@ -90,7 +90,7 @@ let package = Package(
         // The model-description module: loading, writing, config.json, the malformed-model corpus.
         .testTarget(name: "Hxa079Tests", dependencies: ["Hxa079", "Hxa079TestSupport", "SafeTensors"]),
         .testTarget(name: "Hxa079ReferenceTests", dependencies: [
-            "Hxa079", "Hxa079Reference", "Hxa079TestSupport",
+            "Hxa079", "Hxa079Reference", "Hxa079TestSupport", "SafeTensors",
             .product(name: "RealModule", package: "swift-numerics"),
         ]),
         .testTarget(name: "Hxa079PropertyTests", dependencies: [

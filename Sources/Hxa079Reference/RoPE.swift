@@ -19,14 +19,15 @@ package func ropeInverseFrequencies<T: ReferenceScalar>(headDim: Int, theta: T) 
 ///   - x: the token's vector viewed as [heads][N]; element (h, n) at offset + h·N + n.
 ///   - position: the absolute position p of the token.
 ///   - inverseFrequencies: [N/2] from `ropeInverseFrequencies`.
+///   - profile: rounds the cos/sin table entries (a storage point, SPEC.md §4.7).
 @inlinable
 package func applyRoPE<T: ReferenceScalar>(_ x: inout [T], offset: Int = 0, heads: Int, headDim: Int,
-                                         position: Int, inverseFrequencies: [T]) {
+                                         position: Int, inverseFrequencies: [T], profile: PrecisionProfile = .f32) {
     let half = headDim / 2
     for j in 0..<half {
         // (3) angle(p, j) = p · inv_freq[j]
         let angle = T(position) * inverseFrequencies[j]
-        let c = T.cos(angle), s = T.sin(angle)
+        let c = profile.rounded(T.cos(angle)), s = profile.rounded(T.sin(angle))
         // (4) out[j] = x1_j cos − x2_j sin ; out[N/2 + j] = x2_j cos + x1_j sin
         for h in 0..<heads {
             let i1 = offset + h * headDim + j
