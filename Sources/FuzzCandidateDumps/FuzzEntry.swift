@@ -112,7 +112,7 @@ func checkReport(_ report: ComparisonReport, fixture: Fixture, candidate: [Strin
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzCandidateOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+package func fuzzCandidateOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let fixture = fuzzFixture else { exit(1) }
     let input = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
     var stream = ByteStream(bytes: input.dropFirst())
@@ -143,7 +143,7 @@ func LLVMFuzzerRunDriver(
 ) -> CInt
 
 @_cdecl("FuzzCandidateDumps_main")  // SwiftPM links executables with --defsym main=<Target>_main
-public func fuzzCandidateDumpsMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+package func fuzzCandidateDumpsMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
     var c = argc
     var v = argv
     return LLVMFuzzerRunDriver(&c, &v, { d, s in fuzzCandidateOne(d, s) })

@@ -14,7 +14,7 @@
 import SafeTensors
 
 @_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzSafeTensorsOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+package func fuzzSafeTensorsOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
     if let json = try? JSONValue.parse(bytes) {
         // Serializer round trip: whatever parses must print and parse back equal.
@@ -75,7 +75,7 @@ func LLVMFuzzerRunDriver(
 ) -> CInt
 
 @_cdecl("FuzzSafeTensors_main")  // SwiftPM links executables with --defsym main=<Target>_main
-public func fuzzSafeTensorsMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+package func fuzzSafeTensorsMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
     var c = argc
     var v = argv
     return LLVMFuzzerRunDriver(&c, &v, { d, s in fuzzSafeTensorsOne(d, s) })

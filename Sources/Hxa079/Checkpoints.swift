@@ -134,7 +134,7 @@ public enum CheckpointName {
 
 /// Matches checkpoint names against a glob with `*` (any run of characters,
 /// dots included) and `?` (one character), e.g. `layers.*.rwkv.wkv`.
-public func globMatches(_ pattern: String, _ name: String) -> Bool {
+package func globMatches(_ pattern: String, _ name: String) -> Bool {
     let p = Array(pattern), s = Array(name)
     var pi = 0, si = 0, star = -1, mark = 0
     while si < s.count {

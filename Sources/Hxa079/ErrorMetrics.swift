@@ -67,13 +67,13 @@ public struct ErrorMetrics: Sendable, Equatable, Codable {
 }
 
 /// max|c − r| / max|r| over two arrays: the package's "relative" error.
-public func maxRelativeError<R: Collection, C: Collection>(_ reference: R, _ candidate: C) -> Double
+package func maxRelativeError<R: Collection, C: Collection>(_ reference: R, _ candidate: C) -> Double
 where R.Element: BinaryFloatingPoint, C.Element: BinaryFloatingPoint {
     ErrorMetrics(reference: reference, candidate: candidate).maxRel
 }
 
 /// Splits a flat index into coordinates of `shape` (row-major).
-public func unravel(_ index: Int, shape: [Int]) -> [Int] {
+package func unravel(_ index: Int, shape: [Int]) -> [Int] {
     var rest = index
     var out = [Int](repeating: 0, count: shape.count)
     for axis in stride(from: shape.count - 1, through: 0, by: -1) where shape[axis] > 0 {

@@ -300,7 +300,7 @@ extension ModelWeights {
 /// The files equal `writeModelDirectory(ModelWeights<Double>.random(...))`
 /// for F64 and `ModelWeights<Float>.random(...)` for F32 / F16 / BF16.
 @discardableResult
-public func writeRandomModelDirectory(shape: ModelShape, options: RandomModelOptions = .init(), seed: UInt64,
+package func writeRandomModelDirectory(shape: ModelShape, options: RandomModelOptions = .init(), seed: UInt64,
                                       to path: String, dtype: DType, naming: TensorNaming = .hf, shards: Int = 1,
                                       metadata: [String: String]? = nil) throws -> WrittenModel {
     let plan = RandomModelPlan(shape: shape, options: options, seed: seed)
@@ -310,6 +310,6 @@ public func writeRandomModelDirectory(shape: ModelShape, options: RandomModelOpt
 
 /// The safetensors metadata `hxa079 init-model` writes; fixtures regenerate
 /// preset models with the same, so the files hash identically.
-public func presetModelMetadata(preset: Preset, seed: UInt64) -> [String: String] {
+package func presetModelMetadata(preset: Preset, seed: UInt64) -> [String: String] {
     ["format": "pt", "generator": "hxa079 init-model", "preset": preset.rawValue, "seed": "\(seed)"]
 }

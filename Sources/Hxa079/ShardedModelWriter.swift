@@ -52,7 +52,7 @@ let writeChunkElements = 1 << 18
 /// `dtype` (F64, F32, F16 or BF16), named HF-style or RWKV-style, as one file
 /// or as `shards` shards with an index.
 @discardableResult
-public func writeModelDirectory<T: BinaryFloatingPoint>(_ weights: ModelWeights<T>, to path: String, dtype: DType,
+package func writeModelDirectory<T: BinaryFloatingPoint>(_ weights: ModelWeights<T>, to path: String, dtype: DType,
                                                        naming: TensorNaming = .hf, shards: Int = 1,
                                                        metadata: [String: String]? = nil) throws -> WrittenModel {
     let planned = weights.namedTensors().map { t in

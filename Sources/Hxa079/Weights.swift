@@ -214,63 +214,97 @@ public struct ModelWeights<T: BinaryFloatingPoint>: Equatable {
 // MARK: - Scalar conversion
 
 extension Linear {
-    public func converted<U: BinaryFloatingPoint>(to: U.Type) -> Linear<U> {
-        Linear<U>(outFeatures: outFeatures, inFeatures: inFeatures, weight: weight.map { U($0) }, bias: bias?.map { U($0) })
+    /// The same map with `f` applied to every parameter.
+    public func mapped<U: BinaryFloatingPoint>(_ f: (T) -> U) -> Linear<U> {
+        Linear<U>(outFeatures: outFeatures, inFeatures: inFeatures, weight: weight.map(f), bias: bias?.map(f))
     }
 }
 
 extension LowRank {
-    public func converted<U: BinaryFloatingPoint>(to: U.Type) -> LowRank<U> {
-        LowRank<U>(inFeatures: inFeatures, rank: rank, outFeatures: outFeatures, down: down.map { U($0) }, up: up.map { U($0) })
+    /// The same path with `f` applied to every parameter.
+    public func mapped<U: BinaryFloatingPoint>(_ f: (T) -> U) -> LowRank<U> {
+        LowRank<U>(inFeatures: inFeatures, rank: rank, outFeatures: outFeatures, down: down.map(f), up: up.map(f))
     }
 }
 
 extension ResidualGate {
-    public func converted<U: BinaryFloatingPoint>(to: U.Type) -> ResidualGate<U> {
-        ResidualGate<U>(bias: bias.map { U($0) }, lora: lora.converted(to: U.self))
+    /// The same gate with `f` applied to every parameter.
+    public func mapped<U: BinaryFloatingPoint>(_ f: (T) -> U) -> ResidualGate<U> {
+        ResidualGate<U>(bias: bias.map(f), lora: lora.mapped(f))
     }
 }
 
 extension RWKVWeights {
-    public func converted<U: BinaryFloatingPoint>(to: U.Type) -> RWKVWeights<U> {
-        RWKVWeights<U>(receptance: receptance.converted(to: U.self), key: key.converted(to: U.self),
-                       value: value.converted(to: U.self), output: output.converted(to: U.self),
-                       w0: w0.map { U($0) }, decayLoRA: decayLoRA.converted(to: U.self),
-                       a0: a0.map { U($0) }, iclrLoRA: iclrLoRA.converted(to: U.self),
-                       valueGate: valueGate?.converted(to: U.self), keyGate: keyGate?.converted(to: U.self),
-                       gateLoRA: gateLoRA.converted(to: U.self), rK: rK.map { U($0) },
-                       rNorm: rNorm?.map { U($0) }, kNorm: kNorm?.map { U($0) })
+    /// The same mixer with `f` applied to every parameter.
+    public func mapped<U: BinaryFloatingPoint>(_ f: (T) -> U) -> RWKVWeights<U> {
+        RWKVWeights<U>(receptance: receptance.mapped(f), key: key.mapped(f),
+                       value: value.mapped(f), output: output.mapped(f),
+                       w0: w0.map(f), decayLoRA: decayLoRA.mapped(f),
+                       a0: a0.map(f), iclrLoRA: iclrLoRA.mapped(f),
+                       valueGate: valueGate?.mapped(f), keyGate: keyGate?.mapped(f),
+                       gateLoRA: gateLoRA.mapped(f), rK: rK.map(f),
+                       rNorm: rNorm?.map(f), kNorm: kNorm?.map(f))
     }
 }
 
 extension GQAWeights {
-    public func converted<U: BinaryFloatingPoint>(to: U.Type) -> GQAWeights<U> {
-        GQAWeights<U>(query: query.converted(to: U.self), key: key.converted(to: U.self),
-                      value: value.converted(to: U.self), output: output.converted(to: U.self),
-                      qNorm: qNorm?.map { U($0) }, kNorm: kNorm?.map { U($0) })
+    /// The same mixer with `f` applied to every parameter.
+    public func mapped<U: BinaryFloatingPoint>(_ f: (T) -> U) -> GQAWeights<U> {
+        GQAWeights<U>(query: query.mapped(f), key: key.mapped(f),
+                      value: value.mapped(f), output: output.mapped(f),
+                      qNorm: qNorm?.map(f), kNorm: kNorm?.map(f))
     }
 }
 
 extension ModelWeights {
-    /// The same model with every parameter rounded to `U` (exact when widening).
-    public func converted<U: BinaryFloatingPoint>(to: U.Type) -> ModelWeights<U> {
+    /// The same model with `f` applied to every parameter (one walk over the
+    /// parameters: `converted(to:)` and the reference's precision profiles use it).
+    public func mapped<U: BinaryFloatingPoint>(_ f: (T) -> U) -> ModelWeights<U> {
         ModelWeights<U>(
             config: config,
-            embedding: embedding.map { U($0) },
+            embedding: embedding.map(f),
             layers: layers.map { layer in
                 let mixer: MixerWeights<U>
                 switch layer.mixer {
-                case .rwkv(let w): mixer = .rwkv(w.converted(to: U.self))
-                case .gqa(let w): mixer = .gqa(w.converted(to: U.self))
+                case .rwkv(let w): mixer = .rwkv(w.mapped(f))
+                case .gqa(let w): mixer = .gqa(w.mapped(f))
                 }
-                return LayerWeights<U>(inputNorm: layer.inputNorm.map { U($0) },
-                                       postAttentionNorm: layer.postAttentionNorm.map { U($0) },
+                return LayerWeights<U>(inputNorm: layer.inputNorm.map(f),
+                                       postAttentionNorm: layer.postAttentionNorm.map(f),
                                        mixer: mixer,
-                                       mlp: MLPWeights<U>(gate: layer.mlp.gate.converted(to: U.self),
-                                                          up: layer.mlp.up.converted(to: U.self),
-                                                          down: layer.mlp.down.converted(to: U.self)))
+                                       mlp: MLPWeights<U>(gate: layer.mlp.gate.mapped(f),
+                                                          up: layer.mlp.up.mapped(f),
+                                                          down: layer.mlp.down.mapped(f)))
             },
-            finalNorm: finalNorm.map { U($0) },
-            lmHead: lmHead?.converted(to: U.self))
+            finalNorm: finalNorm.map(f),
+            lmHead: lmHead?.mapped(f))
     }
+
+    /// The same model with every parameter rounded to `U` (exact when widening).
+    public func converted<U: BinaryFloatingPoint>(to: U.Type) -> ModelWeights<U> { mapped { U($0) } }
+}
+
+extension Linear {
+    /// The same parameters rounded to `U` (exact when widening).
+    public func converted<U: BinaryFloatingPoint>(to: U.Type) -> Linear<U> { mapped { U($0) } }
+}
+
+extension LowRank {
+    /// The same parameters rounded to `U` (exact when widening).
+    public func converted<U: BinaryFloatingPoint>(to: U.Type) -> LowRank<U> { mapped { U($0) } }
+}
+
+extension ResidualGate {
+    /// The same parameters rounded to `U` (exact when widening).
+    public func converted<U: BinaryFloatingPoint>(to: U.Type) -> ResidualGate<U> { mapped { U($0) } }
+}
+
+extension RWKVWeights {
+    /// The same parameters rounded to `U` (exact when widening).
+    public func converted<U: BinaryFloatingPoint>(to: U.Type) -> RWKVWeights<U> { mapped { U($0) } }
+}
+
+extension GQAWeights {
+    /// The same parameters rounded to `U` (exact when widening).
+    public func converted<U: BinaryFloatingPoint>(to: U.Type) -> GQAWeights<U> { mapped { U($0) } }
 }

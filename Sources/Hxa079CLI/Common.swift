@@ -11,6 +11,24 @@ import Glibc
 import Darwin
 #endif
 
+/// How a forward pass is computed: the options every subcommand that runs a
+/// model shares (`forward`, `step`), declared once.
+struct RunOptions: ParsableArguments {
+    @Option(name: .long, help: "Arithmetic precision: f64 (default) or f32.")
+    var precision: Precision?
+
+    @Option(name: .long, help: "Engine: reference (default) or fast (Float32 only).")
+    var engine: EngineKind = .reference
+
+    @Option(name: .long, parsing: .unconditional, help: "WKV form: 0 or absent = token-by-token recurrence, L ≥ 1 = chunks of L tokens.")
+    var chunkSize: Int = 0
+
+    func validate() throws {
+        try requireNonNegative(chunkSize, "--chunk-size")
+        if engine == .fast && precision == .f64 { throw ValidationError("--engine fast computes in f32; use --precision f32 or omit it") }
+    }
+}
+
 /// Precision of a reference run.
 enum Precision: String, ExpressibleByArgument, CaseIterable {
     case f64, f32

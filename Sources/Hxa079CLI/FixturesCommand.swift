@@ -46,19 +46,19 @@ extension HXA079.Fixtures {
         @Option(name: .long, help: "Preset model instead of --model: tiny, small, medium or reka.")
         var preset: Preset?
 
-        @Option(name: .long, help: "Seed of the preset model (the same default as init-model).")
+        @Option(name: .long, parsing: .unconditional, help: "Seed of the preset model (the same default as init-model).")
         var seed: UInt64 = defaultPresetSeed
 
         @Option(name: .long, help: "Storage dtype of the preset model: f64, f32 or bf16.")
         var dtype: String = "f32"
 
-        @Option(name: .long, help: "Use only the first N layers of the preset.")
+        @Option(name: .long, parsing: .unconditional, help: "Use only the first N layers of the preset.")
         var layers: Int?
 
         @Flag(name: .long, inversion: .prefixedNo, help: "Copy the preset model into the fixture (default: only for tiny).")
         var bundleModel: Bool?
 
-        @Option(name: .long, help: "Comma-separated token ids.")
+        @Option(name: .long, parsing: .unconditional, help: "Comma-separated token ids.")
         var tokens: String
 
         @Option(name: .long, help: "Output fixture directory: absent or empty, or give --force.")
@@ -67,7 +67,7 @@ extension HXA079.Fixtures {
         @Flag(name: .long, help: "Replace the fixture already in --out (removed as a whole first).")
         var force = false
 
-        @Option(name: .long, help: "Chunk size of the standard chunked_prefill plan.")
+        @Option(name: .long, parsing: .unconditional, help: "Chunk size of the standard chunked_prefill plan.")
         var chunkSize: Int = 4
 
         @Option(name: .long, parsing: .singleValue,
@@ -87,6 +87,8 @@ extension HXA079.Fixtures {
             _ = try parseTokens(tokens)
             guard (model == nil) != (preset == nil) else { throw ValidationError("give exactly one of --model and --preset") }
             if chunkSize < 1 { throw ValidationError("--chunk-size must be ≥ 1, got \(chunkSize)") }
+            if let layers, layers < 1 { throw ValidationError("--layers must be ≥ 1, got \(layers)") }
+            if layers != nil && preset == nil { throw ValidationError("--layers applies to --preset only") }
         }
 
         func run() throws {

@@ -29,14 +29,10 @@ extension HXA079 {
         @Option(name: .long, parsing: .unconditional, help: "Comma-separated token ids, e.g. 1,2,3.")
         var tokens: String
 
-        @Option(name: .long, help: "Arithmetic precision: f64 (default) or f32.")
-        var precision: Precision?
-
-        @Option(name: .long, help: "Engine: reference (default) or fast (Float32 only).")
-        var engine: EngineKind = .reference
-
-        @Option(name: .long, parsing: .unconditional, help: "WKV form: 0 or absent = token-by-token recurrence, L ≥ 1 = chunks of L tokens.")
-        var chunkSize: Int = 0
+        @OptionGroup var runOptions: RunOptions
+        var precision: Precision? { runOptions.precision }
+        var engine: EngineKind { runOptions.engine }
+        var chunkSize: Int { runOptions.chunkSize }
 
         @Option(name: .long, help: "Continue from this state file (safetensors).")
         var stateIn: String?
@@ -52,8 +48,6 @@ extension HXA079 {
 
         func validate() throws {
             _ = try parseTokens(tokens)
-            try requireNonNegative(chunkSize, "--chunk-size")
-            if engine == .fast && precision == .f64 { throw ValidationError("--engine fast computes in f32; use --precision f32 or omit it") }
         }
 
         func run() throws {

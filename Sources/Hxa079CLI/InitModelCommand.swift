@@ -32,7 +32,9 @@ extension HXA079 {
                 \(presetTable())
                 reka has the real RWKV-Reka-3.1-Flash dimensions (about 21 B parameters; \
                 use --layers to write a slice: --layers 2 --dtype bf16 is about 4.3 GB). \
-                Weights are drawn with trained-model-like scales (see RandomModel.swift) \
+                Weights are drawn with trained-model-like scales (projections N(0, 1/fan_in), \
+                norms 1 + N(0, 0.1²), decay biases spread like RWKV-7's initialisation so that \
+                per-step decays range from about 0.998 to 0.7, ICLR around 0.5) \
                 from one sub-stream per tensor, generated and written tensor by tensor, \
                 so memory stays small at any size. The same preset, flags and seed always \
                 give the same weights, and --layers N gives exactly the first N layers of \
@@ -64,7 +66,7 @@ extension HXA079 {
         @Option(name: .long, help: "Preset: \(Preset.allCases.map(\.rawValue).joined(separator: ", ")).")
         var preset: String
 
-        @Option(name: .long, help: "Random seed (the same default as fixtures make --preset).")
+        @Option(name: .long, parsing: .unconditional, help: "Random seed (the same default as fixtures make --preset).")
         var seed: UInt64 = defaultPresetSeed
 
         @Option(name: .long, help: "Output directory: absent or empty, or give --force.")
@@ -73,7 +75,7 @@ extension HXA079 {
         @Option(name: .long, help: "Storage dtype: f64, f32, bf16 or f16.")
         var dtype: DTypeArgument = .f32
 
-        @Option(name: .long, help: "Write only the first N layers (1…preset layers).")
+        @Option(name: .long, parsing: .unconditional, help: "Write only the first N layers (1…preset layers).")
         var layers: Int?
 
         @Option(name: .long, help: ArgumentHelp("Replace the preset's GQA layer list, e.g. 0,3 (\"none\" for an all-RWKV model).", valueName: "list"))
@@ -97,7 +99,7 @@ extension HXA079 {
         @Option(name: .long, help: "Tensor names: hf (model.layers.N.self_attn.*) or rwkv (blocks.N.att.*).")
         var naming: NamingArgument = .hf
 
-        @Option(name: .long, help: "Write N shards + model.safetensors.index.json instead of one model.safetensors.")
+        @Option(name: .long, parsing: .unconditional, help: "Write N shards + model.safetensors.index.json instead of one model.safetensors.")
         var shards: Int = 1
 
         @Flag(name: .long, help: "Replace the model already in --out (removed as a whole first).")

@@ -59,14 +59,10 @@ extension HXA079 {
         @Option(name: .long, parsing: .unconditional, help: "Comma-separated token ids (default with --fixture: the fixture's tokens).")
         var tokens: String?
 
-        @Option(name: .long, help: "Arithmetic precision: f64 (default) or f32.")
-        var precision: Precision?
-
-        @Option(name: .long, help: "Engine: reference (default) or fast (Float32 only).")
-        var engine: EngineKind = .reference
-
-        @Option(name: .long, parsing: .unconditional, help: "WKV form: 0 or absent = token-by-token recurrence, L ≥ 1 = chunks of L tokens.")
-        var chunkSize: Int = 0
+        @OptionGroup var runOptions: RunOptions
+        var precision: Precision? { runOptions.precision }
+        var engine: EngineKind { runOptions.engine }
+        var chunkSize: Int { runOptions.chunkSize }
 
         @Option(name: .customLong("break"), help: "Pause at checkpoints matching this glob (repeatable), e.g. 'layers.*.rwkv.wkv'.")
         var breakpoints: [String] = []
@@ -85,8 +81,6 @@ extension HXA079 {
             if fixture == nil && tokens == nil { throw ValidationError("--tokens is required with --model") }
             if fixture == nil && ignoreModelHash { throw ValidationError("--ignore-model-hash applies only with --fixture") }
             if let tokens { _ = try parseTokens(tokens) }
-            try requireNonNegative(chunkSize, "--chunk-size")
-            if engine == .fast && precision == .f64 { throw ValidationError("--engine fast computes in f32; use --precision f32 or omit it") }
             for b in breakpoints where b.isEmpty || b.contains(" ") {
                 throw ValidationError("--break \"\(b)\": a pattern is a non-empty glob without spaces")
             }

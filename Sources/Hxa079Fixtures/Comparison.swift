@@ -95,10 +95,10 @@ public enum ComparisonJudge: Sendable {
 }
 
 /// `[12, 4, 16]`.
-public func shapeDescription(_ shape: [Int]) -> String { "[" + shape.map(String.init).joined(separator: ", ") + "]" }
+package func shapeDescription(_ shape: [Int]) -> String { "[" + shape.map(String.init).joined(separator: ", ") + "]" }
 
 /// The number of elements of `shape`; nil for a negative extent or an overflowing product.
-public func elementCount(_ shape: [Int]) -> Int? {
+package func elementCount(_ shape: [Int]) -> Int? {
     var n = 1
     for d in shape {
         guard d >= 0 else { return nil }
@@ -110,7 +110,7 @@ public func elementCount(_ shape: [Int]) -> Int? {
 }
 
 /// Names the axes of a checkpoint for reporting an element.
-public func axisLabels(for name: String, rank: Int) -> [String] {
+package func axisLabels(for name: String, rank: Int) -> [String] {
     if name.hasPrefix("state.") {
         if name.hasSuffix(".wkv") { return ["head", "value", "key"] }
         if name.hasSuffix(".k") || name.hasSuffix(".v") { return ["position", "kv head", "channel"] }
@@ -128,7 +128,7 @@ public func axisLabels(for name: String, rank: Int) -> [String] {
 }
 
 /// `token 3, head 1, channel 7` for flat index `index` of checkpoint `name` of `shape`.
-public func elementLocation(name: String, shape: [Int], index: Int) -> String {
+package func elementLocation(name: String, shape: [Int], index: Int) -> String {
     let labels = axisLabels(for: name, rank: shape.count)
     let coords = unravel(index, shape: shape)
     if coords.isEmpty { return "element \(index)" }
@@ -141,7 +141,7 @@ public func elementLocation(name: String, shape: [Int], index: Int) -> String {
 ///   - reference: row-major values of shape `referenceShape`.
 ///   - referenceIsInteger: true for an integer checkpoint (`state.position`), which
 ///     accepts integer candidates.
-public func compareCheckpoint(name: String, candidate: CandidateTensor, reference: [Double], referenceShape: [Int],
+package func compareCheckpoint(name: String, candidate: CandidateTensor, reference: [Double], referenceShape: [Int],
                               referenceIsInteger: Bool = false, judge: ComparisonJudge) -> CheckpointComparison {
     let cls = BudgetClass(dtype: candidate.dtype)
     var result = CheckpointComparison(
@@ -234,7 +234,7 @@ public struct ComparisonReport: Sendable {
 /// Compares `candidate` with the truth of `plan` in `fixture`.
 ///
 /// - Throws: `Hxa079Error.invalidArgument` for an unknown plan; errors reading the fixture.
-public func compare(fixture: Fixture, plan: String, candidate: [String: CandidateTensor],
+package func compare(fixture: Fixture, plan: String, candidate: [String: CandidateTensor],
                     toleranceScale: Double = 1) throws -> ComparisonReport {
     guard fixture.manifest.plans.contains(where: { $0.name == plan }) else {
         throw Hxa079Error.invalidArgument("fixture \(fixture.manifest.name) has no plan \"\(plan)\" (plans: \(fixture.manifest.plans.map { $0.name }.joined(separator: ", ")))")

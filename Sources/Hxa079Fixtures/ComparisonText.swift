@@ -18,15 +18,20 @@ import Darwin
 
 /// Formats a number the same way everywhere: 3 significant digits in
 /// scientific notation, `0` for zero, `nan`, `inf`, `-inf`.
-public func formatNumber(_ x: Double) -> String {
+package func formatNumber(_ x: Double) -> String {
     if x == 0 { return "0" }
     if x.isNaN { return "nan" }
     if x.isInfinite { return x > 0 ? "inf" : "-inf" }
-    // |x| is finite and non-zero, so its decimal exponent is within [-324, 308].
-    var exponent = Int(log10(abs(x)).rounded(.down))
-    var mantissa = x / pow(10, Double(exponent))
-    if abs(mantissa) >= 9.995 { exponent += 1; mantissa = x / pow(10, Double(exponent)) }
-    if abs(mantissa) < 1 { exponent -= 1; mantissa = x / pow(10, Double(exponent)) }
+    // |x| is finite and non-zero, so its decimal exponent is within [-324, 308]
+    // (Int(exactly:) cannot fail; no trap even if it did).
+    guard var exponent = Int(exactly: log10(abs(x)).rounded(.down)) else { return x > 0 ? "inf" : "-inf" }
+    // x / 10^e in two steps: 10^e alone under- or overflows at the ends of the range.
+    func scaled(_ e: Int) -> Double { x / pow(10, Double(e / 2)) / pow(10, Double(e - e / 2)) }
+    var mantissa = scaled(exponent)
+    // log10 may round across a power of ten: bring the mantissa into [1, 10), then
+    // let one that rounds to 10.00 at 3 digits carry into the exponent (9.996 → 1.00e+01).
+    if abs(mantissa) < 1 { exponent -= 1; mantissa = scaled(exponent) }
+    if abs(mantissa) >= 9.995 { exponent += 1; mantissa = scaled(exponent) }
     let rounded = (mantissa * 100).rounded() / 100
     let m = String(rounded)
     let parts = m.split(separator: ".")
@@ -36,7 +41,7 @@ public func formatNumber(_ x: Double) -> String {
 }
 
 /// `10·log10(x)` rounded to an integer, `-inf` for 0, `inf` / `nan` as such.
-public func formatDecibels(_ x: Double) -> String {
+package func formatDecibels(_ x: Double) -> String {
     if x.isNaN { return "nan" }
     if x == 0 { return "-inf" }
     if x < 0 { return "nan" }
@@ -46,7 +51,7 @@ public func formatDecibels(_ x: Double) -> String {
 }
 
 /// Pads `s` on the right (left when `right` is true) to `width` characters.
-public func pad(_ s: String, _ width: Int, right: Bool = false) -> String {
+package func pad(_ s: String, _ width: Int, right: Bool = false) -> String {
     s.count >= width ? s : (right ? String(repeating: " ", count: width - s.count) + s : s + String(repeating: " ", count: width - s.count))
 }
 

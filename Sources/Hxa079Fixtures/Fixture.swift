@@ -178,7 +178,7 @@ public struct Fixture {
 /// The files that make up model directory `dir` with their SHA-256, as
 /// recorded in a manifest: config.json, the shard index when sharded, and
 /// every weight file, by file name.
-public func modelFileHashes(_ dir: ModelDirectory) throws -> [(String, String)] {
+package func modelFileHashes(_ dir: ModelDirectory) throws -> [(String, String)] {
     var files: [(String, String)] = [("config.json", try sha256HexOfFile(dir.path + "/config.json"))]
     let index = dir.path + "/model.safetensors.index.json"
     if dir.isSharded && fileExists(index) { files.append(("model.safetensors.index.json", try sha256HexOfFile(index))) }
@@ -195,7 +195,7 @@ func writeStandardError(_ text: String) {
 
 /// Writes a preset model exactly as `hxa079 init-model --preset P --seed S --dtype D [--layers N]`
 /// does (same tensors, same metadata, so the same bytes).
-public func writePresetModel(preset: Preset, seed: UInt64, dtype: DType, layers: Int?, to dir: String) throws {
+package func writePresetModel(preset: Preset, seed: UInt64, dtype: DType, layers: Int?, to dir: String) throws {
     var shape = preset.shape
     if let layers, layers < shape.config.numLayers { shape = shape.truncated(toLayers: layers) }
     try writeRandomModelDirectory(shape: shape, seed: seed, to: dir, dtype: dtype,

@@ -24,9 +24,9 @@ import Darwin
 
 /// The seed of a preset model when none is given: the one default of
 /// `hxa079 init-model` and `hxa079 fixtures make --preset`.
-public let defaultPresetSeed: UInt64 = 0
+package let defaultPresetSeed: UInt64 = 0
 
-public struct FixtureSpec {
+package struct FixtureSpec {
     public enum ModelSource {
         /// A preset model, generated and written in `dtype`; bundled in the fixture when `bundle`.
         case preset(Preset, seed: UInt64, dtype: DType, layers: Int?, bundle: Bool)
@@ -53,7 +53,7 @@ public struct FixtureSpec {
 }
 
 /// Makes a temporary directory and returns its path.
-public func makeTemporaryDirectory(prefix: String = "hxa079") throws -> String {
+package func makeTemporaryDirectory(prefix: String = "hxa079") throws -> String {
     var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
     let made: String? = template.withUnsafeMutableBufferPointer { buffer in
         guard let base = buffer.baseAddress, let p = mkdtemp(base) else { return nil }
@@ -63,7 +63,7 @@ public func makeTemporaryDirectory(prefix: String = "hxa079") throws -> String {
     return made
 }
 
-public struct FixtureMaker {
+package struct FixtureMaker {
     /// Produces the float32 values of a plan; nil = the float32 reference.
     public var float32Engine: ((ModelWeights<Float>) throws -> EngineRunner)?
     public var float32EngineName = "reference"
@@ -289,7 +289,7 @@ public struct FixtureMaker {
 }
 
 /// Where a `fixtures make` run is, after every layer of every run.
-public struct FixtureProgress: Sendable {
+package struct FixtureProgress: Sendable {
     /// e.g. "plan one_call, float64 truth", "mutant rope_in_gqa (plan one_call)".
     public var stage: String
     /// Layers finished in the current call, of `layers`.

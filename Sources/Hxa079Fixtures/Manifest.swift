@@ -10,8 +10,8 @@
 import Hxa079
 import SafeTensors
 
-public let fixtureFormatVersion = 1
-public let packageVersion = "0.1.0"
+package let fixtureFormatVersion = 1
+package let packageVersion = "0.1.0"
 
 public struct Manifest: Sendable {
     /// The fixture's name (its directory name by default).

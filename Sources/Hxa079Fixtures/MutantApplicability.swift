@@ -21,7 +21,7 @@ import Hxa079
 import Hxa079Reference
 
 /// What the structure of a fixture tells about the mutants.
-public struct MutantContext: Sendable {
+package struct MutantContext: Sendable {
     public var config: ModelConfig
     public var layerKinds: [LayerKind]
     public var tokenCount: Int
@@ -85,7 +85,7 @@ public struct MutantContext: Sendable {
 }
 
 /// How one shipped mutant was recorded in a fixture.
-public enum MutantOutcome: Sendable {
+package enum MutantOutcome: Sendable {
     case kept(Manifest.MutantRecord)
     case skipped(Manifest.SkippedMutant)
     case undetectable(Manifest.UndetectableMutant)

@@ -17,7 +17,7 @@ import Darwin
 #endif
 
 /// What a command writes into its output directory.
-public struct OutputKind: Sendable {
+package struct OutputKind: Sendable {
     /// "a fixture", "a model".
     public var noun: String
     /// True for a top-level entry this command writes (and may remove with --force).
@@ -46,7 +46,7 @@ public struct OutputKind: Sendable {
 ///
 /// - Throws: `Hxa079Error.invalidArgument` (one line naming the directory and
 ///   what it holds) or `.io` when it cannot be created or emptied.
-public func prepareOutputDirectory(_ path: String, kind: OutputKind, force: Bool, checkOnly: Bool = false) throws {
+package func prepareOutputDirectory(_ path: String, kind: OutputKind, force: Bool, checkOnly: Bool = false) throws {
     if fileExists(path) && !isDirectory(path) {
         throw Hxa079Error.invalidArgument("\(path) exists and is not a directory")
     }
@@ -73,7 +73,7 @@ public func prepareOutputDirectory(_ path: String, kind: OutputKind, force: Bool
 
 /// Removes a directory tree (best effort; `prepareOutputDirectory` checks the
 /// result). A symbolic link is removed, never followed.
-public func removeTree(_ path: String) {
+package func removeTree(_ path: String) {
     var st = stat()
     guard lstat(path, &st) == 0 else { return }
     guard (st.st_mode & S_IFMT) == S_IFDIR else { unlink(path); return }

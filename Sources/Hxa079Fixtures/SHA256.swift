@@ -14,7 +14,7 @@ import Darwin
 #endif
 
 /// An incremental SHA-256: `update` with the message in any pieces, then `hexDigest`.
-public struct SHA256 {
+package struct SHA256 {
     private static let k: [UInt32] = [
         0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
         0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
@@ -107,7 +107,7 @@ public struct SHA256 {
 }
 
 /// SHA-256 of `bytes`, in hex.
-public func sha256Hex(_ bytes: [UInt8]) -> String {
+package func sha256Hex(_ bytes: [UInt8]) -> String {
     var hasher = SHA256()
     hasher.update(bytes)
     return hasher.hexDigest()
@@ -116,7 +116,7 @@ public func sha256Hex(_ bytes: [UInt8]) -> String {
 /// SHA-256 of the file at `path`, in hex, read in 1 MiB pieces.
 ///
 /// - Throws: `Hxa079Error.io` naming the file when it cannot be opened or read.
-public func sha256HexOfFile(_ path: String) throws -> String {
+package func sha256HexOfFile(_ path: String) throws -> String {
     guard let f = fopen(path, "rb") else {
         throw Hxa079Error.io(path: path, message: "cannot open (\(String(cString: strerror(errno))))")
     }

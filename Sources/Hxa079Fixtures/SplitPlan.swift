@@ -123,7 +123,7 @@ extension ModelState {
 /// Runs `plan` on `engine` from its initial state; returns every checkpoint
 /// concatenated over the calls (activations first, in execution order, then the
 /// final state). `scratchDirectory` receives the state files of restore points.
-public func runPlan(_ plan: SplitPlan, tokens: [Int], engine: EngineRunner, scratchDirectory: String,
+package func runPlan(_ plan: SplitPlan, tokens: [Int], engine: EngineRunner, scratchDirectory: String,
                     progress: ((PlanProgress) -> Void)? = nil) throws -> [Checkpoint] {
     let problems = plan.problems(tokens: tokens.count)
     if !problems.isEmpty { throw Hxa079Error.invalidArgument(problems.joined(separator: "; ")) }

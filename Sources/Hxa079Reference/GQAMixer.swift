@@ -21,7 +21,7 @@ extension GQAWeights where T: ReferenceScalar {
     /// - Returns: the mixer output [T][C] (SPEC.md (31)).
     func forward(_ x: [T], tokens: Int, layer: Int, config: ModelConfig, position: Int,
                  cache: inout KVCache<T>, options: ForwardOptions = .init(), observer: (any CheckpointObserver)?) throws -> [T] {
-        let mutant = options.mutant
+        let mutant = options.mutant, profile = options.profile
         let C = config.hiddenSize, H = config.numHeads, N = config.headDim, Hkv = config.numKVHeads
         let G = config.groupSize
         let eps = T(config.rmsNormEps)
@@ -30,17 +30,22 @@ extension GQAWeights where T: ReferenceScalar {
         // (25) projections: q [T][H][N], k [T][Hkv][N], v [T][Hkv][N]
         var q = query.applyRows(x, rows: tokens)
         var k = key.applyRows(x, rows: tokens)
-        let v = value.applyRows(x, rows: tokens)
+        var v = value.applyRows(x, rows: tokens)
+        if qNorm != nil { profile.storeIntermediate(&q) }
+        if kNorm != nil { profile.storeIntermediate(&k) }
         // (26) optional per-head RMSNorm of q and k; no RoPE
         if let qNorm { rmsNormPerHead(&q, rows: tokens, heads: H, headDim: N, weight: qNorm, eps: eps) }
         if let kNorm { rmsNormPerHead(&k, rows: tokens, heads: Hkv, headDim: N, weight: kNorm, eps: eps) }
         if mutant == .ropeInGQA {   // MUTANT rope_in_gqa
             let invFreq = ropeInverseFrequencies(headDim: N, theta: T(config.ropeTheta))
             for t in 0..<tokens {
-                applyRoPE(&q, offset: t * H * N, heads: H, headDim: N, position: position + t, inverseFrequencies: invFreq)
-                applyRoPE(&k, offset: t * Hkv * N, heads: Hkv, headDim: N, position: position + t, inverseFrequencies: invFreq)
+                applyRoPE(&q, offset: t * H * N, heads: H, headDim: N, position: position + t, inverseFrequencies: invFreq, profile: profile)
+                applyRoPE(&k, offset: t * Hkv * N, heads: Hkv, headDim: N, position: position + t, inverseFrequencies: invFreq, profile: profile)
             }
         }
+        profile.store(&q)
+        profile.store(&k)   // stored: the cache rows (27) are in the format
+        profile.store(&v)
         try observer.record(name("q"), shape: [tokens, H, N], q)
         try observer.record(name("k"), shape: [tokens, Hkv, N], k)
         try observer.record(name("v"), shape: [tokens, Hkv, N], v)
@@ -82,10 +87,12 @@ extension GQAWeights where T: ReferenceScalar {
                 }
             }
         }
+        profile.store(&attn)
         try observer.record(name("attn"), shape: [tokens, H, N], attn)
 
         // (31) out = concat_h(o_h)·Woᵀ (+ bo)
-        let out = output.applyRows(attn, rows: tokens)
+        var out = output.applyRows(attn, rows: tokens)
+        profile.store(&out)
         try observer.record(name("mixer_out"), shape: [tokens, C], out)
         return out
     }

@@ -12,17 +12,21 @@
 import Hxa079
 import RealModule
 
-/// How a forward call computes the WKV.
+/// How a forward call computes the WKV, and in which storage precision.
 public struct ForwardOptions: Sendable, Equatable {
     /// 0: token-by-token recurrence (SPEC.md (18)–(20)); L ≥ 1: chunked form
     /// with chunks of L tokens (SPEC.md (40)–(49)).
     public var chunkSize: Int
     /// A known-wrong variant to run instead of the model (fixtures only; nil = the model).
     public var mutant: Mutant?
+    /// Where values are rounded to a storage format (SPEC.md §4.7; `.f32` =
+    /// nothing beyond 𝔽). Reaches both mixers with the options.
+    public var profile: PrecisionProfile
 
-    public init(chunkSize: Int = 0, mutant: Mutant? = nil) {
+    public init(chunkSize: Int = 0, mutant: Mutant? = nil, profile: PrecisionProfile = .f32) {
         self.chunkSize = chunkSize
         self.mutant = mutant
+        self.profile = profile
     }
 }
 
@@ -56,6 +60,8 @@ public enum Reference {
             throw Hxa079Error.tokenOutOfRange(token: token, index: i, vocabSize: V)
         }
         if options.chunkSize < 0 { throw Hxa079Error.invalidArgument("chunk size must be ≥ 0, got \(options.chunkSize)") }
+        if let problem = options.profile.problem(scalar: T.self, options: options) { throw Hxa079Error.invalidArgument(problem) }
+        let profile = options.profile
         let problems = state.problems(config: cfg, layerKinds: weights.layerKinds)
         if !problems.isEmpty { throw Hxa079Error.invalidState(problems) }
         if T_ == 0 { return [] }
@@ -65,13 +71,15 @@ public enum Reference {
 
         // (1) x⁰_t = E[token_t]: x [T][C]
         var x = try weights.embeddingRows(tokens)
+        profile.store(&x)   // storage point (SPEC.md §4.7); identity when E is stored in the format
         try observer.record(CheckpointName.embed, shape: [T_, C], x)
 
         var first: FirstLayerValues<T>? = nil
         for i in 0..<cfg.numLayers {
             let layer = try weights.layer(i)   // read (streamed: from the files) now, released after this layer
             // (33) h = x + Mixer(RMSNorm(x; ln1))
-            let xhat = rmsNormRows(x, rows: T_, count: C, weight: layer.inputNorm, eps: eps)
+            var xhat = rmsNormRows(x, rows: T_, count: C, weight: layer.inputNorm, eps: eps)
+            profile.store(&xhat)
             try observer.record(CheckpointName.norm1(i), shape: [T_, C], xhat)
             let mixed: [T]
             switch (layer.mixer, s.layers[i]) {
@@ -88,19 +96,24 @@ public enum Reference {
             }
             var h = [T](repeating: 0, count: T_ * C)
             for e in 0..<h.count { h[e] = x[e] + mixed[e] }
+            profile.store(&h)   // the residual stream
             try observer.record(CheckpointName.mixerResidual(i), shape: [T_, C], h)
 
             // (34) x' = h + MLP(RMSNorm(h; ln2))
-            let u = rmsNormRows(h, rows: T_, count: C, weight: layer.postAttentionNorm, eps: eps)
+            var u = rmsNormRows(h, rows: T_, count: C, weight: layer.postAttentionNorm, eps: eps)
+            profile.store(&u)
             try observer.record(CheckpointName.norm2(i), shape: [T_, C], u)
-            let m = layer.mlp.apply(u, rows: T_)
+            var m = layer.mlp.apply(u, rows: T_, profile: profile)
+            profile.store(&m)
             try observer.record(CheckpointName.mlpOut(i), shape: [T_, C], m)
             for e in 0..<x.count { x[e] = h[e] + m[e] }
+            profile.store(&x)   // the residual stream
             try observer.record(CheckpointName.layerOut(i), shape: [T_, C], x)
         }
 
         // (35) final norm, (36) logits = x̂·W_headᵀ (tied: W_head = E)
-        let xf = rmsNormRows(x, rows: T_, count: C, weight: try weights.finalNormWeights(), eps: eps)
+        var xf = rmsNormRows(x, rows: T_, count: C, weight: try weights.finalNormWeights(), eps: eps)
+        profile.store(&xf)
         try observer.record(CheckpointName.finalNorm, shape: [T_, C], xf)
         // W_head is applied in blocks of rows [r0, r1): logits[t][r0 + o] = block row o · x̂_t
         var logits = [T](repeating: 0, count: T_ * V)
@@ -112,6 +125,7 @@ public enum Reference {
             for t in 0..<T_ { for o in 0..<B { logits[t * V + r0 + o] = y[t * B + o] } }
             r0 = r1
         }
+        profile.store(&logits)
         try observer.record(CheckpointName.logits, shape: [T_, V], logits)
 
         // (37) advance the position; commit the state

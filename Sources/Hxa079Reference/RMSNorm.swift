@@ -9,7 +9,7 @@ import RealModule
 /// RMSNorm of `count` values at `x[offset]`:
 /// y_c = γ_c · (x_c / sqrt(mean_c(x_c²) + ε)).
 @inlinable
-public func rmsNorm<T: ReferenceScalar>(_ x: [T], offset: Int = 0, count: Int, weight: [T], eps: T) -> [T] {
+package func rmsNorm<T: ReferenceScalar>(_ x: [T], offset: Int = 0, count: Int, weight: [T], eps: T) -> [T] {
     // (2) mean of squares, summed left to right
     var sumSquares: T = 0
     for c in 0..<count { sumSquares += x[offset + c] * x[offset + c] }
@@ -22,7 +22,7 @@ public func rmsNorm<T: ReferenceScalar>(_ x: [T], offset: Int = 0, count: Int, w
 
 /// RMSNorm of every row of X [rows][count] with one γ [count].
 @inlinable
-public func rmsNormRows<T: ReferenceScalar>(_ x: [T], rows: Int, count: Int, weight: [T], eps: T) -> [T] {
+package func rmsNormRows<T: ReferenceScalar>(_ x: [T], rows: Int, count: Int, weight: [T], eps: T) -> [T] {
     var y: [T] = []
     y.reserveCapacity(rows * count)
     for t in 0..<rows { y += rmsNorm(x, offset: t * count, count: count, weight: weight, eps: eps) }
@@ -32,7 +32,7 @@ public func rmsNormRows<T: ReferenceScalar>(_ x: [T], rows: Int, count: Int, wei
 /// Per-head RMSNorm in place (SPEC.md (2b)): X [rows][heads][N], every head
 /// vector normalised over its N channels with one γ [N] shared by all heads.
 @inlinable
-public func rmsNormPerHead<T: ReferenceScalar>(_ x: inout [T], rows: Int, heads: Int, headDim: Int, weight: [T], eps: T) {
+package func rmsNormPerHead<T: ReferenceScalar>(_ x: inout [T], rows: Int, heads: Int, headDim: Int, weight: [T], eps: T) {
     for t in 0..<rows {
         for h in 0..<heads {
             let o = (t * heads + h) * headDim

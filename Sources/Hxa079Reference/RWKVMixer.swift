@@ -32,7 +32,7 @@ extension RWKVWeights where T: ReferenceScalar {
     func forward(_ x: [T], tokens: Int, layer: Int, config: ModelConfig, position: Int,
                  state: inout WKVState<T>, first: inout FirstLayerValues<T>?,
                  options: ForwardOptions, observer: (any CheckpointObserver)?) throws -> [T] {
-        let mutant = options.mutant
+        let mutant = options.mutant, profile = options.profile
         let C = config.hiddenSize, H = config.numHeads, N = config.headDim, Hkv = config.numKVHeads
         let G = config.groupSize
         let eps = T(config.rmsNormEps)
@@ -41,19 +41,24 @@ extension RWKVWeights where T: ReferenceScalar {
         // (5) projections: r [T][H·N], k [T][Hkv·N], v [T][Hkv·N]
         var r = receptance.applyRows(x, rows: tokens)
         var k = key.applyRows(x, rows: tokens)
-        let v = value.applyRows(x, rows: tokens)
+        var v = value.applyRows(x, rows: tokens)
+        profile.storeIntermediate(&r)
+        profile.storeIntermediate(&k)
 
         // (6) optional per-head RMSNorm of r and k (one γ [N] shared by the heads)
-        if let rNorm { rmsNormPerHead(&r, rows: tokens, heads: H, headDim: N, weight: rNorm, eps: eps) }
-        if let kNorm { rmsNormPerHead(&k, rows: tokens, heads: Hkv, headDim: N, weight: kNorm, eps: eps) }
+        if let rNorm { rmsNormPerHead(&r, rows: tokens, heads: H, headDim: N, weight: rNorm, eps: eps); profile.storeIntermediate(&r) }
+        if let kNorm { rmsNormPerHead(&k, rows: tokens, heads: Hkv, headDim: N, weight: kNorm, eps: eps); profile.storeIntermediate(&k) }
 
         let kBeforeRoPE: [T]? = mutant == .kFirstBeforeRoPE ? k : nil   // MUTANT k_first_before_rope only
         // (7) RoPE on r (H heads) and k (Hkv heads) at p = position + t
         let invFreq = ropeInverseFrequencies(headDim: N, theta: T(config.ropeTheta))
         for t in 0..<tokens {
-            applyRoPE(&r, offset: t * H * N, heads: H, headDim: N, position: position + t, inverseFrequencies: invFreq)
-            applyRoPE(&k, offset: t * Hkv * N, heads: Hkv, headDim: N, position: position + t, inverseFrequencies: invFreq)
+            applyRoPE(&r, offset: t * H * N, heads: H, headDim: N, position: position + t, inverseFrequencies: invFreq, profile: profile)
+            applyRoPE(&k, offset: t * Hkv * N, heads: Hkv, headDim: N, position: position + t, inverseFrequencies: invFreq, profile: profile)
         }
+        profile.store(&r)
+        profile.store(&k)
+        profile.store(&v)
         try observer.record(name("r"), shape: [tokens, H, N], r)
         try observer.record(name("k"), shape: [tokens, Hkv, N], k)
         try observer.record(name("v"), shape: [tokens, Hkv, N], v)
@@ -65,7 +70,10 @@ extension RWKVWeights where T: ReferenceScalar {
             if let valueGate {
                 for t in 0..<tokens {
                     // (9) v ← v + (v_first − v) ⊙ σ(v0 + x̂·v1·v2)
-                    let z = valueGate.lora.up(valueGate.lora.down(x, offset: t * C))
+                    var u = valueGate.lora.down(x, offset: t * C)
+                    profile.storeIntermediate(&u)
+                    var z = valueGate.lora.up(u)
+                    profile.storeIntermediate(&z)
                     for i in 0..<(Hkv * N) {
                         let o = t * Hkv * N + i
                         let gateValue = sigmoid(valueGate.bias[i] + z[i])
@@ -76,7 +84,10 @@ extension RWKVWeights where T: ReferenceScalar {
             if let keyGate {
                 for t in 0..<tokens {
                     // (10) k ← k + (k_first − k) ⊙ σ(k0 + x̂·k1·k2)
-                    let z = keyGate.lora.up(keyGate.lora.down(x, offset: t * C))
+                    var u = keyGate.lora.down(x, offset: t * C)
+                    profile.storeIntermediate(&u)
+                    var z = keyGate.lora.up(u)
+                    profile.storeIntermediate(&z)
                     for i in 0..<(Hkv * N) {
                         let o = t * Hkv * N + i
                         let gateValue = sigmoid(keyGate.bias[i] + z[i])
@@ -87,6 +98,8 @@ extension RWKVWeights where T: ReferenceScalar {
         } else {
             first = FirstLayerValues(k: kBeforeRoPE ?? k, v: v)   // MUTANT k_first_before_rope: kBeforeRoPE
         }
+        profile.store(&kMixed)
+        profile.store(&vMixed)
         try observer.record(name("k_mixed"), shape: [tokens, Hkv, N], kMixed)
         try observer.record(name("v_mixed"), shape: [tokens, Hkv, N], vMixed)
 
@@ -110,9 +123,15 @@ extension RWKVWeights where T: ReferenceScalar {
         var zForMutant: [T]? = mutant == .truncatedExpHalf ? [T](repeating: 0, count: tokens * H * N) : nil
         for t in 0..<tokens {
             var u = decayLoRA.down(x, offset: t * C)
+            profile.storeIntermediate(&u)
             for d in 0..<u.count { u[d] = T.tanh(u[d]) }
-            let zw = decayLoRA.up(u)
-            let za = iclrLoRA.up(iclrLoRA.down(x, offset: t * C))
+            profile.storeIntermediate(&u)
+            var zw = decayLoRA.up(u)
+            profile.storeIntermediate(&zw)
+            var ua = iclrLoRA.down(x, offset: t * C)
+            profile.storeIntermediate(&ua)
+            var za = iclrLoRA.up(ua)
+            profile.storeIntermediate(&za)
             for i in 0..<(H * N) {
                 let z = w0[i] + zw[i]
                 zForMutant?[t * H * N + i] = z
@@ -120,6 +139,8 @@ extension RWKVWeights where T: ReferenceScalar {
                 a[t * H * N + i] = sigmoid(a0[i] + za[i])
             }
         }
+        profile.store(&w)
+        profile.store(&a)
         try observer.record(name("w"), shape: [tokens, H, N], w)
         try observer.record(name("a"), shape: [tokens, H, N], a)
 
@@ -136,18 +157,22 @@ extension RWKVWeights where T: ReferenceScalar {
                 for n in 0..<N { kk[o + n] = kH[o + n] / norm }
             }
         }
+        profile.store(&kk)
         // (17) log-decay g = −exp(w) and decay d = exp(g) = exp(−exp(w))
         var logDecay = [T](repeating: 0, count: tokens * H * N)
         var decay = [T](repeating: 0, count: tokens * H * N)
         for i in 0..<decay.count {
             logDecay[i] = -T.exp(w[i])
             if let z = zForMutant { logDecay[i] = -T(0.606531) * sigmoid(z[i]) }   // MUTANT truncated_exp_half
-            decay[i] = T.exp(logDecay[i])
         }
+        profile.store(&logDecay)   // g as handed to the WKV kernel
+        for i in 0..<decay.count { decay[i] = T.exp(logDecay[i]) }
+        profile.store(&decay)
         // (15) k̃ = k ⊙ (1 − w + a), w being the pre-exp value of (14)
         var kScaled = [T](repeating: 0, count: tokens * H * N)
         for i in 0..<kScaled.count { kScaled[i] = kH[i] * (1 - w[i] + a[i]) }
         if mutant == .kScaledWithDecay { for i in 0..<kScaled.count { kScaled[i] = kH[i] * (1 - decay[i] + a[i]) } }   // MUTANT k_scaled_with_decay
+        profile.store(&kScaled)
         try observer.record(name("kk"), shape: [tokens, H, N], kk)
         try observer.record(name("k_scaled"), shape: [tokens, H, N], kScaled)
         try observer.record(name("decay"), shape: [tokens, H, N], decay)
@@ -159,29 +184,35 @@ extension RWKVWeights where T: ReferenceScalar {
             alpha[i] = -kk[i]
             beta[i] = kk[i] * a[i]
         }
+        profile.store(&alpha)   // the kernel's inputs r, g, k̃, v, α, β are all stored
+        profile.store(&beta)
 
         // (18)–(20) the WKV recurrence (or its chunked form, (40)–(49))
         let input = WKVInput(steps: tokens, heads: H, keySize: N, valueSize: N,
                              r: r, logDecay: logDecay, k: kScaled, v: vH, alpha: alpha, beta: beta)
         if mutant == .transposedState { MutantWKV.transposeHeads(&state.values, heads: H, size: N) }   // MUTANT transposed_state
-        let o: [T]
+        var o: [T]
         let stateReport = observer.stateCheckpoints
         var tokenStates: [[T]] = []   // the state after each token, when the observer asks for it
         if let mutant, mutant == .removalFromDecayedState || mutant == .readoutFromOldState {
             o = MutantWKV.recurrent(input, state: &state.values, mutant: mutant)   // MUTANT removal_from_decayed_state, readout_from_old_state
         } else if options.chunkSize > 0 {
             o = WKV.chunked(input, chunkSize: options.chunkSize, state: &state.values)
-        } else if stateReport == .perToken {
+        } else if stateReport == .perToken || profile.stateRounding == .perToken {
             // One step per call of the same recurrence: bitwise the same values (SPEC.md §4.5).
             var rows: [T] = []
             for t in 0..<tokens {
                 rows += WKV.recurrent(input.step(t), state: &state.values)
-                tokenStates.append(state.values)
+                profile.storeTokenState(&state.values)   // variant: the state stored after every token
+                if stateReport == .perToken { tokenStates.append(state.values) }
             }
             o = rows
         } else {
             o = WKV.recurrent(input, state: &state.values)
         }
+        profile.store(&state.values)   // the state a call carries is stored in the format
+        if !tokenStates.isEmpty { tokenStates[tokenStates.count - 1] = state.values }
+        profile.store(&o)
         if stateReport != .none {   // state.layers.{i}.wkv, just before rwkv.wkv (SPEC.md §4.2, §4.4)
             for s in tokenStates.isEmpty ? [state.values] : tokenStates {
                 try observer.record(CheckpointName.stateWKV(layer), shape: [H, N, N], s)
@@ -199,23 +230,29 @@ extension RWKVWeights where T: ReferenceScalar {
                 for n in 0..<N { bonus[off + n] = s * vH[off + n] }
             }
         }
+        profile.store(&bonus)
         try observer.record(name("bonus"), shape: [tokens, H, N], bonus)
 
         // (23) gate = σ(x̂·g1)·g2
         var gate = [T](repeating: 0, count: tokens * H * N)
         for t in 0..<tokens {
             var u = gateLoRA.down(x, offset: t * C)
+            profile.storeIntermediate(&u)
             for d in 0..<u.count { u[d] = sigmoid(u[d]) }
+            profile.storeIntermediate(&u)
             let z = gateLoRA.up(u)
             for i in 0..<(H * N) { gate[t * H * N + i] = z[i] }
         }
+        profile.store(&gate)
         try observer.record(name("gate"), shape: [tokens, H, N], gate)
 
         // (21) y = o·N^−½, (22) y += bonus, (24) out = (y ⊙ gate)·Woᵀ (+ bo)
         let scale: T = mutant == .wkvScaleMissing ? 1 : inverseSquareRoot(N)   // c_N, SPEC.md (21a); MUTANT wkv_scale_missing: 1
         var gated = [T](repeating: 0, count: tokens * H * N)
         for i in 0..<gated.count { gated[i] = (o[i] * scale + bonus[i]) * gate[i] }
-        let out = output.applyRows(gated, rows: tokens)
+        profile.storeIntermediate(&gated)
+        var out = output.applyRows(gated, rows: tokens)
+        profile.store(&out)
         try observer.record(name("mixer_out"), shape: [tokens, C], out)
         return out
     }

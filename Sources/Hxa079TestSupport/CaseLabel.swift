@@ -24,7 +24,7 @@ public struct CaseLabel: CustomStringConvertible, Sendable {
 }
 
 /// Runs `body` for every element of `values`, extending `label` with `name`.
-public func withEvery<S: Sequence>(_ name: String, in values: S, label: CaseLabel = CaseLabel(),
+package func withEvery<S: Sequence>(_ name: String, in values: S, label: CaseLabel = CaseLabel(),
                                    _ body: (S.Element, CaseLabel) throws -> Void) rethrows {
     for v in values { try body(v, label.with(name, v)) }
 }

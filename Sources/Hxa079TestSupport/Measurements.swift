@@ -12,7 +12,7 @@ import Darwin
 #endif
 
 @discardableResult
-public func measured(_ label: @autoclosure () -> String, _ value: Double) -> Double {
+package func measured(_ label: @autoclosure () -> String, _ value: Double) -> Double {
     if getenv("HXA079_PRINT_MEASUREMENTS") != nil { print("MEASURED \(label()): \(value)") }
     return value
 }

@@ -90,3 +90,14 @@ public func f16Bits(_ x: Float) -> UInt16 {
     if rest > half || (rest == half && (q & 1) == 1) { h &+= 1 }
     return sign | UInt16(truncatingIfNeeded: h)
 }
+
+/// `x` rounded to the nearest bfloat16 value, ties to even (the value a bf16
+/// store keeps, as a Float): `floatFromBF16(bf16Bits(x))`. Idempotent.
+@inlinable
+public func roundedToBF16(_ x: Float) -> Float { floatFromBF16(bf16Bits(x)) }
+
+/// `x` rounded to the nearest IEEE binary16 value, ties to even, overflow to
+/// ±infinity (the value an f16 store keeps, as a Float):
+/// `floatFromF16(f16Bits(x))`. Idempotent.
+@inlinable
+public func roundedToF16(_ x: Float) -> Float { floatFromF16(f16Bits(x)) }

@@ -217,11 +217,17 @@ struct NumericOptionTests {
             (["compare", "--fixture", stepTinyFixture, "--candidate", "x", "--tolerance-scale", "-5"], "--tolerance-scale must be a positive number, got -5.0"),
             (["compare", "--fixture", stepTinyFixture, "--candidate", "x", "--tolerance-scale", "nan"], "--tolerance-scale must be a positive number, got nan"),
             (["compare", "--fixture", stepTinyFixture, "--candidate", "x", "--tolerance-scale", "inf"], "--tolerance-scale must be a positive number, got inf"),
+            (["fixtures", "make", "--preset", "tiny", "--tokens", "-1,2", "--out", "/tmp/hxa079-never-written"], "--tokens: item 0 is negative (-1)"),
+            (["fixtures", "make", "--preset", "tiny", "--tokens", "1,2", "--chunk-size", "-3", "--out", "/tmp/hxa079-never-written"], "--chunk-size must be ≥ 1, got -3"),
+            (["fixtures", "make", "--preset", "tiny", "--layers", "-2", "--tokens", "1,2", "--out", "/tmp/hxa079-never-written"], "--layers must be ≥ 1, got -2"),
+            (["init-model", "--preset", "tiny", "--layers", "-2", "--out", "/tmp/hxa079-never-written"], "--layers must be in 1…4 for preset tiny, got -2"),
+            (["init-model", "--preset", "tiny", "--shards", "-2", "--out", "/tmp/hxa079-never-written"], "--shards must be ≥ 1, got -2"),
         ]
         for (args, message) in cases {
             let r = try runHxa079(args)
             #expect(r.exitedNormally && r.status == 64 && r.stderr.contains(message), "\(args): \(r)")
         }
+        #expect(!FileManager.default.fileExists(atPath: "/tmp/hxa079-never-written"), "bad arguments write nothing")
     }
 
     @Test func aCheckpointListMatchingNothingIsAnErrorNamingTheClosestNames() throws {
