@@ -26,28 +26,11 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-arg="${1:-1000000}"
-if [[ "$arg" =~ ^([0-9]+)s$ ]]; then
-    limit=(-max_total_time="${BASH_REMATCH[1]}")
-elif [[ "$arg" =~ ^[0-9]+$ ]]; then
-    limit=(-runs="$arg")
-else
-    echo "usage: $0 [RUNS | SECONDSs]" >&2
-    exit 2
-fi
-
+ROOT=$(pwd)
+source scripts/lib.sh
+fuzz_limit "${1:-1000000}"
 dir=fuzz-corpus/candidates
-mkdir -p "$dir/seeds" "$dir/queue" "$dir/artifacts"
-
-echo "== building FuzzCandidateDumps (fuzzer + address sanitizer; log: $dir/build.log)"
-if ! swift build -c release --product FuzzCandidateDumps --scratch-path .build-fuzz \
-    -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -DFUZZING \
-    >"$dir/build.log" 2>&1; then
-    grep -v "Cannot export local symbol" "$dir/build.log" | tail -n 40 >&2
-    echo "build failed" >&2
-    exit 1
-fi
-bin=.build-fuzz/release/FuzzCandidateDumps
+fuzz_build FuzzCandidateDumps release "$dir"
 
 echo "== writing seeds"
 python3 - "$dir/seeds" Fixtures/tiny/f64.safetensors <<'PY'
@@ -84,25 +67,5 @@ for i in range(16):
         f.write(bytes([2 * rng.randrange(128) + 1]) + bytes(rng.randrange(256) for _ in range(64)))
 PY
 
-echo "== fuzzing (${limit[*]})"
-log=$dir/last-run.log
-start=$(date +%s)
-set +e
-SWIFT_BACKTRACE=enable=no HXA079_FUZZ_FIXTURE=Fixtures/tiny "$bin" "${limit[@]}" \
-    -max_len=2048 -timeout=10 -rss_limit_mb=4096 \
-    -print_final_stats=1 -artifact_prefix="$dir/artifacts/" \
-    "$dir/queue" "$dir/seeds" >"$log" 2>&1
-status=$?
-set -e
-elapsed=$(( $(date +%s) - start ))
-
-echo "== libFuzzer summary (full log: $log)"
-grep -E '^(INFO: Seed|#[0-9]+ +DONE|Done [0-9]+ runs|stat::|==[0-9]+==ERROR|SUMMARY|Test unit written)' "$log" \
-    | awk '!seen[$0]++' || true
-runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-echo "wall time: ${elapsed}s; executions: ${runs:-?}; mean exec/s: $(( ${runs:-0} / (elapsed > 0 ? elapsed : 1) )); date: $(date -u +%Y-%m-%dT%H:%MZ)"
-if [[ $status -ne 0 ]]; then
-    echo "FUZZING FOUND A PROBLEM (exit $status); artifacts in $dir/artifacts/" >&2
-    exit "$status"
-fi
-echo "OK: no crashes"
+export HXA079_FUZZ_FIXTURE=Fixtures/tiny
+fuzz_run "$dir" -max_len=2048 -timeout=10 -rss_limit_mb=4096

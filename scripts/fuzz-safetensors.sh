@@ -22,29 +22,10 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-arg="${1:-1000000}"
-if [[ "$arg" =~ ^([0-9]+)s$ ]]; then
-    limit=(-max_total_time="${BASH_REMATCH[1]}")
-elif [[ "$arg" =~ ^[0-9]+$ ]]; then
-    limit=(-runs="$arg")
-else
-    echo "usage: $0 [RUNS | SECONDSs]" >&2
-    exit 2
-fi
-
-mkdir -p fuzz-corpus/seeds fuzz-corpus/queue fuzz-corpus/artifacts
-
-echo "== building FuzzSafeTensors (fuzzer + address sanitizer; log: fuzz-corpus/build.log)"
-# The linker prints hundreds of harmless "Cannot export local symbol
-# '__asan_check_*'" warnings, so the build output goes to a log.
-if ! swift build --product FuzzSafeTensors --scratch-path .build-fuzz \
-    -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -DFUZZING \
-    >fuzz-corpus/build.log 2>&1; then
-    grep -v "Cannot export local symbol" fuzz-corpus/build.log | tail -n 40 >&2
-    echo "build failed" >&2
-    exit 1
-fi
-bin=.build-fuzz/debug/FuzzSafeTensors
+ROOT=$(pwd)
+source scripts/lib.sh
+fuzz_limit "${1:-1000000}"
+fuzz_build FuzzSafeTensors debug fuzz-corpus
 
 echo "== writing seeds"
 python3 - fuzz-corpus/seeds <<'PY'
@@ -112,25 +93,4 @@ cat > fuzz-corpus/safetensors.dict <<'DICT'
 "18446744073709551616"
 DICT
 
-echo "== fuzzing (${limit[*]})"
-log=fuzz-corpus/last-run.log
-start=$(date +%s)
-set +e
-SWIFT_BACKTRACE=enable=no "$bin" "${limit[@]}" \
-    -dict=fuzz-corpus/safetensors.dict -max_len=4096 -timeout=10 -rss_limit_mb=4096 \
-    -print_final_stats=1 -artifact_prefix=fuzz-corpus/artifacts/ \
-    fuzz-corpus/queue fuzz-corpus/seeds >"$log" 2>&1
-status=$?
-set -e
-elapsed=$(( $(date +%s) - start ))
-
-echo "== libFuzzer summary (full log: $log)"
-grep -E '^(INFO: Seed|#[0-9]+ +DONE|Done [0-9]+ runs|stat::|==[0-9]+==ERROR|SUMMARY|Test unit written)' "$log" \
-    | awk '!seen[$0]++' || true
-runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-echo "wall time: ${elapsed}s; executions: ${runs:-?}; mean exec/s: $(( ${runs:-0} / (elapsed > 0 ? elapsed : 1) )); date: $(date -u +%Y-%m-%dT%H:%MZ)"
-if [[ $status -ne 0 ]]; then
-    echo "FUZZING FOUND A PROBLEM (exit $status); artifacts in fuzz-corpus/artifacts/" >&2
-    exit "$status"
-fi
-echo "OK: no crashes"
+fuzz_run fuzz-corpus -dict=fuzz-corpus/safetensors.dict -max_len=4096 -timeout=10 -rss_limit_mb=4096

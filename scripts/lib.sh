@@ -22,3 +22,61 @@ hxa079_binary() {
     fi
     [[ -x "$BIN" ]] || { echo "hxa079 executable not found: $BIN" >&2; exit 2; }
 }
+
+# libFuzzer drivers (scripts/fuzz-*.sh):
+#   fuzz_limit ARG                      sets LIMIT to -runs=N (ARG "N") or -max_total_time=S (ARG "Ss"); exits 2 otherwise
+#   fuzz_build PRODUCT CONFIG DIR       builds PRODUCT (debug|release) into .build-fuzz with
+#                                       -sanitize=fuzzer,address -parse-as-library -DFUZZING, log in DIR/build.log; sets FUZZ_BIN
+#   fuzz_run DIR ARGS…                  runs FUZZ_BIN with LIMIT, ARGS and DIR/{artifacts,queue,seeds}, prints
+#                                       libFuzzer's final statistics; exits with libFuzzer's status when it found a problem
+
+fuzz_limit() {
+    if [[ "$1" =~ ^([0-9]+)s$ ]]; then
+        LIMIT=(-max_total_time="${BASH_REMATCH[1]}")
+    elif [[ "$1" =~ ^[0-9]+$ ]]; then
+        LIMIT=(-runs="$1")
+    else
+        echo "usage: $0 [RUNS | SECONDSs]" >&2
+        exit 2
+    fi
+}
+
+fuzz_build() {
+    local product=$1 config=$2 dir=$3
+    mkdir -p "$dir/seeds" "$dir/queue" "$dir/artifacts"
+    echo "== building $product ($config; fuzzer + address sanitizer; log: $dir/build.log)"
+    # The linker prints hundreds of harmless "Cannot export local symbol
+    # '__asan_check_*'" warnings, so the build output goes to a log.
+    if ! swift build -c "$config" --product "$product" --scratch-path .build-fuzz \
+        -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -DFUZZING \
+        >"$dir/build.log" 2>&1; then
+        grep -v "Cannot export local symbol" "$dir/build.log" | tail -n 40 >&2
+        echo "build failed" >&2
+        exit 1
+    fi
+    FUZZ_BIN=.build-fuzz/$config/$product
+}
+
+fuzz_run() {
+    local dir=$1; shift
+    local log=$dir/last-run.log status start elapsed runs
+    echo "== fuzzing (${LIMIT[*]})"
+    start=$(date +%s)
+    set +e
+    SWIFT_BACKTRACE=enable=no "$FUZZ_BIN" "${LIMIT[@]}" "$@" \
+        -print_final_stats=1 -artifact_prefix="$dir/artifacts/" \
+        "$dir/queue" "$dir/seeds" >"$log" 2>&1
+    status=$?
+    set -e
+    elapsed=$(( $(date +%s) - start ))
+    echo "== libFuzzer summary (full log: $log)"
+    grep -E '^(INFO: Seed|#[0-9]+ +DONE|Done [0-9]+ runs|stat::|==[0-9]+==ERROR|SUMMARY|Test unit written)' "$log" \
+        | awk '!seen[$0]++' || true
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+    echo "wall time: ${elapsed}s; executions: ${runs:-?}; mean exec/s: $(( ${runs:-0} / (elapsed > 0 ? elapsed : 1) )); date: $(date -u +%Y-%m-%dT%H:%MZ)"
+    if [[ $status -ne 0 ]]; then
+        echo "FUZZING FOUND A PROBLEM (exit $status); artifacts in $dir/artifacts/" >&2
+        exit "$status"
+    fi
+    echo "OK: no crashes"
+}
