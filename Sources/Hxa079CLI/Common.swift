@@ -39,6 +39,38 @@ enum EngineKind: String, ExpressibleByArgument, CaseIterable {
     case reference, fast
 }
 
+/// The token ids of `--tokens LIST` or `--tokens-file PATH` (at most one may
+/// be given); nil when neither is. Errors are usage errors (exit 64).
+func tokenIDs(list: String?, file: String?) throws -> [Int]? {
+    switch (list, file) {
+    case (.some, .some): throw ValidationError("give --tokens or --tokens-file, not both")
+    case (let text?, nil): return try parseTokens(text)
+    case (nil, let path?): return try parseTokensFile(path)
+    case (nil, nil): return nil
+    }
+}
+
+/// Reads `--tokens-file PATH`: token ids separated by commas and/or
+/// whitespace, on any number of lines (LF or CRLF). The error names the
+/// line and the item (both 1-based) that is not a token id.
+func parseTokensFile(_ path: String) throws -> [Int] {
+    let bytes: [UInt8]
+    do { bytes = try readFileBytes(path) } catch { throw ValidationError("--tokens-file: \(error)") }
+    let text = String(decoding: bytes, as: UTF8.self)   // invalid UTF-8 becomes U+FFFD, which is not a token id
+    var ids: [Int] = []
+    for (l, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
+        for (k, item) in line.split(whereSeparator: { $0 == "," || $0.isWhitespace }).enumerated() {
+            guard let v = Int(item), v >= 0 else {
+                let shown = item.count > 24 ? item.prefix(24) + "…" : item
+                throw ValidationError("--tokens-file \(path): line \(l + 1), item \(k + 1) (\"\(shown)\") is not a token id (a non-negative integer)")
+            }
+            ids.append(v)
+        }
+    }
+    if ids.isEmpty { throw ValidationError("--tokens-file \(path) holds no token ids") }
+    return ids
+}
+
 /// Parses `1,2,3` (spaces allowed) into token ids.
 func parseTokens(_ text: String) throws -> [Int] {
     let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters() }

@@ -1,7 +1,7 @@
 // FixturesCommand: `hxa079 fixtures make` — golden fixtures for other engines.
 //
 //   hxa079 fixtures make (--model DIR | --preset NAME --seed S [--dtype f32] [--layers N])
-//                        --tokens LIST --out DIR [--chunk-size L] [--plan NAME:CALLS[:CHUNKS[:RESTORE]]]…
+//                        (--tokens LIST | --tokens-file PATH) --out DIR [--chunk-size L] [--plan NAME:CALLS[:CHUNKS[:RESTORE]]]…
 //                        [--no-standard-plans] [--mutants all|none|LIST] [--engine reference|fast] [--bundle-model]
 //                        [--force]
 //
@@ -59,7 +59,10 @@ extension HXA079.Fixtures {
         var bundleModel: Bool?
 
         @Option(name: .long, parsing: .unconditional, help: "Comma-separated token ids.")
-        var tokens: String
+        var tokens: String?
+
+        @Option(name: .long, help: "File of token ids separated by commas and/or whitespace (instead of --tokens).")
+        var tokensFile: String?
 
         @Option(name: .long, help: "Output fixture directory: absent or empty, or give --force.")
         var out: String
@@ -84,7 +87,8 @@ extension HXA079.Fixtures {
         var engine: EngineKind = .reference
 
         func validate() throws {
-            _ = try parseTokens(tokens)
+            if tokens == nil && tokensFile == nil { throw ValidationError("give --tokens LIST or --tokens-file PATH") }
+            if let tokens { _ = try parseTokens(tokens) }
             guard (model == nil) != (preset == nil) else { throw ValidationError("give exactly one of --model and --preset") }
             if chunkSize < 1 { throw ValidationError("--chunk-size must be ≥ 1, got \(chunkSize)") }
             if let layers, layers < 1 { throw ValidationError("--layers must be ≥ 1, got \(layers)") }
@@ -93,7 +97,7 @@ extension HXA079.Fixtures {
 
         func run() throws {
             try runReportingErrors {
-                let ids = try parseTokens(tokens)
+                guard let ids = try tokenIDs(list: tokens, file: tokensFile) else { throw ValidationError("give --tokens LIST or --tokens-file PATH") }
                 guard (model == nil) != (preset == nil) else { throw ValidationError("give exactly one of --model and --preset") }
                 var plans = noStandardPlans ? [] : SplitPlan.standard(tokens: ids.count, chunkSize: chunkSize)
                 for text in plan { plans.append(try parsePlan(text)) }

@@ -1,7 +1,7 @@
 // ForwardCommand: `hxa079 forward` — run a model on a token list and dump
 // checkpoints and state (interface fixed by the issue; other tools drive it).
 //
-//   hxa079 forward --model DIR --tokens 1,2,3 [--precision f64|f32]
+//   hxa079 forward --model DIR (--tokens 1,2,3 | --tokens-file PATH) [--precision f64|f32]
 //                  [--engine reference|fast] [--chunk-size L]
 //                  [--state-in FILE] [--state-out FILE]
 //                  --dump FILE [--checkpoints default|all|GLOB,…]
@@ -27,7 +27,10 @@ extension HXA079 {
         var model: String
 
         @Option(name: .long, parsing: .unconditional, help: "Comma-separated token ids, e.g. 1,2,3.")
-        var tokens: String
+        var tokens: String?
+
+        @Option(name: .long, help: "File of token ids separated by commas and/or whitespace (instead of --tokens).")
+        var tokensFile: String?
 
         @OptionGroup var runOptions: RunOptions
         var precision: Precision? { runOptions.precision }
@@ -47,12 +50,13 @@ extension HXA079 {
         var checkpoints: String = "default"
 
         func validate() throws {
-            _ = try parseTokens(tokens)
+            if tokens == nil && tokensFile == nil { throw ValidationError("give --tokens LIST or --tokens-file PATH") }
+            if let tokens { _ = try parseTokens(tokens) }
         }
 
         func run() throws {
             try runReportingErrors {
-                let ids = try parseTokens(tokens)
+                guard let ids = try tokenIDs(list: tokens, file: tokensFile) else { throw ValidationError("give --tokens LIST or --tokens-file PATH") }
                 let directory = try ModelDirectory(path: model)
                 let selection = CheckpointSelection(checkpoints)
                 let result: ForwardResult

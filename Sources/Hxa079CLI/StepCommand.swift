@@ -1,7 +1,7 @@
 // StepCommand: `hxa079 step` — walk through the checkpoints of one forward
 // pass, pausing like a debugger (interface fixed by the issue).
 //
-//   hxa079 step --model DIR | --fixture DIR [--model DIR] [--ignore-model-hash]  [--tokens 1,2,3]
+//   hxa079 step --model DIR | --fixture DIR [--model DIR] [--ignore-model-hash]  [--tokens 1,2,3 | --tokens-file PATH]
 //               [--precision f64|f32] [--engine reference|fast] [--chunk-size L]
 //               [--break PATTERN]… [--compare FILE] [--watch-nan]
 //               [--script "n;n;c;p layers.3.rwkv.kk 0:2"]
@@ -59,6 +59,9 @@ extension HXA079 {
         @Option(name: .long, parsing: .unconditional, help: "Comma-separated token ids (default with --fixture: the fixture's tokens).")
         var tokens: String?
 
+        @Option(name: .long, help: "File of token ids separated by commas and/or whitespace (instead of --tokens).")
+        var tokensFile: String?
+
         @OptionGroup var runOptions: RunOptions
         var precision: Precision? { runOptions.precision }
         var engine: EngineKind { runOptions.engine }
@@ -78,7 +81,7 @@ extension HXA079 {
 
         func validate() throws {
             if model == nil && fixture == nil { throw ValidationError("give --model DIR or --fixture DIR") }
-            if fixture == nil && tokens == nil { throw ValidationError("--tokens is required with --model") }
+            if fixture == nil && tokens == nil && tokensFile == nil { throw ValidationError("--tokens is required with --model (or --tokens-file PATH)") }
             if fixture == nil && ignoreModelHash { throw ValidationError("--ignore-model-hash applies only with --fixture") }
             if let tokens { _ = try parseTokens(tokens) }
             for b in breakpoints where b.isEmpty || b.contains(" ") {
@@ -105,11 +108,11 @@ extension HXA079 {
                     }
                     modelPath = try f.modelDirectory(scratch: scratch ?? fixturePath, model: model, ignoreModelHash: ignoreModelHash)
                     ids = f.tokens
-                    if let tokens { ids = try parseTokens(tokens) }
+                    if let given = try tokenIDs(list: tokens, file: tokensFile) { ids = given }
                     if ids == f.tokens && f.manifest.startPosition == 0 { fixtureForTruth = f }
                 } else {
                     modelPath = model ?? ""
-                    ids = try parseTokens(tokens ?? "")
+                    ids = try tokenIDs(list: tokens, file: tokensFile) ?? []
                 }
                 let engine = try loadEngine(directory: try ModelDirectory(path: modelPath))
                 for (i, t) in ids.enumerated() where t >= engine.config.vocabSize {
