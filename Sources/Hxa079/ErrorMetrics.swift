@@ -72,6 +72,19 @@ where R.Element: BinaryFloatingPoint, C.Element: BinaryFloatingPoint {
     ErrorMetrics(reference: reference, candidate: candidate).maxRel
 }
 
+/// The number of elements of `shape`; nil for a negative extent or an
+/// overflowing product (shapes come from user files: never trap on them).
+package func elementCount(_ shape: [Int]) -> Int? {
+    var n = 1
+    for d in shape {
+        guard d >= 0 else { return nil }
+        let (p, overflow) = n.multipliedReportingOverflow(by: d)
+        if overflow { return nil }
+        n = p
+    }
+    return n
+}
+
 /// Splits a flat index into coordinates of `shape` (row-major).
 package func unravel(_ index: Int, shape: [Int]) -> [Int] {
     var rest = index

@@ -87,16 +87,6 @@ final class WeightReader<T: BinaryFloatingPoint> {
 
     func has(_ name: String) -> Bool { source.shape(of: name) != nil }
 
-    /// Product of `shape`, nil on overflow (shapes here come from bad input too).
-    func elementCount(_ shape: [Int]) -> Int? {
-        var n = 1
-        for d in shape {
-            let (p, overflow) = n.multipliedReportingOverflow(by: d)
-            if overflow || d < 0 { return nil }
-            n = p
-        }
-        return n
-    }
 
     /// `name` as the checkpoint spells it.
     func shown(_ name: String) -> String {

@@ -97,17 +97,6 @@ public enum ComparisonJudge: Sendable {
 /// `[12, 4, 16]`.
 package func shapeDescription(_ shape: [Int]) -> String { "[" + shape.map(String.init).joined(separator: ", ") + "]" }
 
-/// The number of elements of `shape`; nil for a negative extent or an overflowing product.
-package func elementCount(_ shape: [Int]) -> Int? {
-    var n = 1
-    for d in shape {
-        guard d >= 0 else { return nil }
-        let (p, overflow) = n.multipliedReportingOverflow(by: d)
-        if overflow { return nil }
-        n = p
-    }
-    return n
-}
 
 /// Names the axes of a checkpoint for reporting an element.
 package func axisLabels(for name: String, rank: Int) -> [String] {
