@@ -61,14 +61,20 @@ public final class ChunkedSafeTensorsWriter: @unchecked Sendable {
     /// Writes `bytes` at byte `offset` of the data of `header.entries[entry]`.
     public func write(_ bytes: UnsafeRawBufferPointer, entry: Int, atByte offset: Int) throws {
         let range = header.entries[entry].dataRange
-        precondition(offset >= 0 && offset + bytes.count <= range.count, "write beyond tensor \(header.entries[entry].name)")
+        guard offset >= 0, bytes.count <= range.count - offset else {
+            throw SafeTensorsError.writeOutOfRange(tensor: header.entries[entry].name, byteOffset: offset,
+                                                   byteCount: bytes.count, tensorBytes: range.count)
+        }
         try pwriteAll(bytes, at: header.dataStart + range.lowerBound + offset)
     }
 
     /// Encodes `values` as `format` (the entry's dtype) and writes them from
     /// element `first` of `header.entries[entry]` on.
     public func write(_ values: [Double], as format: FloatDType, entry: Int, atElement first: Int) throws {
-        precondition(format.dtype == header.entries[entry].dtype, "tensor \(header.entries[entry].name) is not \(format.dtype)")
+        guard format.dtype == header.entries[entry].dtype else {
+            throw SafeTensorsError.wrongDType(tensor: header.entries[entry].name, dtype: header.entries[entry].dtype,
+                                              requested: "a \(format.dtype.rawValue) write")
+        }
         let bytes = format.encoded(values)
         try bytes.withUnsafeBytes { try write($0, entry: entry, atByte: first * format.byteSize) }
     }

@@ -77,6 +77,8 @@ public enum SafeTensorsError: Error, Equatable, CustomStringConvertible {
     case duplicateTensorName(String)
     case reservedTensorName(String)
     case elementCountMismatch(tensor: String, shape: [Int], count: Int)
+    /// A chunked write that would leave the tensor's bytes (a producer emitting too many values).
+    case writeOutOfRange(tensor: String, byteOffset: Int, byteCount: Int, tensorBytes: Int)
 
     /// The error with any `.inFile` wrappers removed.
     public var rootCause: SafeTensorsError {
@@ -151,6 +153,8 @@ public enum SafeTensorsError: Error, Equatable, CustomStringConvertible {
             return "\"\(name)\" is reserved and cannot name a tensor"
         case let .elementCountMismatch(tensor, shape, count):
             return "tensor \"\(tensor)\": shape \(shape) does not match \(count) values"
+        case let .writeOutOfRange(tensor, byteOffset, byteCount, tensorBytes):
+            return "tensor \"\(tensor)\": a write of \(byteCount) bytes at byte \(byteOffset) leaves its \(tensorBytes) bytes"
         }
     }
 }

@@ -41,6 +41,26 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: tmp) && !FileManager.default.fileExists(atPath: path))
     }
 
+    @Test func writesOutsideATensorOrInAnotherDTypeAreErrors() throws {
+        let path = temporaryPath()
+        var writer = SafeTensorsWriter()
+        try writer.add("x", shape: [4], .f32([1, 2, 3, 4]))
+        let file = try ChunkedSafeTensorsWriter(path: path, header: writer.header)
+        #expect(throws: SafeTensorsError.writeOutOfRange(tensor: "x", byteOffset: 8, byteCount: 12, tensorBytes: 16)) {
+            try file.write([1, 2, 3], as: .F32, entry: 0, atElement: 2)   // one value too many
+        }
+        #expect(throws: SafeTensorsError.writeOutOfRange(tensor: "x", byteOffset: -4, byteCount: 4, tensorBytes: 16)) {
+            try file.write([1], as: .F32, entry: 0, atElement: -1)
+        }
+        #expect(throws: SafeTensorsError.wrongDType(tensor: "x", dtype: .F32, requested: "a BF16 write")) {
+            try file.write([1], as: .BF16, entry: 0, atElement: 0)
+        }
+        try file.write([1, 2, 3, 4], as: .F32, entry: 0, atElement: 0)   // the writer is still usable
+        try file.commit()
+        defer { unlink(path) }
+        #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) == writer.serialize())
+    }
+
     @Test(arguments: [FloatDType.F64, .F32, .F16, .BF16])
     func coderAgreesWithTheScalarConversions(format: FloatDType) {
         var rng = SplitMix64(seed: 11)
