@@ -67,7 +67,7 @@ PY
 RATE=$(cat "$WORK/readrate")
 echo "# sequential read of the model files, this run: $RATE GB/s"
 
-TOKENS=$(python3 -c "print(','.join(str((7*i+3) % 100352) for i in range($PREFILL)))")
+TOKENS=$(python3 -c "import json,sys; v=json.load(open(sys.argv[1]))['vocab_size']; print(','.join(str((7*i+3) % v) for i in range($PREFILL)))" "$DIR/config.json")
 printf "\n| run | wall | peak RssAnon | peak RssFile | read | read rate | floor at %s GB/s |\n|---|---|---|---|---|---|---|\n" "$RATE"
 status=0
 for e in ${ENGINES//,/ }; do
@@ -83,13 +83,13 @@ for e in ${ENGINES//,/ }; do
             args=(forward --model "$DIR" --tokens "$TOKENS" "${flags[@]}" --state-out "$WORK/$e.state" --dump "$WORK/$e.prefill.safetensors" --checkpoints logits)
         else
             [[ -f "$WORK/$e.state" ]] || continue
-            args=(forward --model "$DIR" --tokens 11 "${flags[@]}" --state-in "$WORK/$e.state" --dump "$WORK/$e.decode.safetensors" --checkpoints logits)
+            args=(forward --model "$DIR" --tokens 1 "${flags[@]}" --state-in "$WORK/$e.state" --dump "$WORK/$e.decode.safetensors" --checkpoints logits)
         fi
-        if ! python3 scripts/bench_big_run.py "$WORK/$e.$step.json" -- "$BIN" "${args[@]}" > "$WORK/$e.$step.log" 2>&1; then
-            if grep -q "not yet supported\|computes in f32\|values: f64, f32)" "$WORK/$e.$step.log"; then
-                echo "| $e $step | (this build has no such engine) | | | | | |"; break
-            fi
-            echo "bench-big: $e $step failed:" >&2; tail -3 "$WORK/$e.$step.log" >&2; status=1; break
+        rc=0; python3 scripts/bench_big_run.py "$WORK/$e.$step.json" -- "$BIN" "${args[@]}" > "$WORK/$e.$step.log" 2>&1 || rc=$?
+        if [[ $rc -eq 64 ]]; then   # a usage error (EX_USAGE): this build refuses the engine/precision pair
+            echo "| $e $step | (this build has no such engine: $(head -1 "$WORK/$e.$step.log")) | | | | | |"; break
+        elif [[ $rc -ne 0 ]]; then
+            echo "bench-big: $e $step failed (exit $rc):" >&2; tail -3 "$WORK/$e.$step.log" >&2; status=1; break
         fi
         python3 - "$WORK/$e.$step.json" "$e $step" "$RATE" <<'PY'
 import json, sys
