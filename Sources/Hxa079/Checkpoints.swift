@@ -124,6 +124,16 @@ public enum CheckpointName {
     public static func stateKeys(_ layer: Int) -> String { "state.layers.\(layer).k" }
     public static func stateValues(_ layer: Int) -> String { "state.layers.\(layer).v" }
 
+    /// Every state tensor of a model (SPEC.md §4.4), in the order of a state
+    /// file's checkpoints: `state.position`, then per layer `wkv` or `k`, `v`.
+    public static func stateNames(layerKinds: [LayerKind]) -> [String] {
+        var names = [statePosition]
+        for (i, kind) in layerKinds.enumerated() {
+            names += kind == .rwkv ? [stateWKV(i)] : [stateKeys(i), stateValues(i)]
+        }
+        return names
+    }
+
     /// The layer index a name belongs to (`layers.7.…` or `state.layers.7.…`), if any.
     public static func layerIndex(of name: String) -> Int? {
         let parts = name.split(separator: ".")

@@ -176,8 +176,7 @@ final class ProgressObserver: CheckpointObserver {
 }
 
 /// The fast engine as a fixture runner (Float32 only).
-func fastEngineRunner(_ model: ModelWeights<Float>) throws -> EngineRunner {
-    let fast = try FastModel(model)
+func fastEngineRunner(_ fast: FastModel) -> EngineRunner {
     let box = StateBox(fast.initialState())
     return EngineRunner(
         name: "fast f32",

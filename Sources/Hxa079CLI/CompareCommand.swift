@@ -6,6 +6,8 @@
 // Contract: the comparison is Hxa079Fixtures' `compare` (the one shared with
 // `step --compare` and the Oracle). Exit status and the first stderr line:
 //   0  every checkpoint present in the candidate passes (stderr empty);
+//      candidate checkpoints outside the fixture's checkpoint selection are
+//      listed as "not in this fixture" and never fail;
 //   1  at least one fails, incl. non-finite values, shape mismatches and
 //      integer dtypes ("hxa079: N of M compared checkpoints fail, first …");
 //   2  the files cannot be compared: the candidate is not a safetensors file,
@@ -55,9 +57,11 @@ extension HXA079 {
             }
             print(report.text(verbose: !failuresOnly))
             if !report.comparable {
+                let held = report.notInFixture + report.unknown
                 printError("nothing to compare: \(candidate) holds none of the fixture's \(report.missing.count) checkpoint names"
-                           + (report.unknown.isEmpty ? " (it is empty)" : " (it holds " + report.unknown.prefix(4).joined(separator: ", ")
-                                                       + (report.unknown.count > 4 ? ", …)" : ")")))
+                           + (held.isEmpty ? " (it is empty)" : " (it holds " + held.prefix(4).joined(separator: ", ")
+                                           + (held.count > 4 ? ", …" : "")
+                                           + (report.notInFixture.isEmpty ? ")" : "; \(report.notInFixture.count) of them are not in this fixture)")))
                 throw ExitCode(2)
             }
             if let first = report.firstFailure {

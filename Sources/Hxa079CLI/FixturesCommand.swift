@@ -1,22 +1,28 @@
 // FixturesCommand: `hxa079 fixtures make` — golden fixtures for other engines.
 //
 //   hxa079 fixtures make (--model DIR | --preset NAME --seed S [--dtype f32] [--layers N])
-//                        (--tokens LIST | --tokens-file PATH) --out DIR [--chunk-size L] [--plan NAME:CALLS[:CHUNKS[:RESTORE]]]…
-//                        [--no-standard-plans] [--mutants all|none|LIST] [--engine reference|fast] [--bundle-model]
-//                        [--force]
+//                        (--tokens LIST | --tokens-file PATH) --out DIR [--chunk-size L]
+//                        [--plans LIST | --no-standard-plans] [--plan NAME:CALLS[:CHUNKS[:RESTORE]]]…
+//                        [--checkpoints all|GLOB,…] [--mutants all|none|LIST] [--engine reference|fast]
+//                        [--bundle-model] [--force]
 //
 // Layout and manifest: SPEC.md §4.6. --out must be absent or empty, or
 // --force given (then the earlier fixture is removed as a whole first).
-// With `all` a mutant that cannot act on this model, these tokens and plans is
-// skipped and recorded with its reason; one named in a LIST that cannot act
-// is an error. Progress (stage, layer, elapsed, ETA) goes to stderr when it
-// is a terminal. Exit status: 0 written; 1 unusable model, tokens or --out;
-// 64 bad arguments.
+// Every engine streams the model (SPEC.md §2.8). Above the large-model
+// threshold (`largeModelParameterThreshold`, 10⁹ parameters) the defaults are
+// the one_call plan, a checkpoint subset (`FixtureDefaults`) and no mutants;
+// explicit options override them. With `all` a mutant that cannot act on this
+// model, these tokens and plans is skipped and recorded with its reason; one
+// named in a LIST that cannot act is an error. Progress (run, plan, stage,
+// layer i of L, elapsed, ETA) goes to stderr when it is a terminal. Exit
+// status: 0 written; 1 unusable model, tokens or --out; 64 bad arguments
+// (an unknown plan name, a checkpoint glob that matches nothing).
 
 import ArgumentParser
 import Hxa079
 import Hxa079Fixtures
 import Hxa079Reference
+import Hxa079Fast
 import SafeTensors
 
 #if canImport(Glibc)
@@ -38,7 +44,17 @@ extension HXA079.Fixtures {
     struct Make: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "make",
-            abstract: "Write one fixture directory: inputs, f64 truth, f32 values, budgets, mutants, manifest.json.")
+            abstract: "Write one fixture directory: inputs, f64 truth, f32 values, budgets, mutants, manifest.json.",
+            discussion: """
+                Every engine streams the model layer by layer (memory holds one layer, not the model). \
+                Models with more than 10^9 parameters (\(largeModelParameterThreshold); the count `hxa079 inspect` prints) \
+                get the large-model defaults: only the one_call plan; the truth holds every checkpoint of the first and \
+                the last layer, embed, layers.*.out, final_norm, logits and state.position \
+                (\(FixtureDefaults.largeModelCheckpoints(layers: 44).joined(separator: ",")) for 44 layers); \
+                no mutants. --plans, --no-standard-plans, --checkpoints and --mutants override them. \
+                Smaller models: all standard plans, every checkpoint, all mutants. \
+                Exit status: 0 written, 1 unusable model, tokens or --out, 64 bad arguments.
+                """)
 
         @Option(name: .long, help: "Model directory to make the fixture from (referenced by path and SHA-256, not copied).")
         var model: String?
@@ -80,8 +96,14 @@ extension HXA079.Fixtures {
         @Flag(name: .long, help: "Do not add the standard plans (one_call, token_by_token, chunked_prefill, save_restore).")
         var noStandardPlans = false
 
-        @Option(name: .long, help: "Mutants to record: all (default; those that cannot act here are skipped and recorded), none, or a comma-separated list (each must act).")
-        var mutants: String = "all"
+        @Option(name: .long, help: "Standard plans to run, comma-separated: one_call, token_by_token, chunked_prefill, save_restore (default: all four; one_call for a large model).")
+        var plans: String?
+
+        @Option(name: .long, help: "Checkpoints the truth holds: all, or comma-separated globs over checkpoint names, e.g. layers.0.*,layers.*.out,logits (default: all; a subset for a large model).")
+        var checkpoints: String?
+
+        @Option(name: .long, help: "Mutants to record: all (default; none for a large model; those that cannot act here are skipped and recorded), none, or a comma-separated list (each must act).")
+        var mutants: String?
 
         @Option(name: .long, help: "Engine for f32.safetensors: reference (default) or fast.")
         var engine: EngineKind = .reference
@@ -99,21 +121,7 @@ extension HXA079.Fixtures {
             try runReportingErrors {
                 guard let ids = try tokenIDs(list: tokens, file: tokensFile) else { throw ValidationError("give --tokens LIST or --tokens-file PATH") }
                 guard (model == nil) != (preset == nil) else { throw ValidationError("give exactly one of --model and --preset") }
-                var plans = noStandardPlans ? [] : SplitPlan.standard(tokens: ids.count, chunkSize: chunkSize)
-                for text in plan { plans.append(try parsePlan(text)) }
-                if plans.isEmpty { throw ValidationError("no split plan: drop --no-standard-plans or add --plan") }
-                let mutantList: [Mutant]
-                switch mutants {
-                case "all": mutantList = Mutant.allCases
-                case "none": mutantList = []
-                default:
-                    mutantList = try mutants.split(separator: ",").map { name in
-                        guard let m = Mutant(rawValue: String(name)) else {
-                            throw ValidationError("unknown mutant \(name) (known: \(Mutant.allCases.map { $0.rawValue }.joined(separator: ", ")))")
-                        }
-                        return m
-                    }
-                }
+                if plans != nil && noStandardPlans { throw usageError("give --plans LIST or --no-standard-plans, not both") }
                 let source: FixtureSpec.ModelSource
                 var command = "hxa079 fixtures make"
                 if let preset {
@@ -128,33 +136,91 @@ extension HXA079.Fixtures {
                     source = .directory(model ?? "")
                     command += " --model \(model ?? "")"
                 }
+                // The defaults depend on the model's size, known from its headers (or the preset's shape).
+                let size = try source.size()
+                let large = FixtureDefaults.isLarge(size, threshold: Self.largeModelThreshold())
+
+                let standard = SplitPlan.standard(tokens: ids.count, chunkSize: chunkSize)
+                var planList: [SplitPlan]
+                if let plans {
+                    planList = try standardPlans(named: plans, from: standard, tokens: ids.count)
+                } else if noStandardPlans {
+                    planList = []
+                } else {
+                    planList = large ? standard.filter { FixtureDefaults.largeModelPlans.contains($0.name) } : standard
+                }
+                for text in plan { planList.append(try parsePlan(text)) }
+                if planList.isEmpty { throw ValidationError("no split plan: drop --no-standard-plans or add --plan") }
+                var seen = Set<String>()
+                for p in planList where !seen.insert(p.name).inserted {
+                    throw usageError("plan \(p.name) is given twice (by --plans and --plan, or by two --plan); every plan needs its own name")
+                }
+
+                let mutantText = mutants ?? (large ? "none" : "all")
+                let mutantList: [Mutant]
+                switch mutantText {
+                case "all": mutantList = Mutant.allCases
+                case "none": mutantList = []
+                default:
+                    mutantList = try mutantText.split(separator: ",").map { name in
+                        guard let m = Mutant(rawValue: String(name)) else {
+                            throw ValidationError("unknown mutant \(name) (known: \(Mutant.allCases.map { $0.rawValue }.joined(separator: ", ")))")
+                        }
+                        return m
+                    }
+                }
+
+                let selection: [String]?
+                switch checkpoints {
+                case nil: selection = large ? FixtureDefaults.largeModelCheckpoints(layers: size.layerKinds.count) : nil
+                case "all": selection = nil
+                case let text?:
+                    let globs = text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+                    if globs.contains(where: { $0.isEmpty }) { throw usageError("--checkpoints \"\(text)\" has an empty glob") }
+                    let names = fixtureCheckpointNames(layerKinds: size.layerKinds)
+                    if let g = unmatchedCheckpointGlobs(globs, layerKinds: size.layerKinds).first {
+                        throw usageError("--checkpoints \"\(g)\" matches no checkpoint of this model; closest: "
+                                         + closestNames(to: g, in: names).joined(separator: ", ") + " (all, or globs such as layers.*.rwkv.wkv)")
+                    }
+                    selection = globs
+                }
+
                 command += " --tokens \(ids.map(String.init).joined(separator: ",")) --out \(out)"
                 if chunkSize != 4 { command += " --chunk-size \(chunkSize)" }
+                if let plans { command += " --plans \(plans)" }
                 for p in plan { command += " --plan \(p)" }
                 if noStandardPlans { command += " --no-standard-plans" }
-                if mutants != "all" { command += " --mutants \(mutants)" }
+                if let checkpoints { command += " --checkpoints \(checkpoints)" }
+                if let mutants, mutants != "all" || large { command += " --mutants \(mutants)" }
                 if engine != .reference { command += " --engine \(engine.rawValue)" }
 
                 let name = String(out.split(separator: "/").last ?? "fixture")
                 var maker = FixtureMaker()
                 maker.force = force
-                maker.explicitMutants = mutants != "all" && mutants != "none"
+                maker.explicitMutants = mutantText != "all" && mutantText != "none"
                 if engine == .fast {
-                    maker.float32Engine = { try fastEngineRunner($0) }
+                    maker.float32Engine = { fastEngineRunner(try FastModel(streaming: $0)) }   // streamed (SPEC.md §2.8)
                     maker.float32EngineName = "fast"
                 }
                 let progressLine = FixtureProgressLine()
                 maker.progress = { progressLine.update($0) }
                 let manifest: Manifest
                 do {
-                    manifest = try maker.make(FixtureSpec(name: name, model: source, tokens: ids, plans: plans,
-                                                          mutants: mutantList, command: command), out: out)
+                    manifest = try maker.make(FixtureSpec(name: name, model: source, tokens: ids, plans: planList,
+                                                          mutants: mutantList, checkpoints: selection, command: command), out: out)
                 } catch {
                     progressLine.finish()
                     throw error
                 }
                 progressLine.finish()
                 print("fixture \(manifest.name): \(manifest.checkpoints.count) checkpoints × \(manifest.plans.count) plans, \(manifest.mutants.count) mutants → \(out)")
+                if let selection {
+                    print("  checkpoints: \(selection.joined(separator: ","))" + (checkpoints == nil ? " (the large-model default)" : ""))
+                }
+                if large && (plans == nil && !noStandardPlans || mutants == nil) {
+                    print("  large model (\(size.parameters) parameters > \(Self.largeModelThreshold())): defaults "
+                          + "one_call, a checkpoint subset, no mutants (see fixtures make --help)")
+                }
                 for m in manifest.mutants {
                     print("  mutant \(pad(m.name, 28)) first affected \(m.firstAffected) (max rel \(formatNumber(m.distance.maxRel)))")
                 }
@@ -165,6 +231,36 @@ extension HXA079.Fixtures {
                     print("  skipped \(pad(m.name, 27)) \(m.reason)")
                 }
             }
+        }
+
+        /// The large-model threshold; `HXA079_FIXTURES_LARGE_MODEL_PARAMETERS`
+        /// lowers it for tests only (so a tiny model can be "large" in CI).
+        static func largeModelThreshold() -> Int {
+            if let text = getenv("HXA079_FIXTURES_LARGE_MODEL_PARAMETERS").map({ String(cString: $0) }), let n = Int(text), n >= 0 { return n }
+            return largeModelParameterThreshold
+        }
+
+        /// The standard plans named in `--plans`, in the order given.
+        func standardPlans(named text: String, from standard: [SplitPlan], tokens: Int) throws -> [SplitPlan] {
+            let known = ["one_call", "token_by_token", "chunked_prefill", "save_restore"]
+            var out: [SplitPlan] = []
+            for name in text.split(separator: ",", omittingEmptySubsequences: false).map(String.init) {
+                guard known.contains(name) else {
+                    throw usageError("--plans: unknown plan \"\(name)\" (standard plans: \(known.joined(separator: ", ")); add others with --plan NAME:CALLS)")
+                }
+                guard let p = standard.first(where: { $0.name == name }) else {
+                    throw usageError("--plans: plan \(name) needs more than \(name == "chunked_prefill" ? 3 : 1) token(s); these are \(tokens)")
+                }
+                if out.contains(where: { $0.name == name }) { throw usageError("--plans: plan \(name) is named twice") }
+                out.append(p)
+            }
+            return out
+        }
+
+        /// Prints `message` as the one line on stderr and gives the exit status of bad arguments (64).
+        func usageError(_ message: String) -> ExitCode {
+            printError(message)
+            return ExitCode.validationFailure
         }
 
         func parsePlan(_ text: String) throws -> SplitPlan {
@@ -184,24 +280,35 @@ extension HXA079.Fixtures {
 extension Preset: ExpressibleByArgument {}
 
 /// The progress line of `fixtures make` on stderr (only when it is a
-/// terminal): stage, layer, share done, elapsed and estimated time left,
-/// redrawn at most five times a second.
+/// terminal): run i of n, plan, stage, layer i of L, share done, elapsed and
+/// estimated time left, redrawn at most five times a second (and whenever a
+/// run or a preparatory step starts).
 final class FixtureProgressLine {
     let enabled = isatty(STDERR_FILENO) != 0
     let start = monotonicSeconds()
     private var lastDraw = -1.0
+    private var lastRun = -1
     private var drawn = false
 
     func update(_ p: FixtureProgress) {
         guard enabled else { return }
         let now = monotonicSeconds()
-        if now - lastDraw < 0.2 && p.done < p.total { return }
+        let newRun = p.run != lastRun || p.layers == 0
+        if now - lastDraw < 0.2 && p.done < p.total && !newRun { return }
         lastDraw = now
+        lastRun = p.run
         let elapsed = now - start
-        let share = Double(p.done) / Double(max(p.total, 1))
-        let eta = share > 0 ? elapsed * (1 - share) / share : 0
-        fputs("\r\u{1B}[Kfixtures make: \(p.stage), layer \(p.layer)/\(p.layers) · \(Int(share * 100))% · "
-              + "\(seconds(elapsed)) elapsed · ETA \(seconds(eta))", stderr)
+        var text = "fixtures make: "
+        if p.layers == 0 {
+            text += "\(p.stage) · \(seconds(elapsed)) elapsed"
+        } else {
+            let share = Double(p.done) / Double(max(p.total, 1))
+            let eta = share > 0 ? seconds(elapsed * (1 - share) / share) : "?"
+            let where_ = p.layer < p.layers ? "layer \(p.layer + 1) of \(p.layers)" : "head (after layer \(p.layers) of \(p.layers))"
+            text += "run \(p.run) of \(p.runs), plan \(p.plan ?? "-"), \(p.stage), \(where_) · \(Int(share * 100))% · "
+                + "\(seconds(elapsed)) elapsed · ETA \(eta)"
+        }
+        fputs("\r\u{1B}[K" + text, stderr)
         drawn = true
     }
 

@@ -147,11 +147,7 @@ struct CheckpointSelection {
 
     /// Every name a dump of this model can hold: the activation checkpoints and the state tensors.
     static func names(layerKinds: [LayerKind]) -> [String] {
-        var names = CheckpointName.all(layerKinds: layerKinds) + [CheckpointName.statePosition]
-        for (i, kind) in layerKinds.enumerated() {
-            names += kind == .rwkv ? [CheckpointName.stateWKV(i)] : [CheckpointName.stateKeys(i), CheckpointName.stateValues(i)]
-        }
-        return names
+        CheckpointName.all(layerKinds: layerKinds) + CheckpointName.stateNames(layerKinds: layerKinds)
     }
 
     /// Throws (exit 64) when a pattern matches no name of this model, naming the closest valid names.

@@ -15,10 +15,12 @@
 //      the NaN and Inf counts and the first such element;
 //   4. compared — max abs, max rel, NMSE against the reference, judged by the
 //      budget rule (Budget.swift) or left unmarked.
-// Missing (in the fixture, not in the candidate) and unknown (in the
-// candidate, not in the fixture) are lists of the report. A report passes
-// when at least one checkpoint was compared and none fails; a report with
-// nothing compared cannot be judged (`compare` exits 2).
+// Missing (in the fixture, not in the candidate), not in this fixture (a
+// checkpoint name of the fixture's model that its checkpoint selection left
+// out) and unknown (any other candidate name) are lists of the report; none
+// of them fails. A report passes when at least one checkpoint was compared
+// and none fails; a report with nothing compared cannot be judged (`compare`
+// exits 2).
 
 import Hxa079
 import SafeTensors
@@ -207,7 +209,10 @@ public struct ComparisonReport: Sendable {
     public var results: [CheckpointComparison]
     /// Fixture checkpoints the candidate did not provide.
     public var missing: [String]
-    /// Candidate tensors the fixture does not know.
+    /// Candidate tensors that are checkpoints of the fixture's model but outside
+    /// its checkpoint selection (`Manifest.checkpointSelection`): not compared, not a failure.
+    public var notInFixture: [String] = []
+    /// Candidate tensors the fixture does not know (no checkpoint name of its model).
     public var unknown: [String]
 
     /// True when at least one checkpoint was compared and none fails.
@@ -238,7 +243,11 @@ package func compare(fixture: Fixture, plan: String, candidate: [String: Candida
                                          judge: .budget(record.budget, toleranceScale: toleranceScale)))
     }
     let known = Set(fixture.manifest.checkpoints.map { $0.name })
-    let unknown = candidate.keys.filter { !known.contains($0) }.sorted()
-    return ComparisonReport(fixture: fixture.manifest.name, plan: plan, toleranceScale: toleranceScale,
-                            results: results, missing: missing, unknown: unknown)
+    let unselected = fixture.manifest.unselectedCheckpointNames   // in execution order
+    let others = candidate.keys.filter { !known.contains($0) }
+    let outside = Set(others).intersection(unselected)
+    var report = ComparisonReport(fixture: fixture.manifest.name, plan: plan, toleranceScale: toleranceScale,
+                                  results: results, missing: missing, unknown: others.filter { !outside.contains($0) }.sorted())
+    report.notInFixture = unselected.filter { outside.contains($0) }
+    return report
 }

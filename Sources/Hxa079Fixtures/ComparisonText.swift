@@ -76,7 +76,8 @@ extension ComparisonReport {
     /// The report as aligned text (what `hxa079 compare` prints).
     public func text(verbose: Bool = true) -> String {
         var lines: [String] = []
-        lines.append("fixture \(fixture), plan \(plan): \(results.count) checkpoints compared, \(missing.count) missing, \(unknown.count) unknown"
+        lines.append("fixture \(fixture), plan \(plan): \(results.count) checkpoints compared, \(missing.count) missing, "
+                     + (notInFixture.isEmpty ? "" : "\(notInFixture.count) not in this fixture, ") + "\(unknown.count) unknown"
                      + (toleranceScale != 1 ? ", tolerance scale \(toleranceScale)" : ""))
         let nameWidth = max(10, (results.map { $0.name.count }.max() ?? 10) + 2)
         lines.append(pad("checkpoint", nameWidth) + pad("budget", 8) + pad("max abs", 11, right: true) + pad("max rel", 11, right: true)
@@ -93,9 +94,14 @@ extension ComparisonReport {
         if let f = firstFailure {
             lines.append("FIRST FAILURE: " + f.failureLine)
         } else if results.isEmpty {
-            lines.append("NO CHECKPOINT COMPARED: the candidate holds none of the fixture's checkpoint names")
+            lines.append("NO CHECKPOINT COMPARED: the candidate holds none of the fixture's checkpoint names"
+                         + (notInFixture.isEmpty ? "" : " (\(notInFixture.count) of its checkpoints are not in this fixture)"))
         } else {
             lines.append("ALL PASS")
+        }
+        if !notInFixture.isEmpty {
+            lines.append("not in this fixture (checkpoints of the model outside the fixture's checkpoint selection; not compared): "
+                         + notInFixture.prefix(8).joined(separator: ", ") + (notInFixture.count > 8 ? ", …" : ""))
         }
         if !unknown.isEmpty { lines.append("unknown names (ignored): " + unknown.prefix(8).joined(separator: ", ") + (unknown.count > 8 ? ", …" : "")) }
         return lines.joined(separator: "\n")

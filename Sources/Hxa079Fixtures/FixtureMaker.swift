@@ -2,10 +2,15 @@
 //
 // Contract: from a model (a preset + seed, or a model directory), a token
 // list and split plans, writes inputs, the float64 truth of every checkpoint
-// for every plan, the float32 values of this package (reference or fast
-// engine) with the budget derived from them, the mutants with their distance
-// from the truth, and manifest.json. Deterministic: the same arguments give
-// byte-identical files on the same machine. Works on every model that loads:
+// (or of the selected ones, `FixtureSpec.checkpoints`) for every plan, the
+// float32 values of this package (reference or fast engine) with the budget
+// derived from them, the mutants with their distance from the truth, and
+// manifest.json. Every engine streams the model (SPEC.md §2.8: a layer is read
+// from the files when it runs and released after it), so peak memory does
+// not grow with depth; the values equal those of the model held in memory
+// bit for bit. Deterministic: the same arguments give byte-identical files on
+// the same machine. Above `largeModelParameterThreshold` the CLI applies the
+// large-model defaults (`FixtureDefaults`). Works on every model that loads:
 // a mutant that cannot act here is skipped with its reason, one inside the
 // float64 tolerance is recorded as undetectable (MutantApplicability.swift);
 // only with `explicitMutants` is a mutant that cannot act an error. The
@@ -39,17 +44,91 @@ package struct FixtureSpec {
     public var tokens: [Int]
     public var plans: [SplitPlan]
     public var mutants: [Mutant]
+    /// Globs over the checkpoint names (SPEC.md §4.3, §4.4) the truth holds;
+    /// nil = every checkpoint. Recorded in the manifest (`checkpoint_selection`).
+    public var checkpoints: [String]?
     /// The command line recorded as provenance.
     public var command: String
 
-    public init(name: String, model: ModelSource, tokens: [Int], plans: [SplitPlan], mutants: [Mutant], command: String) {
+    public init(name: String, model: ModelSource, tokens: [Int], plans: [SplitPlan], mutants: [Mutant],
+                checkpoints: [String]? = nil, command: String) {
         self.name = name
         self.model = model
         self.tokens = tokens
         self.plans = plans
         self.mutants = mutants
+        self.checkpoints = checkpoints
         self.command = command
     }
+}
+
+// MARK: - Large models
+
+/// Models with more parameters than this get the large-model defaults of
+/// `hxa079 fixtures make` (SPEC.md §4.6, `FixtureDefaults`): 10⁹, between the
+/// largest test preset (medium: 0.22 × 10⁹) and one real-size Reka layer with
+/// its embedding and head (1.7 × 10⁹). Everything at or below it keeps the
+/// full defaults.
+package let largeModelParameterThreshold = 1_000_000_000
+
+/// What the defaults of `fixtures make` depend on, known before anything is run.
+package struct FixtureModelSize: Sendable {
+    /// Every stored parameter (the total `hxa079 inspect` prints).
+    package var parameters: Int
+    package var layerKinds: [LayerKind]
+}
+
+extension FixtureSpec.ModelSource {
+    /// The model's parameter count and layer kinds, from the headers of a
+    /// model directory or from a preset's shape; nothing is read or written.
+    package func size() throws -> FixtureModelSize {
+        switch self {
+        case .preset(let preset, let seed, _, let layers, _):
+            var shape = preset.shape
+            if let layers, layers < shape.config.numLayers { shape = shape.truncated(toLayers: layers) }
+            return FixtureModelSize(parameters: RandomModelPlan(shape: shape, seed: seed).parameterCount, layerKinds: shape.layerKinds)
+        case .directory(let path):
+            guard isDirectory(path) else { throw Hxa079Error.io(path: path, message: "no such model directory") }
+            let directory = try ModelDirectory(path: path)
+            return FixtureModelSize(parameters: directory.summary().totalParameters,
+                                    layerKinds: ModelWeights<Double>.detectLayerKinds(config: directory.config, source: directory.source))
+        }
+    }
+}
+
+/// The defaults of `fixtures make` for a model of a given size (SPEC.md §4.6).
+package enum FixtureDefaults {
+    /// True when `parameters` exceeds `threshold`: then the large-model defaults apply.
+    package static func isLarge(_ size: FixtureModelSize, threshold: Int = largeModelParameterThreshold) -> Bool {
+        size.parameters > threshold
+    }
+
+    /// The checkpoints a large model's truth holds by default: every checkpoint
+    /// (and state tensor) of the first and the last layer, `embed`,
+    /// `layers.*.out`, `final_norm`, `logits` and `state.position`.
+    package static func largeModelCheckpoints(layers: Int) -> [String] {
+        var globs = ["embed", "layers.0.*"]
+        if layers > 1 { globs.append("layers.\(layers - 1).*") }
+        globs += ["layers.*.out", "final_norm", "logits", "state.position", "state.layers.0.*"]
+        if layers > 1 { globs.append("state.layers.\(layers - 1).*") }
+        return globs
+    }
+
+    /// The standard plans a large model gets by default: one forward call
+    /// (every further call streams every layer again).
+    package static let largeModelPlans = ["one_call"]
+}
+
+/// Every name a fixture of a model with these layers can hold, in the truth's
+/// order: the activation checkpoints (SPEC.md §4.3), then the state tensors (§4.4).
+package func fixtureCheckpointNames(layerKinds: [LayerKind]) -> [String] {
+    CheckpointName.all(layerKinds: layerKinds) + CheckpointName.stateNames(layerKinds: layerKinds)
+}
+
+/// The globs of a checkpoint selection that match no name of this model.
+package func unmatchedCheckpointGlobs(_ globs: [String], layerKinds: [LayerKind]) -> [String] {
+    let names = fixtureCheckpointNames(layerKinds: layerKinds)
+    return globs.filter { g in !names.contains { globMatches(g, $0) } }
 }
 
 /// Makes a temporary directory and returns its path.
@@ -64,9 +143,13 @@ package func makeTemporaryDirectory(prefix: String = "hxa079") throws -> String 
 }
 
 package struct FixtureMaker {
-    /// Produces the float32 values of a plan; nil = the float32 reference.
-    public var float32Engine: ((ModelWeights<Float>) throws -> EngineRunner)?
+    /// Produces the float32 values of a plan from the model directory (streamed,
+    /// e.g. `FastModel(streaming:)`); nil = the float32 reference, streamed.
+    public var float32Engine: ((ModelDirectory) throws -> EngineRunner)?
     public var float32EngineName = "reference"
+    /// Test only: hold the model in memory (`ModelDirectory.load`) instead of
+    /// streaming it, to show the two give the same fixture byte for byte.
+    package var weightsInMemory = false
     /// Called after every layer of every run (see `FixtureProgress`).
     public var progress: ((FixtureProgress) -> Void)?
     /// Replace a non-empty output directory (`--force`); see `prepareOutputDirectory`.
@@ -92,6 +175,10 @@ package struct FixtureMaker {
             let p = plan.problems(tokens: spec.tokens.count)
             if !p.isEmpty { throw Hxa079Error.invalidArgument(p.joined(separator: "; ")) }
         }
+        if let dup = spec.plans.map({ $0.name }).firstDuplicate {
+            throw Hxa079Error.invalidArgument("plan \(dup) is given twice; every plan needs its own name")
+        }
+        if spec.checkpoints?.isEmpty == true { throw Hxa079Error.invalidArgument("the checkpoint selection is empty") }
         try prepareOutputDirectory(out, kind: .fixture, force: force, checkOnly: true)   // refuse before the long work
         let scratch = try makeTemporaryDirectory(prefix: "hxa079-fixture")
         defer { removeTree(scratch) }
@@ -114,15 +201,32 @@ package struct FixtureMaker {
                                                                          intermediateSize: 0, vocabSize: 0, numLayers: 0), layerMap: "")
         }
         let directory = try ModelDirectory(path: modelDir)
-        let (model64, report) = try directory.load(as: Double.self)
-        if !report.nonFinite.isEmpty { throw Hxa079Error.invalidModel(report.nonFiniteDescriptions) }
-        let model32 = model64.converted(to: Float.self)
-        record.config = model64.config
-        record.layerMap = model64.layerMap
+        progress?(FixtureProgress(stage: "checking the model (structure, NaN/Inf scan)"))
+        // The truth and the float32 reference stream the model (SPEC.md §2.8).
+        let weights64: any WeightProvider<Double>, weights32: any WeightProvider<Float>
+        if weightsInMemory {
+            let (model64, report) = try directory.load(as: Double.self)
+            if !report.nonFinite.isEmpty { throw Hxa079Error.invalidModel(report.nonFiniteDescriptions) }
+            weights64 = model64
+            weights32 = model64.converted(to: Float.self)
+        } else {
+            let streamed = try StreamedWeights<Double>(directory: directory)
+            if !streamed.report.nonFinite.isEmpty { throw Hxa079Error.invalidModel(streamed.report.nonFiniteDescriptions) }
+            weights64 = streamed
+            weights32 = try StreamedWeights<Float>(directory: directory, checkFinite: false)
+        }
+        let config = weights64.config, layerKinds = weights64.layerKinds
+        if let globs = spec.checkpoints, let g = unmatchedCheckpointGlobs(globs, layerKinds: layerKinds).first {
+            throw Hxa079Error.invalidArgument("checkpoint glob \"\(g)\" matches no checkpoint of this model")
+        }
+        let keep: ((String) -> Bool)? = spec.checkpoints.map { globs in { name in globs.contains { globMatches($0, name) } } }
+        record.config = config
+        record.layerMap = String(layerKinds.map { $0.letter })
         record.dtype = directory.source.dtype(of: TensorName.embedding)?.rawValue ?? record.dtype
+        progress?(FixtureProgress(stage: "hashing the model files"))
         record.files = try modelFileHashes(directory)
-        for (i, t) in spec.tokens.enumerated() where t < 0 || t >= model64.config.vocabSize {
-            throw Hxa079Error.tokenOutOfRange(token: t, index: i, vocabSize: model64.config.vocabSize)
+        for (i, t) in spec.tokens.enumerated() where t < 0 || t >= config.vocabSize {
+            throw Hxa079Error.tokenOutOfRange(token: t, index: i, vocabSize: config.vocabSize)
         }
         // Only now, with the model and tokens known to be usable, is --out touched.
         try prepareOutputDirectory(out, kind: .fixture, force: force)
@@ -133,7 +237,7 @@ package struct FixtureMaker {
         }
 
         // Which mutants can act here, from the structure (MutantApplicability.swift).
-        let context = MutantContext(config: model64.config, layerKinds: model64.layerKinds, tokenCount: spec.tokens.count, plans: spec.plans)
+        let context = MutantContext(config: config, layerKinds: layerKinds, tokenCount: spec.tokens.count, plans: spec.plans)
         var skipped: [Manifest.SkippedMutant] = []
         var toRun: [(Mutant, SplitPlan)] = []
         for mutant in Mutant.allCases where spec.mutants.contains(mutant) {   // recorded in the shipped order
@@ -147,8 +251,7 @@ package struct FixtureMaker {
             throw Hxa079Error.invalidArgument("--mutants \(s.name) cannot apply to this fixture: \(s.reason)")
         }
 
-        let layers = model64.config.numLayers
-        var tracker = ProgressTracker(tokens: spec.tokens.count, layers: layers, runs: 2 * spec.plans.count + toRun.count,
+        var tracker = ProgressTracker(tokens: spec.tokens.count, layers: config.numLayers, runs: 2 * spec.plans.count + toRun.count,
                                       report: progress)
 
         // 2. Inputs.
@@ -163,19 +266,19 @@ package struct FixtureMaker {
         try inputs.write(to: out + "/inputs.safetensors")
 
         // 3. Every plan in float64 (truth) and float32; budgets from the worst plan.
-        let truthEngine = EngineRunner.reference(model64)
-        let f32Engine = try float32Engine?(model32) ?? EngineRunner.reference(model32)
+        let truthEngine = EngineRunner.reference(weights: weights64)
+        let f32Engine = try float32Engine?(directory) ?? EngineRunner.reference(weights: weights32)
         var truthWriter = SafeTensorsWriter(metadata: ["format": "hxa079-fixture-truth", "version": "\(fixtureFormatVersion)"])
         var f32Writer = SafeTensorsWriter(metadata: ["format": "hxa079-fixture-float32", "version": "\(fixtureFormatVersion)"])
         var order: [(String, [Int])] = []
         var worst: [String: ErrorMetrics] = [:]
         var truthByPlan: [String: [Checkpoint]] = [:]
         for plan in spec.plans {
-            let truth = try tracker.run("plan \(plan.name), float64 truth") { report in
-                try runPlan(plan, tokens: spec.tokens, engine: truthEngine, scratchDirectory: scratch, progress: report)
+            let truth = try tracker.run("float64 truth", plan: plan.name) { report in
+                try runPlan(plan, tokens: spec.tokens, engine: truthEngine, scratchDirectory: scratch, keep: keep, progress: report)
             }
-            let single = try tracker.run("plan \(plan.name), float32 \(float32EngineName)") { report in
-                try runPlan(plan, tokens: spec.tokens, engine: f32Engine, scratchDirectory: scratch, progress: report)
+            let single = try tracker.run("float32 \(float32EngineName)", plan: plan.name) { report in
+                try runPlan(plan, tokens: spec.tokens, engine: f32Engine, scratchDirectory: scratch, keep: keep, progress: report)
             }
             let f32ByName = Dictionary(single.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
             if order.isEmpty { order = truth.map { ($0.name, $0.shape) } }
@@ -208,15 +311,16 @@ package struct FixtureMaker {
         var mutantWriter = SafeTensorsWriter(metadata: ["format": "hxa079-fixture-mutants", "version": "\(fixtureFormatVersion)"])
         for (mutant, plan) in toRun {
             guard let truth = truthByPlan[plan.name] else { continue }
-            let run = try tracker.run("mutant \(mutant.rawValue) (plan \(plan.name))") { report in
-                try runPlan(plan, tokens: spec.tokens, engine: EngineRunner.reference(model64, mutant: mutant),
-                            scratchDirectory: scratch, progress: report)
+            let run = try tracker.run("mutant \(mutant.rawValue)", plan: plan.name) { report in
+                try runPlan(plan, tokens: spec.tokens, engine: EngineRunner.reference(weights: weights64, mutant: mutant),
+                            scratchDirectory: scratch, keep: keep, progress: report)
             }
             let measured = measureMutant(run: run, truth: truth, checkpoints: checkpoints)
             guard let first = measured.firstAffected, let d = measured.distance, let w = measured.worst else {
-                skipped.append(.init(name: mutant.rawValue, reason: "changes no checkpoint of plan \(plan.name) on these tokens (measured: bitwise equal to the truth)"))
+                let which = spec.checkpoints == nil ? "no checkpoint" : "no selected checkpoint"
+                skipped.append(.init(name: mutant.rawValue, reason: "changes \(which) of plan \(plan.name) on these tokens (measured: bitwise equal to the truth)"))
                 if explicitMutants {
-                    throw Hxa079Error.invalidArgument("--mutants \(mutant.rawValue) cannot apply to this fixture: it changes no checkpoint of plan \(plan.name) on these tokens")
+                    throw Hxa079Error.invalidArgument("--mutants \(mutant.rawValue) cannot apply to this fixture: it changes \(which) of plan \(plan.name) on these tokens")
                 }
                 continue
             }
@@ -242,6 +346,7 @@ package struct FixtureMaker {
         var manifest = Manifest(name: spec.name, command: spec.command, model: record, tokens: spec.tokens, startPosition: 0,
                                 plans: spec.plans, checkpoints: checkpoints, mutants: kept,
                                 float32Engine: float32EngineName)
+        manifest.checkpointSelection = spec.checkpoints
         manifest.skippedMutants = skipped
         manifest.undetectableMutants = undetectable
         try writeFileBytes(out + "/manifest.json", Array((manifest.json().serialized(pretty: true) + "\n").utf8))
@@ -288,43 +393,80 @@ package struct FixtureMaker {
     }
 }
 
-/// Where a `fixtures make` run is, after every layer of every run.
+/// Where a `fixtures make` run is: at the start of every run and after every
+/// layer of it, and once before each preparatory step (then `layers` is 0).
 package struct FixtureProgress: Sendable {
-    /// e.g. "plan one_call, float64 truth", "mutant rope_in_gqa (plan one_call)".
+    /// e.g. "float64 truth", "float32 reference", "mutant rope_in_gqa", "hashing the model files".
     public var stage: String
+    /// The plan the run feeds, nil for a preparatory step.
+    public var plan: String?
+    /// This run (1-based) of `runs` plan runs in all; 0 before the first.
+    public var run: Int
+    public var runs: Int
     /// Layers finished in the current call, of `layers`.
     public var layer: Int
     public var layers: Int
     /// Work done and in all, in token·layers over every run of the fixture.
     public var done: Int
     public var total: Int
+
+    /// A preparatory step, before any run.
+    public init(stage: String) {
+        self.init(stage: stage, plan: nil, run: 0, runs: 0, layer: 0, layers: 0, done: 0, total: 1)
+    }
+
+    public init(stage: String, plan: String?, run: Int, runs: Int, layer: Int, layers: Int, done: Int, total: Int) {
+        self.stage = stage
+        self.plan = plan
+        self.run = run
+        self.runs = runs
+        self.layer = layer
+        self.layers = layers
+        self.done = done
+        self.total = total
+    }
 }
 
 /// Turns per-plan progress into fixture-wide progress.
 struct ProgressTracker {
     let tokens: Int
     let layers: Int
+    let runs: Int
     let total: Int
     let report: ((FixtureProgress) -> Void)?
     /// Work of the runs already finished.
     var base = 0
+    var finished = 0
 
     /// `runs` plan runs of `tokens` tokens through `layers` layers.
     init(tokens: Int, layers: Int, runs: Int, report: ((FixtureProgress) -> Void)?) {
         self.tokens = tokens
         self.layers = layers
+        self.runs = runs
         self.total = max(tokens * layers * runs, 1)
         self.report = report
     }
 
     /// Runs one plan run, reporting its progress as part of the whole.
-    mutating func run<R>(_ stage: String, _ body: (((PlanProgress) -> Void)?) throws -> R) rethrows -> R {
-        let start = base, layers = self.layers, total = self.total
+    mutating func run<R>(_ stage: String, plan: String, _ body: (((PlanProgress) -> Void)?) throws -> R) rethrows -> R {
+        let start = base, layers = self.layers, total = self.total, run = finished + 1, runs = self.runs
+        report?(FixtureProgress(stage: stage, plan: plan, run: run, runs: runs, layer: 0, layers: layers, done: start, total: total))
         let result = try body(report.map { report in
-            { p in report(FixtureProgress(stage: stage, layer: p.layersDone, layers: layers, done: start + p.work(layers: layers), total: total)) }
+            { p in report(FixtureProgress(stage: stage, plan: plan, run: run, runs: runs, layer: p.layersDone, layers: layers,
+                                          done: start + p.work(layers: layers), total: total)) }
         })
         base += tokens * layers
+        finished += 1
         return result
+    }
+}
+
+extension Array where Element: Hashable {
+    /// The first element that occurs a second time, if any.
+    var firstDuplicate: Element? {
+        var seen = Set<Element>()
+        for e in self where !seen.insert(e).inserted { return e }
+        return nil
     }
 }
 
@@ -376,6 +518,7 @@ extension FixtureSpec {
             guard let mutant = Mutant(rawValue: r) else { throw Hxa079Error.invalidArgument("unknown mutant \(r) in the manifest") }
             return mutant
         }
-        self.init(name: m.name, model: model, tokens: m.tokens, plans: m.plans, mutants: mutants, command: m.command)
+        self.init(name: m.name, model: model, tokens: m.tokens, plans: m.plans, mutants: mutants,
+                  checkpoints: m.checkpointSelection, command: m.command)
     }
 }

@@ -24,8 +24,12 @@ public struct Manifest: Sendable {
     public var tokens: [Int]
     public var startPosition: Int
     public var plans: [SplitPlan]
-    /// Every checkpoint (activations then state tensors), in execution order.
+    /// Every checkpoint (activations then state tensors) the truth holds, in execution order.
     public var checkpoints: [CheckpointRecord]
+    /// The globs that chose `checkpoints` among the model's checkpoint names
+    /// (`fixtures make --checkpoints`, or the large-model default); nil = every
+    /// checkpoint. A valid name outside it is "not in this fixture" to `compare`.
+    public var checkpointSelection: [String]? = nil
     public var mutants: [MutantRecord]
     /// Shipped mutants that cannot change anything on this model, these tokens and plans.
     public var skippedMutants: [SkippedMutant] = []
@@ -132,7 +136,7 @@ extension Manifest {
         modelFields += [
             ("dtype", .string(model.dtype)), ("path", .string(model.path)), ("bundled", .bool(model.bundled)),
             ("sha256", .object(model.files.map { ($0.0, .string($0.1)) })),
-            ("config", model.config.json(layerKinds: model.layerMap.map { $0 == "A" ? .gqa : .rwkv })),
+            ("config", model.config.json(layerKinds: layerKinds)),
             ("layer_map", .string(model.layerMap)),
         ]
         let plansJSON: [JSONValue] = plans.map { p in
@@ -186,6 +190,7 @@ extension Manifest {
                                ("naming", .string("<plan>/<checkpoint>, e.g. one_call/layers.0.out; mutants: <mutant>/<checkpoint>"))])),
             ("budget_rule", .string("pass iff max_rel <= tolerance.max_rel and nmse <= tolerance.nmse; f32 tolerance = max(safety·measured, floor) with floors 2^-22 (max_rel) and 2^-44 (nmse); F64 candidates use the f64 tolerance")),
             ("plans", .array(plansJSON)),
+        ] + (checkpointSelection.map { [("checkpoint_selection", JSONValue.array($0.map { .string($0) }))] } ?? []) + [
             ("checkpoints", .array(checkpointsJSON)),
             ("mutants", .array(mutantsJSON)),
         ] + mutantLists)
@@ -236,6 +241,12 @@ extension Manifest {
             }
             return CheckpointRecord(name: n, shape: shape, dtype: c["dtype"]?.stringValue ?? "F64", budget: budget)
         }
+        if let selection = json["checkpoint_selection"] {
+            guard let globs = selection.arrayValue?.compactMap({ $0.stringValue }), globs.count == selection.arrayValue?.count else {
+                throw fail("checkpoint_selection is not an array of strings")
+            }
+            self.checkpointSelection = globs
+        }
         self.mutants = (json["mutants"]?.arrayValue ?? []).compactMap { m in
             guard let n = m["name"]?.stringValue, let plan = m["plan"]?.stringValue, let first = m["first_affected"]?.stringValue else { return nil }
             var d = ErrorMetrics(reference: [Double](), candidate: [Double]())
@@ -265,4 +276,15 @@ extension Manifest {
 
     /// The record of `name`, if any.
     public func checkpoint(_ name: String) -> CheckpointRecord? { checkpoints.first { $0.name == name } }
+
+    /// Layer kinds in order, from the layer map (`R` RWKV, `A` GQA).
+    public var layerKinds: [LayerKind] { model.layerMap.map { $0 == "A" ? .gqa : .rwkv } }
+
+    /// Checkpoint names of this fixture's model that the truth does not hold
+    /// (outside `checkpointSelection`), in execution order; empty for a fixture of every checkpoint.
+    public var unselectedCheckpointNames: [String] {
+        guard checkpointSelection != nil else { return [] }
+        let held = Set(checkpoints.map { $0.name })
+        return fixtureCheckpointNames(layerKinds: layerKinds).filter { !held.contains($0) }
+    }
 }

@@ -78,18 +78,26 @@ public struct EngineRunner {
 
     /// The readable reference in `T`, optionally as a mutant.
     public static func reference<T: ReferenceScalar>(_ model: ModelWeights<T>, mutant: Mutant? = nil) -> EngineRunner {
-        let box = StateBox(ModelState(for: model))
+        reference(weights: model, mutant: mutant)
+    }
+
+    /// The readable reference in `T` on the model `weights` provides
+    /// (`StreamedWeights`: each layer read from the files when it runs,
+    /// SPEC.md §2.8), optionally as a mutant.
+    package static func reference<T: ReferenceScalar>(weights: any WeightProvider<T>, mutant: Mutant? = nil) -> EngineRunner {
+        let config = weights.config, kinds = weights.layerKinds
+        let box = StateBox(ModelState<T>(config: config, layerKinds: kinds))
         let dtype: SafeTensorsDTypeName = T.self == Double.self ? .f64 : .f32
         return EngineRunner(
             name: "reference \(dtype.rawValue)" + (mutant.map { " mutant \($0.rawValue)" } ?? ""),
-            reset: { box.state = ModelState(for: model) },
+            reset: { box.state = ModelState(config: config, layerKinds: kinds) },
             run: { tokens, chunk, observer in
-                _ = try Reference.forward(model: model, tokens: tokens, state: &box.state,
+                _ = try Reference.forward(weights: weights, tokens: tokens, state: &box.state,
                                           options: ForwardOptions(chunkSize: chunk, mutant: mutant), observer: observer)
             },
             saveAndRestore: { path in
                 try box.state.write(to: path, dtype: dtype == .f64 ? .F64 : .F32)
-                box.state = try ModelState<T>(path: path, config: model.config, layerKinds: model.layerKinds)
+                box.state = try ModelState<T>(path: path, config: config, layerKinds: kinds)
             },
             stateTensors: { box.state.checkpoints() })
     }
@@ -122,9 +130,10 @@ extension ModelState {
 
 /// Runs `plan` on `engine` from its initial state; returns every checkpoint
 /// concatenated over the calls (activations first, in execution order, then the
-/// final state). `scratchDirectory` receives the state files of restore points.
+/// final state), or only those `keep` admits (nil: all). `scratchDirectory`
+/// receives the state files of restore points.
 package func runPlan(_ plan: SplitPlan, tokens: [Int], engine: EngineRunner, scratchDirectory: String,
-                    progress: ((PlanProgress) -> Void)? = nil) throws -> [Checkpoint] {
+                    keep: ((String) -> Bool)? = nil, progress: ((PlanProgress) -> Void)? = nil) throws -> [Checkpoint] {
     let problems = plan.problems(tokens: tokens.count)
     if !problems.isEmpty { throw Hxa079Error.invalidArgument(problems.joined(separator: "; ")) }
     engine.reset()
@@ -132,7 +141,7 @@ package func runPlan(_ plan: SplitPlan, tokens: [Int], engine: EngineRunner, scr
     var merged: [String: Checkpoint] = [:]
     var start = 0
     for (k, n) in plan.calls.enumerated() {
-        let collector = CheckpointCollector()
+        let collector = CheckpointCollector(filter: keep)
         let observer: any CheckpointObserver = progress.map { report in
             LayerReporter(inner: collector) { layer in report(PlanProgress(tokensDone: start, callTokens: n, layersDone: layer + 1)) }
         } ?? collector
@@ -152,7 +161,7 @@ package func runPlan(_ plan: SplitPlan, tokens: [Int], engine: EngineRunner, scr
         }
         start += n
     }
-    return order.compactMap { merged[$0] } + engine.stateTensors()
+    return order.compactMap { merged[$0] } + engine.stateTensors().filter { keep?($0.name) ?? true }
 }
 
 /// Where a plan run is: `tokensDone` tokens of earlier calls, and

@@ -85,7 +85,7 @@ public struct OracleFixture {
     public var config: ModelConfig { fixture.manifest.model.config }
 
     /// Layer kinds in order (`R` = RWKV, `A` = GQA attention in the layer map).
-    public var layerKinds: [LayerKind] { fixture.manifest.model.layerMap.map { $0 == "A" ? .gqa : .rwkv } }
+    public var layerKinds: [LayerKind] { fixture.manifest.layerKinds }
 
     /// The token sequence fed to the engine.
     public var tokens: [Int] { fixture.manifest.tokens }
@@ -198,7 +198,9 @@ public struct OracleFixture {
         return try body(try fixture.modelDirectory(scratch: scratch))
     }
 
-    /// Loads the fixture's model weights in `T` (Float or Double), checked as `withModelDirectory` says.
+    /// Loads the fixture's model weights in `T` (Float or Double), checked as
+    /// `withModelDirectory` says. The whole model is held in memory;
+    /// `runReference` streams it instead (one layer at a time).
     public func loadModel<T: BinaryFloatingPoint>(as type: T.Type = T.self, model: String? = nil,
                                                   ignoreModelHash: Bool = false) throws -> ModelWeights<T> {
         try withModelDirectory(model: model, ignoreModelHash: ignoreModelHash) { dir in try ModelDirectory(path: dir).load(as: T.self).0 }

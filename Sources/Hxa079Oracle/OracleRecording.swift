@@ -8,7 +8,7 @@
 // concatenated over the calls into the fixture's whole-sequence shape, and
 // appends the state after the last call. Three engines can be driven:
 //   * the readable reference of this package (`runReference`), the truth's
-//     own code in float64 or float32;
+//     own code in float64 or float32, on the model streamed layer by layer;
 //   * an engine that keeps its state in a `ModelState<T>` (`record(plan:
 //     initialState:forward:)`), saved and restored through the state file
 //     format of StateIO.swift at restore points;
@@ -22,11 +22,25 @@ import Hxa079Reference
 extension OracleFixture {
     /// Runs this package's readable reference on `plan` and returns every checkpoint.
     ///
+    /// The model is streamed (SPEC.md §2.8): each layer is read from the
+    /// fixture's model files when it runs and released after it, so memory
+    /// holds one layer, not the model; the values equal those of the model
+    /// held in memory (`loadModel`) bit for bit. The model is checked as
+    /// `withModelDirectory` says.
+    ///
     /// - Parameter precision: `.float64` (the truth's own arithmetic) or `.float32`.
-    public func runReference(plan: String = "one_call", precision: BudgetClass = .float64) throws -> OracleCandidate {
-        switch precision {
-        case .float64: return try record(plan: plan, engine: .reference(try loadModel(as: Double.self)), precision: .float64)
-        case .float32: return try record(plan: plan, engine: .reference(try loadModel(as: Float.self)), precision: .float32)
+    public func runReference(plan: String = "one_call", precision: BudgetClass = .float64,
+                             model: String? = nil, ignoreModelHash: Bool = false) throws -> OracleCandidate {
+        try withModelDirectory(model: model, ignoreModelHash: ignoreModelHash) { dir in
+            let directory = try ModelDirectory(path: dir)
+            switch precision {
+            case .float64:
+                return try record(plan: plan, engine: .reference(weights: try StreamedWeights<Double>(directory: directory, checkFinite: false)),
+                                  precision: .float64)
+            case .float32:
+                return try record(plan: plan, engine: .reference(weights: try StreamedWeights<Float>(directory: directory, checkFinite: false)),
+                                  precision: .float32)
+            }
         }
     }
 

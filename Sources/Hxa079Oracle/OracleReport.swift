@@ -34,6 +34,9 @@ public struct OracleReport: Sendable, CustomStringConvertible {
     public var results: [CheckpointComparison] { comparison.results }
     /// Fixture checkpoints the candidate did not provide, in execution order.
     public var missing: [String] { comparison.missing }
+    /// Candidate checkpoints of the fixture's model outside its checkpoint
+    /// selection (`Manifest.checkpointSelection`): not compared, not a failure.
+    public var notInFixture: [String] { comparison.notInFixture }
     /// Candidate names the fixture does not know (ignored).
     public var unknown: [String] { comparison.unknown }
     /// The first failing checkpoint in execution order, nil when none fails.
@@ -103,8 +106,10 @@ public struct OracleReport: Sendable, CustomStringConvertible {
             return lines.joined(separator: "\n")
         }
         if results.isEmpty {
+            let held = notInFixture + unknown
             return "\(head): no checkpoint compared: the candidate holds none of the fixture's \(missing.count) checkpoint names"
-                + (unknown.isEmpty ? " (it is empty)" : " (it holds: " + unknown.prefix(6).joined(separator: ", ") + (unknown.count > 6 ? ", …)" : ")"))
+                + (held.isEmpty ? " (it is empty)" : " (it holds: " + held.prefix(6).joined(separator: ", ") + (held.count > 6 ? ", …" : "")
+                   + (notInFixture.isEmpty ? ")" : "; \(notInFixture.count) of them are not in this fixture)"))
         }
         if requireAllCheckpoints && !missing.isEmpty {
             return "\(head): all \(results.count) compared checkpoints pass, but " + missingLine

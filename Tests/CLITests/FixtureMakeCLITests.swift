@@ -155,10 +155,122 @@ struct FixtureMakeCLITests {
         try tinyModel(tmp.sub("m"))
         let session = try runHxa079InTerminal(["fixtures", "make", "--model", tmp.sub("m"), "--tokens", tokens, "--out", tmp.sub("fx")], steps: [])
         #expect(session.exitedNormally && session.status == 0, "\(session)")
-        #expect(session.output.contains("fixtures make: plan one_call, float64 truth, layer 1/4"), "\(session)")
+        #expect(session.output.contains("fixtures make: hashing the model files"), "\(session)")
+        // 4 standard plans × 2 precisions + 9 mutants = 17 runs
+        #expect(session.output.contains("fixtures make: run 1 of 17, plan one_call, float64 truth, layer 1 of 4"), "\(session)")
+        #expect(session.output.contains("run 2 of 17, plan one_call, float32 reference, layer 1 of 4"), "\(session)")
+        #expect(session.output.contains(", head (after layer 4 of 4)"), "\(session)")
         #expect(session.output.contains(" elapsed · ETA "), "\(session)")
         let piped = try runHxa079(["fixtures", "make", "--model", tmp.sub("m"), "--tokens", tokens, "--out", tmp.sub("fx2")])
         #expect(piped.exitedNormally && piped.status == 0 && piped.stderr.isEmpty, "\(piped)")
+    }
+
+    /// `--checkpoints GLOBS` → `compare`: the truth holds the selection, the manifest records it, a
+    /// dump of every checkpoint passes with the others listed as "not in this fixture" (not unknown);
+    /// a dump of unselected checkpoints only cannot be judged (exit 2) and says why; a glob that
+    /// matches nothing is refused naming it (exit 64).
+    @Test func aCheckpointSubsetIsMadeRecordedAndComparedAgainst() throws {
+        let tmp = try TempDir("fx-subset")
+        try tinyModel(tmp.sub("m"))
+        let globs = "layers.0.*,layers.*.out,logits"
+        let made = try runHxa079(["fixtures", "make", "--model", tmp.sub("m"), "--tokens", tokens, "--out", tmp.sub("fx"),
+                                  "--checkpoints", globs, "--mutants", "none"])
+        #expect(made.exitedNormally && made.status == 0 && made.stderr.isEmpty, "\(made)")
+        #expect(made.stdout.contains("checkpoints: \(globs)"), "\(made)")
+        let m = try manifest(tmp.sub("fx"))
+        #expect(m["checkpoint_selection"] as? [String] == ["layers.0.*", "layers.*.out", "logits"], "\(m)")
+        let names = ((m["checkpoints"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String }
+        // tiny is RRAR: layers.0.* = norm1 + 14 RWKV leaves + 4; layers.{1,2,3}.out; logits
+        #expect(names.count == 19 + 3 + 1 && names.first == "layers.0.norm1" && names.last == "logits", "\(names)")
+        #expect(((m["provenance"] as? [String: Any])?["command"] as? String)?.contains("--checkpoints \(globs)") == true)
+
+        // A dump of every checkpoint and the state: the selected ones compared, the rest not in this fixture.
+        let dump = tmp.sub("all.safetensors")
+        let fwd = try runHxa079(["forward", "--model", tmp.sub("m"), "--tokens", tokens, "--precision", "f32",
+                                 "--dump", dump, "--checkpoints", "all"])
+        #expect(fwd.exitedNormally && fwd.status == 0, "\(fwd)")
+        let cmp = try runHxa079(["compare", "--fixture", tmp.sub("fx"), "--candidate", dump])
+        #expect(cmp.exitedNormally && cmp.status == 0 && cmp.stderr.isEmpty, "\(cmp)")
+        #expect(cmp.stdout.contains("23 checkpoints compared, 0 missing, ") && cmp.stdout.contains(" not in this fixture, 0 unknown"), "\(cmp)")
+        #expect(cmp.stdout.contains("not in this fixture (checkpoints of the model outside the fixture's checkpoint selection; not compared): embed, layers.1.norm1"), "\(cmp)")
+        #expect(!cmp.stdout.contains("unknown names"), "\(cmp)")
+
+        // Only checkpoints the selection left out: nothing to judge, exit 2, and the line says they are not in this fixture.
+        let left = tmp.sub("left.safetensors")
+        #expect(try runHxa079(["forward", "--model", tmp.sub("m"), "--tokens", tokens, "--precision", "f32", "--dump", left,
+                               "--checkpoints", "embed,layers.1.norm1"]).status == 0)
+        let none = try runHxa079(["compare", "--fixture", tmp.sub("fx"), "--candidate", left])
+        #expect(none.exitedNormally && none.status == 2 && none.stderrLines.count == 1, "\(none)")
+        #expect(none.stderr.contains("2 of them are not in this fixture"), "\(none)")
+
+        // A glob that matches nothing: one line naming it, exit 64, nothing written.
+        let bad = try runHxa079(["fixtures", "make", "--model", tmp.sub("m"), "--tokens", tokens, "--out", tmp.sub("fx2"),
+                                 "--checkpoints", "logits,layers.7.*"])
+        #expect(bad.exitedNormally && bad.status == 64 && bad.stderrLines.count == 1, "\(bad)")
+        #expect(bad.stderr.contains("\"layers.7.*\" matches no checkpoint"), "\(bad)")
+        #expect(!FileManager.default.fileExists(atPath: tmp.sub("fx2/manifest.json")))
+    }
+
+    /// `--plans LIST` picks standard plans in the order given; an unknown name, a plan the tokens
+    /// cannot have, a name given twice and `--plans` with `--no-standard-plans` are refused (exit 64).
+    @Test func plansSelectsStandardPlansAndRefusesUnknownNames() throws {
+        let tmp = try TempDir("fx-plans")
+        try tinyModel(tmp.sub("m"))
+        let made = try runHxa079(["fixtures", "make", "--model", tmp.sub("m"), "--tokens", tokens, "--out", tmp.sub("fx"),
+                                  "--plans", "save_restore,one_call", "--plan", "mine:2,3", "--mutants", "none"])
+        #expect(made.exitedNormally && made.status == 0, "\(made)")
+        let plans = ((try manifest(tmp.sub("fx"))["plans"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String }
+        #expect(plans == ["save_restore", "one_call", "mine"], "\(plans)")
+        let refused: [([String], String)] = [
+            (["--plans", "one_call,two_calls"], "unknown plan \"two_calls\" (standard plans: one_call, token_by_token, chunked_prefill, save_restore"),
+            (["--plans", "one_call", "--no-standard-plans"], "not both"),
+            (["--plans", "one_call,one_call"], "named twice"),
+            (["--plans", "one_call", "--plan", "one_call:5"], "plan one_call is given twice"),
+        ]
+        for (args, fragment) in refused {
+            let r = try runHxa079(["fixtures", "make", "--model", tmp.sub("m"), "--tokens", tokens, "--out", tmp.sub("fx2")] + args)
+            #expect(r.exitedNormally && r.status == 64 && r.stderrLines.count == 1 && r.stderr.contains(fragment), "\(args): \(r)")
+        }
+        let short = try runHxa079(["fixtures", "make", "--model", tmp.sub("m"), "--tokens", "1,2", "--out", tmp.sub("fx2"),
+                                   "--plans", "chunked_prefill"])
+        #expect(short.exitedNormally && short.status == 64 && short.stderr.contains("needs more than 3 token(s)"), "\(short)")
+        #expect(!FileManager.default.fileExists(atPath: tmp.sub("fx2/manifest.json")))
+    }
+
+    /// Above the large-model threshold (lowered for the test by its test-only environment variable,
+    /// so the tiny model counts as large): one_call only, the checkpoint subset, no mutants; each
+    /// default yields to its option. At the real threshold the tiny model keeps the full defaults.
+    @Test func aLargeModelGetsTheLargeModelDefaults() throws {
+        let tmp = try TempDir("fx-large")
+        try tinyModel(tmp.sub("m"))
+        let lowered = ["HXA079_FIXTURES_LARGE_MODEL_PARAMETERS": "1000"]
+        let made = try runHxa079(["fixtures", "make", "--model", tmp.sub("m"), "--tokens", tokens, "--out", tmp.sub("fx")],
+                                 environment: lowered)
+        #expect(made.exitedNormally && made.status == 0 && made.stdout.contains("large model ("), "\(made)")
+        let m = try manifest(tmp.sub("fx"))
+        #expect(((m["plans"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String } == ["one_call"])
+        #expect(m["checkpoint_selection"] as? [String] == ["embed", "layers.0.*", "layers.3.*", "layers.*.out", "final_norm", "logits",
+                                                           "state.position", "state.layers.0.*", "state.layers.3.*"], "\(m)")
+        #expect((m["mutants"] as? [Any])?.isEmpty == true && m["skipped_mutants"] == nil)
+        #expect(try files(tmp.sub("fx")) == ["f32.safetensors", "f64.safetensors", "inputs.safetensors", "manifest.json"])
+        // RRAR: layers 0 and 3 are RWKV (19 checkpoints each), layers.{1,2}.out, embed, final_norm, logits,
+        // state.position and state.layers.{0,3}.wkv
+        let names = ((m["checkpoints"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String }
+        #expect(names.count == 19 + 19 + 2 + 3 + 3, "\(names)")
+
+        // Every default yields to its option.
+        let explicit = try runHxa079(["fixtures", "make", "--model", tmp.sub("m"), "--tokens", tokens, "--out", tmp.sub("fx2"),
+                                      "--checkpoints", "all", "--plans", "one_call,token_by_token", "--mutants", "all"], environment: lowered)
+        #expect(explicit.exitedNormally && explicit.status == 0, "\(explicit)")
+        let e = try manifest(tmp.sub("fx2"))
+        #expect(e["checkpoint_selection"] == nil && ((e["plans"] as? [Any]) ?? []).count == 2 && !((e["mutants"] as? [Any]) ?? []).isEmpty)
+        #expect(((e["provenance"] as? [String: Any])?["command"] as? String)?.hasSuffix("--plans one_call,token_by_token --checkpoints all --mutants all") == true, "\(e)")
+
+        // Not lowered: the same model is small, every plan, checkpoint and mutant.
+        let small = try runHxa079(["fixtures", "make", "--model", tmp.sub("m"), "--tokens", tokens, "--out", tmp.sub("fx3")])
+        #expect(small.exitedNormally && small.status == 0 && !small.stdout.contains("large model"), "\(small)")
+        let s = try manifest(tmp.sub("fx3"))
+        #expect(s["checkpoint_selection"] == nil && ((s["plans"] as? [Any]) ?? []).count == 4 && !((s["mutants"] as? [Any]) ?? []).isEmpty)
     }
 
     /// The committed fixtures' recorded commands (README "hxa079 fixtures make"), run as they are
