@@ -189,6 +189,7 @@ package struct FixtureMaker {
         switch spec.model {
         case .preset(let preset, let seed, let dtype, let layers, let bundle):
             modelDir = scratch + "/model"   // copied into the fixture below when bundled
+            progress?(FixtureProgress(stage: "writing the preset model"))
             try writePresetModel(preset: preset, seed: seed, dtype: dtype, layers: layers, to: modelDir)
             record = Manifest.ModelRecord(source: "preset", preset: preset.rawValue, seed: seed, dtype: dtype.rawValue,
                                           path: bundle ? "model" : "(regenerated: hxa079 init-model --preset \(preset.rawValue) --seed \(seed) --dtype \(dtype.rawValue.lowercased())\(layers.map { " --layers \($0)" } ?? ""))",
