@@ -25,14 +25,15 @@ Contract:
 - The safetensors files are written here (8-byte length + JSON header + raw bytes), laid out as the
   reference writer does: tensors by descending dtype alignment then name, header padded with spaces to
   a multiple of 8 — the layout of the package's SafeTensorsHeader.
-- Nothing is overwritten without --force: OUT_DIR must be absent or empty. With --force the model files
-  (config.json, model*.safetensors, the index) in OUT_DIR are replaced; other files are left alone.
-  Files are written under temporary names and renamed into place.
+- Nothing is overwritten without --force: OUT_DIR must be absent or empty. With --force an earlier
+  model in OUT_DIR (config.json, *.safetensors, the index) is removed as a whole first; a directory
+  that holds anything else is refused (the rule of `hxa079 init-model`). Files are written under
+  temporary names (`.NAME.tmp`) and renamed into place; a failed run removes them.
 - Afterwards runs `hxa079 inspect --model OUT_DIR` (from --hxa079, $HXA079_BIN or PATH); without an
   executable it prints the command to run instead. --no-check skips it.
 Exit status: 0 converted (and inspect passed); 1 bad input (unreadable or not a state dict, unknown
-name, unsupported dtype, config not inferable) or a write error; 2 bad command line; 3 OUT_DIR not
-empty and no --force; 4 written but `hxa079 inspect` rejected it. Errors are one line on stderr.
+name, unsupported dtype, config not inferable) or a write error; 2 bad command line; 3 OUT_DIR refused
+(not empty and no --force, or holding other files); 4 written but `hxa079 inspect` rejected it. Errors are one line on stderr.
 """
 import argparse
 import ctypes
@@ -299,7 +300,7 @@ def parse_args(argv):
         description="Convert an RWKV-style (RWKV-Infer) or HF-style hxa079 .pth checkpoint to a sharded "
                     "safetensors model directory, then check it with `hxa079 inspect`.",
         epilog="Exit status: 0 done; 1 bad input or write error; 2 bad command line; "
-               "3 OUT_DIR not empty (give --force); 4 `hxa079 inspect` rejected the result.")
+               "3 OUT_DIR refused (not empty without --force, or holding other files); 4 `hxa079 inspect` rejected the result.")
     p.add_argument("input", metavar="IN.pth")
     p.add_argument("out", metavar="OUT_DIR")
     p.add_argument("--shard-size", type=int, default=DEFAULT_SHARD_SIZE, metavar="BYTES",
@@ -327,15 +328,38 @@ def parse_args(argv):
     return args
 
 
-MODEL_FILE = re.compile(r"^(config\.json|model\.safetensors|model\.safetensors\.index\.json|model-\d+-of-\d+\.safetensors)$")
+def owned(entry):
+    """An entry of a model directory this script writes (the rule of OutputKind.model in
+    Sources/Hxa079Fixtures/OutputDirectory.swift, plus this script's temporary files)."""
+    return entry in ("config.json", "model.safetensors.index.json") or entry.endswith(".safetensors") \
+        or (entry.startswith(".") and entry.endswith(".tmp"))
 
 
 def prepare_out(out, force):
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise Failure(f"{out} exists and is not a directory")
-    if os.path.isdir(out) and os.listdir(out) and not force:
-        raise Failure(f"{out} is not empty; give --force to replace the model in it", status=3)
-    os.makedirs(out, exist_ok=True)
+    """OUT_DIR absent or empty; with --force an earlier model is removed as a whole first, and a
+    directory that holds anything else is refused (init-model's and fixtures make's rule)."""
+    if os.path.lexists(out) and not os.path.isdir(out):
+        raise Failure(f"{out} exists and is not a directory", status=3)
+    if not os.path.isdir(out):
+        os.makedirs(out)
+        return
+    entries = sorted(os.listdir(out))
+    if not entries:
+        return
+    listed = ", ".join(entries[:6]) + (", …" if len(entries) > 6 else "")
+    foreign = [e for e in entries if not owned(e)]
+    if not force:
+        raise Failure(f"{out} already holds {'files' if foreign else 'a model'} ({listed}); pass --force to replace it, "
+                      "or choose an empty directory", status=3)
+    if foreign:
+        raise Failure(f"{out} holds files that are not a model's ({', '.join(foreign[:6])}); --force replaces only a "
+                      "model: choose an empty directory", status=3)
+    for e in entries:
+        path = os.path.join(out, e)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
 
 
 def load(torch, path):
@@ -393,7 +417,10 @@ def convert(args):
             raise Failure(f"tensor {n!r} has dtype {state[n].dtype}; supported: bfloat16, float16, float32, float64, int32, int64")
     shapes = {mapping[n]: tuple(state[n].shape) for n in names}
     config, head_source = infer_config(shapes, args)
-    prepare_out(args.out, args.force)
+    try:
+        prepare_out(args.out, args.force)
+    except OSError as e:
+        raise Failure(f"preparing {args.out}: {e.strerror or e}")
 
     out_dtype = {"keep": None, "bf16": torch.bfloat16, "f32": torch.float32}[args.dtype]
     writer = Writer(torch, PageDropper(args.input), out_dtype)
@@ -437,10 +464,6 @@ def convert(args):
                 with open(temp, "w") as f:
                     json.dump(obj, f, indent=2)
                     f.write("\n")
-        keep = set(files) | {"config.json"} | ({"model.safetensors.index.json"} if index else set())
-        for entry in os.listdir(args.out):
-            if MODEL_FILE.match(entry) and entry not in keep:
-                os.unlink(os.path.join(args.out, entry))
         for temp in temps:
             os.replace(temp, os.path.join(args.out, os.path.basename(temp)[1:-4]))
         temps = []

@@ -202,7 +202,7 @@ def check(exe, work):
     expect(1, "no such file", [j("absent.pth"), j("x"), *tiny])
     expect(1, "legacy", [export(rwkv, j("legacy.pth"), legacy=True), j("x"), *tiny])
     before = {n: os.path.getmtime(j("hf-style", n)) for n in os.listdir(j("hf-style"))}
-    expect(3, "give --force", [pth, j("hf-style"), *tiny])
+    expect(3, "already holds a model", [pth, j("hf-style"), *tiny])
     if before != {n: os.path.getmtime(j("hf-style", n)) for n in os.listdir(j("hf-style"))}:
         fail("a refused conversion changed the output directory")
     converted([pth, j("rwkv-style"), "--force", *tiny])  # was 5 shards, now one file
@@ -210,6 +210,11 @@ def check(exe, work):
     if left != ["config.json", "model.safetensors"]:
         fail(f"--force left {left}")
     compare(hf, j("rwkv-style"))
+    with open(j("rwkv-style", "notes.txt"), "w") as f:
+        f.write("a user's file\n")
+    expect(3, "not a model's (notes.txt)", [pth, j("rwkv-style"), "--force", *tiny])
+    if not os.path.exists(j("rwkv-style", "model.safetensors")):
+        fail("a refused --force removed the model")
     for extra, status, pattern in [(("blocks.0.ffn.gate_up.weight", torch.bfloat16), 1, "unknown MLP tensor 'gate_up'"),
                                    (("model.layers.0.mlp.up_proj.weight", torch.bfloat16), 1, "not an RWKV-style hxa079 name"),
                                    (("blocks.0.att.layer_architecture", torch.int8), 1, "dtype torch.int8"),

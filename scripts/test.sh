@@ -5,7 +5,8 @@
 #    property suite pushes 8192 tokens through the readable reference, ~30×
 #    slower in a debug build);
 # 2. Python checks against that build: safetensors interop with Python's
-#    `safetensors`, the independent NumPy implementation, the notebooks;
+#    `safetensors`, the independent NumPy implementation, the .pth converter
+#    (only with torch in .venv or HXA079_PTH_CHECK=1), the notebooks;
 # 3. the example consumer package (depends on this one by path);
 # 4. `swift test` last, so its summary closes the output (the fast-path tests
 #    run there at every kernel level this CPU supports, FastKernels.withLevel).
@@ -22,6 +23,13 @@ echo "== safetensors interop with Python"
 SWIFT_TEST_FLAGS="${FLAGS[*]} --skip-build" bash scripts/interop-check.sh
 echo "== independent NumPy implementation"
 bash scripts/independent-check.sh
+# The .pth converter round trip needs PyTorch (PyPI's wheel pulls ≈3 GB of CUDA packages):
+# run when the venv already has torch, or when HXA079_PTH_CHECK=1 asks (it then installs it).
+if [[ "${HXA079_PTH_CHECK:-}" == 1 ]] || .venv/bin/python -c 'import torch' 2>/dev/null; then
+    echo "== .pth converter round trip"; bash scripts/pth-check.sh
+else
+    echo "== .pth converter round trip skipped (no torch in .venv; HXA079_PTH_CHECK=1 installs it)"
+fi
 for script in notebooks.sh example-consumer.sh; do
     if [[ -f scripts/$script ]]; then echo "== $script"; bash scripts/$script; fi
 done
