@@ -24,7 +24,8 @@ Contract:
   from --rms-norm-eps / --rope-theta, defaulting to RWKV-Reka-3.1-Flash's 1e-5 / 8e6 (printed).
 - The safetensors files are written here (8-byte length + JSON header + raw bytes), laid out as the
   reference writer does: tensors by descending dtype alignment then name, header padded with spaces to
-  a multiple of 8 — the layout of the package's SafeTensorsHeader.
+  a multiple of 8 — the layout of the package's SafeTensorsHeader; scripts/pth-check.sh checks a file
+  is byte-identical to what the `safetensors` package writes for the same tensors.
 - Nothing is overwritten without --force: OUT_DIR must be absent or empty. With --force an earlier
   model in OUT_DIR (config.json, *.safetensors, the index) is removed as a whole first; a directory
   that holds anything else is refused (the rule of `hxa079 init-model`). Files are written under
@@ -246,7 +247,7 @@ class PageDropper:
 
 
 def peak_memory():
-    """(peak anonymous bytes sampled so far, VmHWM bytes) from /proc/self/status; zeros elsewhere."""
+    """(RssAnon, VmHWM) in bytes from /proc/self/status (now, and the peak RSS so far); zeros elsewhere."""
     try:
         with open("/proc/self/status") as f:
             fields = dict(line.split(":", 1) for line in f if ":" in line)
@@ -403,6 +404,8 @@ def convert(args):
         import torch
     except ImportError:
         raise Failure("PyTorch is not installed in this Python (pip install torch)")
+    if tuple(int(x) for x in re.findall(r"\d+", torch.__version__)[:2]) < (2, 1):
+        raise Failure(f"PyTorch {torch.__version__} is too old: torch.load(mmap=True) needs 2.1 or later")
     baseline = peak_memory()[0]
     state = load(torch, args.input)
     names = list(state)

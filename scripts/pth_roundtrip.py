@@ -19,6 +19,8 @@ Contract (check):
   (names, dtypes, shapes, bytes; f32: the reference widened), config.json must agree on every
   field the package reads, `hxa079 inspect` must pass (the converter runs it), and for the RWKV-style
   trip `hxa079 forward` logits must be bitwise identical to the reference's.
+- The one-file output is byte-identical to what `safetensors.torch.save` writes for the same
+  tensors and metadata (the reference writer's layout).
 - Bad input: each case must return its documented exit status with exactly one line on stderr
   naming the problem, and a refused conversion must leave OUT_DIR untouched.
 The converter runs in this process (importlib) except for the first trip, to import torch once.
@@ -39,6 +41,7 @@ from collections import OrderedDict
 
 import torch
 from safetensors import safe_open
+from safetensors.torch import save as safetensors_save
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONVERTER = os.path.join(HERE, "convert-pth.py")
@@ -187,6 +190,10 @@ def check(exe, work):
     # 2. HF-style names, and the training-process names.
     converted([export(hf, j("hf-style.pth")), j("hf-style"), *tiny])
     compare(hf, j("hf-style"))
+    with open(j("hf-style", "model.safetensors"), "rb") as f:
+        if f.read() != safetensors_save(read_dir(hf), metadata={"format": "pt"}):
+            fail("the converter's model.safetensors differs from what safetensors.torch.save writes")
+    print("ok   hf-style/model.safetensors is byte-identical to safetensors.torch.save of the same tensors")
     converted([export(hf, j("training.pth"), training_prefixes=True), j("training"), "--shard-size", "100000", *tiny])
     compare(hf, j("training"))
     converted([pth, j("f32"), "--dtype", "f32", *tiny])
