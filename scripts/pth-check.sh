@@ -3,14 +3,14 @@
 # exported to .pth by PyTorch in both naming schemes, converted back by scripts/convert-pth.py,
 # and compared bit for bit with the original; plus the converter's bad-input exit statuses.
 #
-# Usage: scripts/pth-check.sh [--measure]
+# Usage: scripts/pth-check.sh [--measure [PRESET [LAYERS]]]
 #   env HXA079_BIN=PATH      the hxa079 executable (default: built by scripts/lib.sh hxa079_binary)
 #   env HXA079_VENV=DIR      the Python venv (default <repo>/.venv, created if missing)
 #   env HXA079_TORCH=SPEC    what `pip install` gets for PyTorch (default "torch": PyPI's wheel with its
 #                            CUDA dependencies, ≈3 GB; see README "RWKV-style .pth checkpoints")
-#   --measure                also convert a ≈413 MB model (preset medium, bf16) and print the
-#                            converter's memory line and /usr/bin/time's maximum RSS (a measurement,
-#                            not a test; not run by scripts/test.sh)
+#   --measure [PRESET [LAYERS]]  also convert a bf16 init-model (default preset medium, ≈413 MB;
+#                            `reka 2` is 4.3 GB) and print the converter's memory line, /usr/bin/time's
+#                            maximum RSS and the wall time (a measurement, not a test; not in CI)
 #
 # Contract:
 # 1. Installs torch (unless it imports already) and safetensors into the venv.
@@ -24,7 +24,7 @@ cd "$(dirname "$0")/.."
 ROOT="$PWD"
 source scripts/lib.sh
 MEASURE=0
-[[ "${1:-}" == "--measure" ]] && MEASURE=1
+if [[ "${1:-}" == "--measure" ]]; then MEASURE=1; shift; fi
 
 hxa079_binary
 hxa079_venv
@@ -44,7 +44,7 @@ start=$(date +%s)
 "$PY" scripts/pth_roundtrip.py check "$BIN" "$T"
 echo "   round trip in $(( $(date +%s) - start ))s"
 if [[ $MEASURE -eq 1 ]]; then
-    echo "== measure: preset medium, bf16, RWKV-style .pth"
-    "$PY" scripts/pth_roundtrip.py measure "$BIN" "$T"
+    echo "== measure: ${1:-medium} ${2:-} bf16, RWKV-style .pth"
+    "$PY" scripts/pth_roundtrip.py measure "$BIN" "$T" "$@"
 fi
 echo "pth-check: PASS"

@@ -2,7 +2,9 @@
 """pth_roundtrip.py — the Python half of scripts/pth-check.sh: the .pth converter round trip.
 
   pth_roundtrip.py check HXA079 WORKDIR      the round trips and the bad-input cases (CI-sized)
-  pth_roundtrip.py measure HXA079 WORKDIR    converts a ≈413 MB model and prints the memory figures
+  pth_roundtrip.py measure HXA079 WORKDIR [PRESET [LAYERS]]
+      exports a bf16 RWKV-style init-model (default preset medium, ≈413 MB), converts it in a child
+      process and prints the converter's memory line, /usr/bin/time's maximum RSS and the wall time
 
 Contract (check):
 - Random models come from `HXA079 init-model --preset tiny --dtype bf16 --rk-norms --qk-norms`
@@ -240,15 +242,17 @@ def check(exe, work):
     print("pth round trip: PASS")
 
 
-def measure(exe, work):
+def measure(exe, work, preset="medium", *layers):
     j = lambda *p: os.path.join(work, *p)
-    subprocess.run([exe, "init-model", "--preset", "medium", "--dtype", "bf16", "--naming", "rwkv", "--out", j("medium")],
-                   check=True, stdout=subprocess.DEVNULL)
-    pth = export(j("medium"), j("medium.pth"))
-    print(f"medium .pth: {os.path.getsize(pth)} bytes")
+    subprocess.run([exe, "init-model", "--preset", preset, "--dtype", "bf16", "--naming", "rwkv", "--out", j("model"),
+                    *(["--layers", layers[0]] if layers else [])], check=True, stdout=subprocess.DEVNULL)
+    pth = export(j("model"), j("model.pth"))
+    shutil.rmtree(j("model"))
+    print(f"{preset} {'(' + layers[0] + ' layers) ' if layers else ''}.pth: {os.path.getsize(pth)} bytes")
     start = time.time()
+    theta = {"medium": "1000000", "reka": "8000000"}.get(preset, "10000")
     r = subprocess.run(["/usr/bin/time", "-f", "/usr/bin/time: maximum RSS %M KB", sys.executable, CONVERTER, pth,
-                        j("medium-out"), "--rope-theta", "1000000", "--no-check"], capture_output=True, text=True)
+                        j("model-out"), "--rope-theta", theta, "--no-check"], capture_output=True, text=True)
     print(r.stdout.strip())
     print(r.stderr.strip())
     print(f"wall {time.time() - start:.1f} s (torch import included)")
@@ -256,6 +260,6 @@ def measure(exe, work):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4 or sys.argv[1] not in ("check", "measure"):
-        raise SystemExit("usage: pth_roundtrip.py check|measure HXA079 WORKDIR")
-    {"check": check, "measure": measure}[sys.argv[1]](sys.argv[2], sys.argv[3])
+    if len(sys.argv) < 4 or sys.argv[1] not in ("check", "measure") or (sys.argv[1] == "check" and len(sys.argv) != 4):
+        raise SystemExit("usage: pth_roundtrip.py check HXA079 WORKDIR | measure HXA079 WORKDIR [PRESET [LAYERS]]")
+    {"check": check, "measure": measure}[sys.argv[1]](*sys.argv[2:])
