@@ -13,7 +13,7 @@
 #                            maximum RSS and the wall time (a measurement, not a test; not in CI)
 #
 # Contract:
-# 1. Installs torch (unless it imports already) and safetensors into the venv.
+# 1. Installs torch (unless it imports already), safetensors and numpy into the venv.
 # 2. scripts/pth_roundtrip.py check: random tiny models (init-model, HF-style and RWKV-style names)
 #    exported with torch.save in both schemes (and the training names), converted back, compared
 #    bit for bit with the original, `hxa079 inspect` and `hxa079 forward` logits; the bad-input
@@ -35,7 +35,7 @@ if ! "$PY" -c 'import torch' 2>/dev/null; then
     "$VENV/bin/pip" install --quiet --disable-pip-version-check ${HXA079_TORCH:-torch}
     echo "   installed in $(( $(date +%s) - start ))s"
 fi
-"$VENV/bin/pip" install --quiet --disable-pip-version-check safetensors
+"$VENV/bin/pip" install --quiet --disable-pip-version-check safetensors numpy
 "$PY" -c 'import torch, safetensors; print("torch", torch.__version__, "safetensors", safetensors.__version__)'
 
 T="$(mktemp -d "${TMPDIR:-/tmp}/hxa079-pth.XXXXXX")"
