@@ -1,6 +1,6 @@
 // dispatch.c: which build of the kernels runs (see hxa079_kernels.h), and the
 // public entry points that forward to the portable, AVX2 or AVX-512 build of
-// each body.
+// each body (float, then the _f64 entry points on double).
 #include "hxa079_kernels.h"
 #include "kernels_internal.h"
 #include <stdlib.h>
@@ -93,13 +93,13 @@ void hxa_wkv_chunked_t(const hxa_wkv_args *a, long chunk, float *st, long h0, lo
     DISPATCH(wkv_chunked_t, (a, chunk, st, h0, h1, scratch));
 }
 void hxa_gemv_rows_f32(const float *w, long ldw, long cols, const float *x, float *y, long r0, long r1) {
-    DISPATCH(gemv_rows_f32, (w, ldw, cols, x, y, r0, r1));
+    DISPATCH(gemv_rows, (w, ldw, cols, x, y, r0, r1));
 }
 void hxa_gemv_rows_bf16(const uint16_t *w, long ldw, long cols, const float *x, float *y, long r0, long r1) {
     DISPATCH(gemv_rows_bf16, (w, ldw, cols, x, y, r0, r1));
 }
 void hxa_gemv_cols_f32(const float *w, long ldw, long rows, const float *x, float *y, long c0, long c1) {
-    DISPATCH(gemv_cols_f32, (w, ldw, rows, x, y, c0, c1));
+    DISPATCH(gemv_cols, (w, ldw, rows, x, y, c0, c1));
 }
 void hxa_silu_mul(const float *g, const float *u, float *y, long n) {
     DISPATCH(silu_mul, (g, u, y, n));
@@ -119,4 +119,48 @@ void hxa_residual_mix(const float *raw, const float *first, const float *z, cons
 }
 void hxa_unary(enum hxa_unary_op op, const float *x, float *y, long n) {
     DISPATCH(unary, ((int)op, x, y, n));
+}
+
+// MARK: float64
+
+void hxa_wkv_recurrent_t_f64(const hxa_wkv_args_f64 *a, double *st, long h0, long h1) {
+    DISPATCH(wkv_recurrent_t_f64, (a, st, h0, h1));
+}
+void hxa_wkv_step_canonical_f64(const hxa_wkv_args_f64 *a, double *s, long h0, long h1) {
+    DISPATCH(wkv_step_canonical_f64, (a, s, h0, h1));
+}
+long hxa_wkv_chunked_scratch_f64(long chunk, long key_size, long value_size) {
+    return hxa_chunk_floats(chunk, key_size, value_size);
+}
+void hxa_wkv_chunked_t_f64(const hxa_wkv_args_f64 *a, long chunk, double *st, long h0, long h1, double *scratch) {
+    DISPATCH(wkv_chunked_t_f64, (a, chunk, st, h0, h1, scratch));
+}
+void hxa_gemv_rows_f64(const double *w, long ldw, long cols, const double *x, double *y, long r0, long r1) {
+    DISPATCH(gemv_rows_f64, (w, ldw, cols, x, y, r0, r1));
+}
+void hxa_gemv_rows_bf16_f64(const uint16_t *w, long ldw, long cols, const double *x, double *y, long r0, long r1) {
+    DISPATCH(gemv_rows_bf16_f64, (w, ldw, cols, x, y, r0, r1));
+}
+void hxa_gemv_cols_f64(const double *w, long ldw, long rows, const double *x, double *y, long c0, long c1) {
+    DISPATCH(gemv_cols_f64, (w, ldw, rows, x, y, c0, c1));
+}
+void hxa_silu_mul_f64(const double *g, const double *u, double *y, long n) {
+    DISPATCH(silu_mul_f64, (g, u, y, n));
+}
+void hxa_softmax_row_f64(double *row, long valid, long total, double scale) {
+    DISPATCH(softmax_row_f64, (row, valid, total, scale));
+}
+void hxa_decay_iclr_row_f64(const double *w0, const double *a0, double *w, double *a, long n) {
+    DISPATCH(decay_iclr_row_f64, (w0, a0, w, a, n));
+}
+void hxa_wkv_inputs_f64(const double *k, const double *w, const double *a, double norm, double *kk, double *ks,
+                        double *g, double *d, double *alpha, double *beta, long n) {
+    DISPATCH(wkv_inputs_f64, (k, w, a, norm, kk, ks, g, d, alpha, beta, n));
+}
+void hxa_residual_mix_f64(const double *raw, const double *first, const double *z, const double *bias, double *out,
+                          long n) {
+    DISPATCH(residual_mix_f64, (raw, first, z, bias, out, n));
+}
+void hxa_unary_f64(enum hxa_unary_op op, const double *x, double *y, long n) {
+    DISPATCH(unary_f64, ((int)op, x, y, n));
 }

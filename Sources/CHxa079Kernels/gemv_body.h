@@ -1,4 +1,4 @@
-// gemv_body.h: decode matrix-vector products for one build (contracts in
+// gemv_body.h: decode matrix-vector products for one build (element type real) (contracts in
 // include/hxa079_kernels.h; callers gemvRows / gemvCols in Sources/Hxa079Fast/Gemv.swift
 // and the bf16 GEMV in DenseMatrix.swift).
 
@@ -24,31 +24,31 @@
             a3 = fma_(LOADW(wr + i + 3 * LANES), ld(x + i + 3 * LANES), a3);         \
         }                                                                            \
         for (; i + LANES <= cols; i += LANES) a0 = fma_(LOADW(wr + i), ld(x + i), a0); \
-        float s = hsum((a0 + a1) + (a2 + a3));                                       \
+        real s = hsum((a0 + a1) + (a2 + a3));                                       \
         for (; i < cols; i++) s += SCALARW(wr[i]) * x[i];                            \
         y[r] = s;                                                                    \
     }
 
-#define F32_SCALAR(v) (v)
-void SFX(gemv_rows_f32)(const float *w, long ldw, long cols, const float *x, float *y, long r0, long r1) {
-    GEMV_ROWS_BODY(float, ld, F32_SCALAR)
+#define SAME_SCALAR(v) (v)
+void SFX(gemv_rows)(const real *w, long ldw, long cols, const real *x, real *y, long r0, long r1) {
+    GEMV_ROWS_BODY(real, ld, SAME_SCALAR)
 }
-void SFX(gemv_rows_bf16)(const uint16_t *w, long ldw, long cols, const float *x, float *y, long r0, long r1) {
+void SFX(gemv_rows_bf16)(const uint16_t *w, long ldw, long cols, const real *x, real *y, long r0, long r1) {
     GEMV_ROWS_BODY(uint16_t, ldbf, bf1)
 }
-#undef F32_SCALAR
+#undef SAME_SCALAR
 #undef GEMV_ROWS_BODY
 
 /// y[c] = Σ_r x[r]·W[r][c] for columns c0..<c1: blocks of 4 vectors of
 /// columns kept in registers over all rows, even and odd rows in separate
 /// accumulators (eight FMA chains).
-void SFX(gemv_cols_f32)(const float *w, long ldw, long rows, const float *x, float *y, long c0, long c1) {
+void SFX(gemv_cols)(const real *w, long ldw, long rows, const real *x, real *y, long c0, long c1) {
     long c = c0;
     for (; c + 4 * LANES <= c1; c += 4 * LANES) {
         vf a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
         long r = 0;
         for (; r + 1 < rows; r += 2) {
-            const float *p = w + r * ldw + c, *q = p + ldw;
+            const real *p = w + r * ldw + c, *q = p + ldw;
             const vf xa = splat(x[r]), xb = splat(x[r + 1]);
             a0 = fma_(ld(p), xa, a0); a1 = fma_(ld(p + LANES), xa, a1);
             a2 = fma_(ld(p + 2 * LANES), xa, a2); a3 = fma_(ld(p + 3 * LANES), xa, a3);
@@ -56,7 +56,7 @@ void SFX(gemv_cols_f32)(const float *w, long ldw, long rows, const float *x, flo
             b2 = fma_(ld(q + 2 * LANES), xb, b2); b3 = fma_(ld(q + 3 * LANES), xb, b3);
         }
         if (r < rows) {
-            const float *p = w + r * ldw + c;
+            const real *p = w + r * ldw + c;
             const vf xa = splat(x[r]);
             a0 = fma_(ld(p), xa, a0); a1 = fma_(ld(p + LANES), xa, a1);
             a2 = fma_(ld(p + 2 * LANES), xa, a2); a3 = fma_(ld(p + 3 * LANES), xa, a3);
@@ -75,7 +75,7 @@ void SFX(gemv_cols_f32)(const float *w, long ldw, long rows, const float *x, flo
         stv(y + c, a0 + b0);
     }
     for (; c < c1; c++) {
-        float s = 0;
+        real s = 0;
         for (long r = 0; r < rows; r++) s += x[r] * w[r * ldw + c];
         y[c] = s;
     }

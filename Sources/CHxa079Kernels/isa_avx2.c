@@ -1,4 +1,5 @@
-// isa_avx2.c: the kernel bodies built for AVX2 + FMA (8 lanes), as *_avx2.
+// isa_avx2.c: the kernel bodies on float built for AVX2 + FMA (8 lanes), as *_avx2
+// (isa_avx2_f64.c: the same bodies on double).
 #include "kernels_internal.h"
 #if defined(__x86_64__)
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)

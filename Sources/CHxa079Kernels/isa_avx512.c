@@ -1,4 +1,5 @@
-// isa_avx512.c: the kernel bodies built for AVX-512F (16 lanes), as *_avx512.
+// isa_avx512.c: the kernel bodies on float built for AVX-512F (16 lanes), as *_avx512
+// (isa_avx512_f64.c: the same bodies on double).
 #include "kernels_internal.h"
 #if defined(__x86_64__)
 #pragma clang attribute push(__attribute__((target("avx512f,avx2,fma"))), apply_to = function)

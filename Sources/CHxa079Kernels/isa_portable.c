@@ -1,4 +1,4 @@
-// isa_portable.c: the kernel bodies built for the package's default target
+// isa_portable.c: the kernel bodies on float built for the package's default target
 // (baseline x86-64: SSE2, no FMA; arm64: NEON with FMA), 8 lanes (two
 // SSE2 / NEON registers per vector; 4 lanes measured 25 % slower on the f32
 // GEMV), as *_portable. No target attribute and no intrinsic: clang lowers

@@ -1,4 +1,4 @@
-// kernels_internal.h: the three builds of each kernel body (not public).
+// kernels_internal.h: the builds of each kernel body, three levels × {float, double} (not public).
 #ifndef HXA079_KERNELS_INTERNAL_H
 #define HXA079_KERNELS_INTERNAL_H
 #include "hxa079_kernels.h"
@@ -7,20 +7,20 @@
 /// Keys up to which a WKV kernel computing d = exp(g) itself keeps d on the stack.
 #define HXA_INLINE_DECAY_STACK_K 512
 
-#define HXA_DECLARE(sfx) \
-    void wkv_recurrent_t_##sfx(const hxa_wkv_args *a, float *st, long h0, long h1); \
-    void wkv_step_canonical_##sfx(const hxa_wkv_args *a, float *s, long h0, long h1); \
-    void gemv_rows_f32_##sfx(const float *w, long ldw, long cols, const float *x, float *y, long r0, long r1); \
-    void gemv_rows_bf16_##sfx(const uint16_t *w, long ldw, long cols, const float *x, float *y, long r0, long r1); \
-    void gemv_cols_f32_##sfx(const float *w, long ldw, long rows, const float *x, float *y, long c0, long c1); \
-    void wkv_chunked_t_##sfx(const hxa_wkv_args *a, long chunk, float *st, long h0, long h1, float *scratch); \
-    void silu_mul_##sfx(const float *g, const float *u, float *y, long n); \
-    void softmax_row_##sfx(float *row, long valid, long total, float scale); \
-    void decay_iclr_row_##sfx(const float *w0, const float *a0, float *w, float *a, long n); \
-    void wkv_inputs_##sfx(const float *k, const float *w, const float *a, float norm, float *kk, float *ks, \
-                          float *g, float *d, float *alpha, float *beta, long n); \
-    void residual_mix_##sfx(const float *raw, const float *first, const float *z, const float *bias, float *out, long n); \
-    void unary_##sfx(int op, const float *x, float *y, long n);
+#define HXA_DECLARE(sfx, real, args) \
+    void wkv_recurrent_t_##sfx(const args *a, real *st, long h0, long h1); \
+    void wkv_step_canonical_##sfx(const args *a, real *s, long h0, long h1); \
+    void gemv_rows_##sfx(const real *w, long ldw, long cols, const real *x, real *y, long r0, long r1); \
+    void gemv_rows_bf16_##sfx(const uint16_t *w, long ldw, long cols, const real *x, real *y, long r0, long r1); \
+    void gemv_cols_##sfx(const real *w, long ldw, long rows, const real *x, real *y, long c0, long c1); \
+    void wkv_chunked_t_##sfx(const args *a, long chunk, real *st, long h0, long h1, real *scratch); \
+    void silu_mul_##sfx(const real *g, const real *u, real *y, long n); \
+    void softmax_row_##sfx(real *row, long valid, long total, real scale); \
+    void decay_iclr_row_##sfx(const real *w0, const real *a0, real *w, real *a, long n); \
+    void wkv_inputs_##sfx(const real *k, const real *w, const real *a, real norm, real *kk, real *ks, \
+                          real *g, real *d, real *alpha, real *beta, long n); \
+    void residual_mix_##sfx(const real *raw, const real *first, const real *z, const real *bias, real *out, long n); \
+    void unary_##sfx(int op, const real *x, real *y, long n);
 
 /// x rounded up to a multiple of 16 (the padding of every row in the chunked
 /// WKV scratch, so every build uses one layout).
@@ -34,7 +34,7 @@ static inline long hxa_chunk_group(long L) {
     return g < 1 ? 1 : g > 8 ? 8 : g;
 }
 
-/// Floats of scratch the chunked WKV needs for chunks of up to L steps (the
+/// Elements (floats or doubles) of scratch the chunked WKV needs for chunks of up to L steps (the
 /// layout is in wkv_chunked_body.h), plus 16 for aligning the start to 64 bytes.
 static inline long hxa_chunk_floats(long L, long K, long V) {
     if (L < 1) L = 1;
@@ -43,9 +43,12 @@ static inline long hxa_chunk_floats(long L, long K, long V) {
         + hxa_chunk_group(L) * L * (5 * Kp + 2 * Vp) + 16;
 }
 
-HXA_DECLARE(portable)
+HXA_DECLARE(portable, float, hxa_wkv_args)
+HXA_DECLARE(f64_portable, double, hxa_wkv_args_f64)
 #if defined(__x86_64__)
-HXA_DECLARE(avx2)
-HXA_DECLARE(avx512)
+HXA_DECLARE(avx2, float, hxa_wkv_args)
+HXA_DECLARE(avx512, float, hxa_wkv_args)
+HXA_DECLARE(f64_avx2, double, hxa_wkv_args_f64)
+HXA_DECLARE(f64_avx512, double, hxa_wkv_args_f64)
 #endif
 #endif

@@ -17,7 +17,7 @@ struct RunOptions: ParsableArguments {
     @Option(name: .long, help: "Arithmetic precision: f64 (default) or f32.")
     var precision: Precision?
 
-    @Option(name: .long, help: "Engine: reference (default) or fast (Float32 only).")
+    @Option(name: .long, help: "Engine: reference (default) or fast (default f32).")
     var engine: EngineKind = .reference
 
     @Option(name: .long, parsing: .unconditional, help: "WKV form: 0 or absent = token-by-token recurrence, L ≥ 1 = chunks of L tokens.")
@@ -25,8 +25,10 @@ struct RunOptions: ParsableArguments {
 
     func validate() throws {
         try requireNonNegative(chunkSize, "--chunk-size")
-        if engine == .fast && precision == .f64 { throw ValidationError("--engine fast computes in f32; use --precision f32 or omit it") }
     }
+
+    /// The precision the run computes in: as given, else f64 for the reference and f32 for the fast engine.
+    var resolvedPrecision: Precision { precision ?? (engine == .fast ? .f32 : .f64) }
 }
 
 /// Precision of a reference run.

@@ -60,10 +60,11 @@ extension HXA079 {
                 let directory = try ModelDirectory(path: model)
                 let selection = CheckpointSelection(checkpoints)
                 let result: ForwardResult
-                switch (engine, precision ?? (engine == .fast ? .f32 : .f64)) {
+                switch (engine, runOptions.resolvedPrecision) {
                 case (.reference, .f64): result = try runReference(Double.self, directory: directory, tokens: ids, selection: selection)
                 case (.reference, .f32): result = try runReference(Float.self, directory: directory, tokens: ids, selection: selection)
-                case (.fast, _): result = try runFast(directory: directory, tokens: ids, selection: selection)
+                case (.fast, .f64): result = try runFast(Double.self, directory: directory, tokens: ids, selection: selection)
+                case (.fast, .f32): result = try runFast(Float.self, directory: directory, tokens: ids, selection: selection)
                 }
                 print(result.summary)
             }
@@ -92,13 +93,15 @@ extension HXA079 {
                                  dump: dump, stateOut: stateOut)
         }
 
-        func runFast(directory: ModelDirectory, tokens: [Int], selection: CheckpointSelection) throws -> ForwardResult {
+        /// Runs the fast engine in `T` (Float: f32, Double: f64), writes the dump and the state.
+        func runFast<T: FastScalar>(_: T.Type, directory: ModelDirectory, tokens: [Int],
+                                    selection: CheckpointSelection) throws -> ForwardResult {
             let report = directory.validate()
             if !report.problems.isEmpty { throw Hxa079Error.invalidModel(report.problems) }
             for warning in report.nonFiniteDescriptions { printWarning(warning) }
-            let fast = try FastModel(streaming: directory)   // layers read as they run (SPEC.md §2.8)
+            let fast = try FastEngine<T>(streaming: directory)   // layers read as they run (SPEC.md §2.8)
             try selection.requireMatches(layerKinds: fast.layerKinds)
-            var state = try stateIn.map { try ModelState<Float>(path: $0, config: fast.config, layerKinds: fast.layerKinds) }
+            var state = try stateIn.map { try ModelState<T>(path: $0, config: fast.config, layerKinds: fast.layerKinds) }
                 ?? fast.initialState()
             let start = state.position
             let collector = CheckpointCollector(filter: selection.matches)
@@ -106,10 +109,11 @@ extension HXA079 {
             let logits = try fast.forward(tokens: tokens, state: &state, chunkSize: chunkSize,
                                           observer: progress.observer)
             progress.finish()
-            try finish(collector: collector, state: state, dtype: .F32, selection: selection)
+            let f64 = T.self == Double.self
+            try finish(collector: collector, state: state, dtype: f64 ? .F64 : .F32, selection: selection)
             return ForwardResult(tokens: tokens.count, startPosition: start, vocab: fast.config.vocabSize,
                                  lastLogits: Array(logits.suffix(fast.config.vocabSize)).map { Double($0) },
-                                 precision: "f32", engine: "fast", dump: dump, stateOut: stateOut)
+                                 precision: f64 ? "f64" : "f32", engine: "fast", dump: dump, stateOut: stateOut)
         }
 
         /// Writes the dump (with the state tensors when `all`) and the state file.

@@ -187,19 +187,25 @@ extension HXA079 {
         }
 
         func loadEngine(directory: ModelDirectory) throws -> LoadedEngine {
-            switch (engine, precision ?? (engine == .fast ? .f32 : .f64)) {
+            switch (engine, runOptions.resolvedPrecision) {
             case (.reference, .f64): return try referenceEngine(Double.self, directory: directory)
             case (.reference, .f32): return try referenceEngine(Float.self, directory: directory)
-            case (.fast, _):
-                let report = directory.validate()
-                if !report.problems.isEmpty { throw Hxa079Error.invalidModel(report.problems) }
-                for warning in report.nonFiniteDescriptions { printWarning(warning) }
-                let fast = try FastModel(streaming: directory)   // layers read as they run (SPEC.md §2.8)
-                let chunk = chunkSize
-                return LoadedEngine(config: fast.config, layerKinds: fast.layerKinds, label: "fast f32", precision: "f32") { ids, observer in
-                    var state = fast.initialState()
-                    _ = try fast.forward(tokens: ids, state: &state, chunkSize: chunk, observer: observer)
-                }
+            case (.fast, .f64): return try fastEngine(Double.self, directory: directory)
+            case (.fast, .f32): return try fastEngine(Float.self, directory: directory)
+            }
+        }
+
+        func fastEngine<T: FastScalar>(_: T.Type, directory: ModelDirectory) throws -> LoadedEngine {
+            let report = directory.validate()
+            if !report.problems.isEmpty { throw Hxa079Error.invalidModel(report.problems) }
+            for warning in report.nonFiniteDescriptions { printWarning(warning) }
+            let fast = try FastEngine<T>(streaming: directory)   // layers read as they run (SPEC.md §2.8)
+            let chunk = chunkSize
+            let precision = T.self == Double.self ? "f64" : "f32"
+            return LoadedEngine(config: fast.config, layerKinds: fast.layerKinds, label: "fast \(precision)",
+                                precision: precision) { ids, observer in
+                var state = fast.initialState()
+                _ = try fast.forward(tokens: ids, state: &state, chunkSize: chunk, observer: observer)
             }
         }
 

@@ -1,7 +1,8 @@
 // Blas: the few OpenBLAS calls of the fast path, and the 2-way parallel loop.
 //
-// Contract: thin row-major wrappers around cblas_sgemm / cblas_sgemv (which
-// reassociate sums and use FMA internally — allowed in the fast path only).
+// Contract: thin row-major wrappers around cblas_sgemm / cblas_sgemv for
+// Float and cblas_dgemm / cblas_dgemv for Double (`FastScalar`, Scalar.swift),
+// which reassociate sums and use FMA internally — allowed in the fast path only.
 // Shapes are in the doc comments; every leading dimension is explicit so
 // strided column blocks (a slice of a fused LoRA output) need no copy.
 //
@@ -20,32 +21,30 @@ import Darwin
 enum Blas {
     /// C [m][n] (ldc) = A [m][k] (lda) · Bᵀ, B [n][k] (ldb) + beta·C.
     @inline(__always)
-    static func gemmNT(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                       c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float = 0) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(m), blasint(n), blasint(k),
-                    1, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    static func gemmNT<T: FastScalar>(m: Int, n: Int, k: Int, a: UnsafePointer<T>, lda: Int, b: UnsafePointer<T>, ldb: Int,
+                                      c: UnsafeMutablePointer<T>, ldc: Int, beta: T = 0) {
+        T.fastKernels.gemm(true, m, n, k, a, lda, b, ldb, c, ldc, beta)
     }
 
     /// C [m][n] (ldc) = A [m][k] (lda) · B, B [k][n] (ldb) + beta·C.
     @inline(__always)
-    static func gemmNN(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                       c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float = 0) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(m), blasint(n), blasint(k),
-                    1, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    static func gemmNN<T: FastScalar>(m: Int, n: Int, k: Int, a: UnsafePointer<T>, lda: Int, b: UnsafePointer<T>, ldb: Int,
+                                      c: UnsafeMutablePointer<T>, ldc: Int, beta: T = 0) {
+        T.fastKernels.gemm(false, m, n, k, a, lda, b, ldb, c, ldc, beta)
     }
 
     /// y [rows] = W [rows][cols] (ldw) · x [cols] + beta·y.
     @inline(__always)
-    static func gemv(rows: Int, cols: Int, w: UnsafePointer<Float>, ldw: Int, x: UnsafePointer<Float>,
-                     y: UnsafeMutablePointer<Float>, beta: Float = 0) {
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(rows), blasint(cols), 1, w, blasint(ldw), x, 1, beta, y, 1)
+    static func gemv<T: FastScalar>(rows: Int, cols: Int, w: UnsafePointer<T>, ldw: Int, x: UnsafePointer<T>,
+                                    y: UnsafeMutablePointer<T>, beta: T = 0) {
+        T.fastKernels.gemv(false, rows, cols, w, ldw, x, y, beta)
     }
 
     /// y [cols] = Wᵀ·x for W [rows][cols] (ldw), x [rows]: y = x·W.
     @inline(__always)
-    static func gemvT(rows: Int, cols: Int, w: UnsafePointer<Float>, ldw: Int, x: UnsafePointer<Float>,
-                      y: UnsafeMutablePointer<Float>, beta: Float = 0) {
-        cblas_sgemv(CblasRowMajor, CblasTrans, blasint(rows), blasint(cols), 1, w, blasint(ldw), x, 1, beta, y, 1)
+    static func gemvT<T: FastScalar>(rows: Int, cols: Int, w: UnsafePointer<T>, ldw: Int, x: UnsafePointer<T>,
+                                     y: UnsafeMutablePointer<T>, beta: T = 0) {
+        T.fastKernels.gemv(true, rows, cols, w, ldw, x, y, beta)
     }
 }
 
@@ -66,8 +65,10 @@ public enum BlasInfo {
         get { Int(openblas_get_num_threads()) }
         set { openblas_set_num_threads(Int32(newValue)) }
     }
-    /// C [n][n] = A·B with `cblas_sgemm` (for ceiling measurements); returns C[0] so the work is kept.
-    public static func squareGemm(_ a: [Float], _ b: [Float], n: Int, into c: inout [Float]) {
+    /// C [n][n] = A·B with `cblas_sgemm` (Float) or `cblas_dgemm` (Double), for ceiling measurements.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public static func squareGemm<T: FastScalar>(_ a: [T], _ b: [T], n: Int, into c: inout [T]) {
         a.withUnsafeBufferPointer { ap in
             b.withUnsafeBufferPointer { bp in
                 c.withUnsafeMutableBufferPointer { cp in

@@ -1,36 +1,44 @@
 // DenseMatrix: a weight matrix W [rows][cols] (PyTorch [out][in]) with an
-// optional bias, stored as Float32 or as bfloat16 bits, applied to T rows.
+// optional bias, stored in the element type T (Float or Double: `values`) or
+// as bfloat16 bits, applied to T rows. `FastMatrix<T>` is the type;
+// `DenseMatrix` is its Float32 name.
 //
 // Contract: `apply` computes Y [T][rows] = X [T][cols]·Wᵀ (+ b), the twin of
 // Hxa079Reference `Linear.apply` / `applyRows` (reassociated sums, FMA inside
 // OpenBLAS — allowed in the fast path only):
-// - Float32, T = 1: cblas_sgemv for matrices of 64 Ki ..< 1 Mi weights, our
+// - values, T = 1: cblas_sgemv/dgemv for matrices of 64 Ki ..< 1 Mi weights, our
 //   GEMV otherwise (Gemv.swift: single-thread below 64 Ki, no thread wake-up
 //   for tiny products; split over the cores from 1 Mi, streams DRAM faster);
-//   T > 1: cblas_sgemm.
+//   T > 1: cblas_sgemm/dgemm.
 // - bfloat16, T = 1: our own GEMV that widens each weight on the fly
 //   (bits << 16; half the bytes per decode step; the C kernel
-//   `hxa_gemv_rows_bf16` where the CPU has AVX2+FMA), rows split over the cores;
-//   T > 1: blocks of rows widened into a Float32 scratch, then cblas_sgemm.
+//   `hxa_gemv_rows_bf16`), rows split over the cores;
+//   T > 1: blocks of rows widened into a scratch of T, then GEMM. (The
+//   Float64 engine widens bf16 weights when packing, so it holds no bf16
+//   matrix; a mapped-file storage case would sit beside these.)
 // The bias is added after the product, as in the reference.
 
 import CHxa079Kernels
 
-final class DenseMatrix {
+/// The Float32 weight matrix (the name the f32 code and its tests use).
+typealias DenseMatrix = FastMatrix<Float>
+
+final class FastMatrix<T: FastScalar> {
     enum Storage {
-        case f32([Float])
+        /// Weights in the element type (Float32 or Float64).
+        case values([T])
         case bf16([UInt16])
         /// Stacked matrices kept apart (`stacking` of big matrices): part p
         /// writes output columns [Σ rows of the parts before p, + its rows).
-        case group([DenseMatrix])
+        case group([FastMatrix<T>])
     }
 
     let rows: Int
     let cols: Int
     let storage: Storage
-    let bias: [Float]?
+    let bias: [T]?
 
-    init(rows: Int, cols: Int, storage: Storage, bias: [Float]?) {
+    init(rows: Int, cols: Int, storage: Storage, bias: [T]?) {
         self.rows = rows
         self.cols = cols
         self.storage = storage
@@ -39,7 +47,7 @@ final class DenseMatrix {
 
     var isBF16: Bool {
         switch storage {
-        case .f32: return false
+        case .values: return false
         case .bf16: return true
         case .group(let parts): return parts.allSatisfy { $0.isBF16 }
         }
@@ -49,7 +57,7 @@ final class DenseMatrix {
     /// the widening scratch).
     var containsBF16: Bool {
         switch storage {
-        case .f32: return false
+        case .values: return false
         case .bf16: return true
         case .group(let parts): return parts.contains { $0.containsBF16 }
         }
@@ -59,79 +67,79 @@ final class DenseMatrix {
     /// copying them: a real-size layer's gate/up would otherwise add ~1 GB per
     /// layer while the caller still holds the originals, and products that big
     /// gain nothing from being one call.
-    static let stackCopyLimit = 64 << 20
+    static var stackCopyLimit: Int { 64 << 20 }
 
     /// The matrices' rows stacked into one [Σ rows][cols] matrix, so products
     /// with the same input (r/k/v, q/k/v, MLP gate/up) run as ONE GEMM/GEMV:
     /// fewer, wider calls (OpenBLAS splits wider products better over the
     /// cores; a decode step wakes the second core fewer times). Storage stays
-    /// bf16 when every part is bf16, else Float32 (bf16 widens exactly); a
+    /// bf16 when every part is bf16, else T (bf16 widens exactly); a
     /// bias exists when any part has one (zeros for the others). Each output
     /// element is the same dot product as before the stacking.
-    static func stacking(_ stacked: [DenseMatrix], copyLimit: Int = stackCopyLimit) -> DenseMatrix {
+    static func stacking(_ stacked: [FastMatrix<T>], copyLimit: Int = stackCopyLimit) -> FastMatrix<T> {
         // a group among the parts contributes its own parts (so no case below sees a group)
-        let parts = stacked.flatMap { m -> [DenseMatrix] in if case .group(let g) = m.storage { return g } else { return [m] } }
+        let parts = stacked.flatMap { m -> [FastMatrix<T>] in if case .group(let g) = m.storage { return g } else { return [m] } }
         let cols = parts[0].cols
         precondition(parts.allSatisfy { $0.cols == cols }, "stacked matrices need the same input width")
         let rows = parts.reduce(0) { $0 + $1.rows }
         if parts.reduce(0, { $0 + $1.weightBytes }) > copyLimit {
-            return DenseMatrix(rows: rows, cols: cols, storage: .group(parts), bias: nil)
+            return FastMatrix(rows: rows, cols: cols, storage: .group(parts), bias: nil)
         }
-        let bias: [Float]? = parts.contains { $0.bias != nil }
-            ? parts.flatMap { $0.bias ?? [Float](repeating: 0, count: $0.rows) } : nil
+        let bias: [T]? = parts.contains { $0.bias != nil }
+            ? parts.flatMap { $0.bias ?? [T](repeating: 0, count: $0.rows) } : nil
         if parts.allSatisfy({ $0.isBF16 }) {
             var bits: [UInt16] = []
             bits.reserveCapacity(rows * cols)
             adviseHugePagesBeforeFill(&bits)   // Gemv.swift
             for p in parts { if case .bf16(let w) = p.storage { bits.append(contentsOf: w) } }
-            return DenseMatrix(rows: rows, cols: cols, storage: .bf16(bits), bias: bias)
+            return FastMatrix(rows: rows, cols: cols, storage: .bf16(bits), bias: bias)
         }
-        var w: [Float] = []
+        var w: [T] = []
         w.reserveCapacity(rows * cols)
         adviseHugePagesBeforeFill(&w)   // Gemv.swift
         for p in parts {
             switch p.storage {
-            case .f32(let x): w.append(contentsOf: x)
-            case .bf16(let x): w.append(contentsOf: x.map { Float(bitPattern: UInt32($0) << 16) })
+            case .values(let x): w.append(contentsOf: x)
+            case .bf16(let x): w.append(contentsOf: x.map { T(Float(bitPattern: UInt32($0) << 16)) })
             case .group: break   // flattened above
             }
         }
-        return DenseMatrix(rows: rows, cols: cols, storage: .f32(w), bias: bias)
+        return FastMatrix(rows: rows, cols: cols, storage: .values(w), bias: bias)
     }
 
     /// This matrix as a `.group` of consecutive blocks of `blockRows` rows
     /// (copies), or itself when it has at most that many rows: W_head is
     /// applied in blocks, in memory as when streamed (PackedModel), so both
     /// run the same products. Bias-free matrices only (the head has none).
-    func rowBlocks(_ blockRows: Int) -> DenseMatrix {
+    func rowBlocks(_ blockRows: Int) -> FastMatrix<T> {
         guard rows > blockRows, bias == nil else { return self }
-        var parts: [DenseMatrix] = []
+        var parts: [FastMatrix<T>] = []
         var r0 = 0
         while r0 < rows {
             let r1 = min(rows, r0 + blockRows), range = (r0 * cols)..<(r1 * cols)
             switch storage {
-            case .f32(let w): parts.append(DenseMatrix(rows: r1 - r0, cols: cols, storage: .f32(Array(w[range])), bias: nil))
-            case .bf16(let w): parts.append(DenseMatrix(rows: r1 - r0, cols: cols, storage: .bf16(Array(w[range])), bias: nil))
+            case .values(let w): parts.append(FastMatrix(rows: r1 - r0, cols: cols, storage: .values(Array(w[range])), bias: nil))
+            case .bf16(let w): parts.append(FastMatrix(rows: r1 - r0, cols: cols, storage: .bf16(Array(w[range])), bias: nil))
             case .group: return self   // not built for the head
             }
             r0 = r1
         }
-        return DenseMatrix(rows: rows, cols: cols, storage: .group(parts), bias: nil)
+        return FastMatrix(rows: rows, cols: cols, storage: .group(parts), bias: nil)
     }
 
     /// Bytes of the weights (read once per decode step).
     var weightBytes: Int {
         switch storage {
-        case .f32: return rows * cols * 4
+        case .values: return rows * cols * MemoryLayout<T>.size
         case .bf16: return rows * cols * 2
         case .group(let parts): return parts.reduce(0) { $0 + $1.weightBytes }
         }
     }
 
-    /// Row `r` widened to Float into dst [cols] (embedding lookups).
-    func copyRow(_ r: Int, into dst: UnsafeMutablePointer<Float>) {
+    /// Row `r` (widened to T) into dst [cols] (embedding lookups).
+    func copyRow(_ r: Int, into dst: UnsafeMutablePointer<T>) {
         switch storage {
-        case .f32(let w):
+        case .values(let w):
             w.withUnsafeBufferPointer { wp in
                 guard let base = wp.baseAddress else { return }
                 dst.update(from: base + r * cols, count: cols)
@@ -150,34 +158,34 @@ final class DenseMatrix {
         }
     }
 
-    /// Y [T][rows] (ldy) = X [T][cols] (ldx) · Wᵀ (+ b). `scratch` holds at
-    /// least `DenseMatrix.scratchFloats(cols:)` floats (bf16 prefill only).
-    func apply(_ x: UnsafePointer<Float>, ldx: Int, count T: Int, into y: UnsafeMutablePointer<Float>, ldy: Int,
-               scratch: UnsafeMutablePointer<Float>) {
-        guard T > 0, rows > 0 else { return }
+    /// Y [n][rows] (ldy) = X [n][cols] (ldx) · Wᵀ (+ b). `scratch` holds at
+    /// least `scratchFloats(cols:)` elements (bf16 prefill only).
+    func apply(_ x: UnsafePointer<T>, ldx: Int, count n: Int, into y: UnsafeMutablePointer<T>, ldy: Int,
+               scratch: UnsafeMutablePointer<T>) {
+        guard n > 0, rows > 0 else { return }
         switch storage {
-        case .f32(let w):
+        case .values(let w):
             w.withUnsafeBufferPointer { wp in
                 guard let wb = wp.baseAddress else { return }
-                if T == 1 {
+                if n == 1 {
                     if useOpenBLASGemv(rows * cols) { Blas.gemv(rows: rows, cols: cols, w: wb, ldw: cols, x: x, y: y) }
                     else { gemvRows(wb, ldw: cols, rows: rows, cols: cols, x: x, y: y) }
                 } else {
-                    Blas.gemmNT(m: T, n: rows, k: cols, a: x, lda: ldx, b: wb, ldb: cols, c: y, ldc: ldy)
+                    Blas.gemmNT(m: n, n: rows, k: cols, a: x, lda: ldx, b: wb, ldb: cols, c: y, ldc: ldy)
                 }
             }
         case .bf16(let w):
             w.withUnsafeBufferPointer { wp in
                 guard let wb = wp.baseAddress else { return }
-                if T == 1 {
+                if n == 1 {
                     bf16Gemv(wb, x: x, y: y)
                 } else {
-                    let block = DenseMatrix.blockRows(cols: cols)
+                    let block = Self.blockRows(cols: cols)
                     var r0 = 0
                     while r0 < rows {
                         let rb = min(block, rows - r0)
                         widenBF16(wb + r0 * cols, scratch, rb * cols)
-                        Blas.gemmNT(m: T, n: rb, k: cols, a: x, lda: ldx, b: scratch, ldb: cols, c: y + r0, ldc: ldy)
+                        Blas.gemmNT(m: n, n: rb, k: cols, a: x, lda: ldx, b: scratch, ldb: cols, c: y + r0, ldc: ldy)
                         r0 += rb
                     }
                 }
@@ -185,42 +193,50 @@ final class DenseMatrix {
         case .group(let parts):
             var r0 = 0
             for p in parts {
-                p.apply(x, ldx: ldx, count: T, into: y + r0, ldy: ldy, scratch: scratch)
+                p.apply(x, ldx: ldx, count: n, into: y + r0, ldy: ldy, scratch: scratch)
                 r0 += p.rows
             }
         }
         if let bias {
             bias.withUnsafeBufferPointer { bp in
                 guard let b = bp.baseAddress else { return }
-                for t in 0..<T { addInPlace(y + t * ldy, b, rows) }
+                for t in 0..<n { addInPlace(y + t * ldy, b, rows) }
             }
         }
     }
 
-    /// Rows widened per block in bf16 prefill: about 1 Mi floats (4 MiB) of scratch.
+    /// Rows widened per block in bf16 prefill: about 1 Mi elements of scratch.
     static func blockRows(cols: Int) -> Int { max(16, ((1 << 20) / max(cols, 1)) & ~15) }
     static func scratchFloats(cols: Int) -> Int { blockRows(cols: cols) * cols }
 
     /// y = W·x for bf16 W (`hxa_gemv_rows_bf16`), rows split over the cores when big.
-    private func bf16Gemv(_ w: UnsafePointer<UInt16>, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
-        let R = rows, C = cols
+    private func bf16Gemv(_ w: UnsafePointer<UInt16>, x: UnsafePointer<T>, y: UnsafeMutablePointer<T>) {
+        let R = rows, C = cols, kernel = T.fastKernels.gemvRowsBF16
         forRowBlocks(R, ways: bf16Parts(R * C, rows: R)) { r0, r1 in
-            hxa_gemv_rows_bf16(w, C, C, x, y, r0, r1)
+            kernel(w, C, C, x, y, r0, r1)
         }
     }
 }
 
-/// bf16 bits → Float for 16 lanes.
-@inline(__always) func widen16(_ p: UnsafePointer<UInt16>, _ i: Int) -> F16 {
-    let h = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<UInt16>.self)
-    return unsafeBitCast(SIMD16<UInt32>(truncatingIfNeeded: h) &<< 16, to: F16.self)
+extension FastMatrix.Storage where T == Float {
+    /// Float32 weights (the f32 spelling of `.values`).
+    static func f32(_ w: [Float]) -> Self { .values(w) }
 }
 
-/// dst[0..<n] = Float(bf16 src[0..<n]).
-func widenBF16(_ src: UnsafePointer<UInt16>, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
+/// bf16 bits → Float for 16 lanes.
+@inline(__always) func widen16(_ p: UnsafePointer<UInt16>, _ i: Int) -> SIMD16<Float> {
+    let h = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<UInt16>.self)
+    return unsafeBitCast(SIMD16<UInt32>(truncatingIfNeeded: h) &<< 16, to: SIMD16<Float>.self)
+}
+
+/// dst[0..<n] = T(bf16 src[0..<n]) (exact for Float and Double).
+func widenBF16<T: FastScalar>(_ src: UnsafePointer<UInt16>, _ dst: UnsafeMutablePointer<T>, _ n: Int) {
     var i = 0
-    while i + 16 <= n { store16(dst, i, widen16(src, i)); i += 16 }
-    while i < n { dst[i] = Float(bitPattern: UInt32(src[i]) << 16); i += 1 }
+    if T.self == Float.self {
+        let d = UnsafeMutableRawPointer(dst).assumingMemoryBound(to: Float.self)
+        while i + 16 <= n { store16(d, i, widen16(src, i)); i += 16 }
+    }
+    while i < n { dst[i] = T(Float(bitPattern: UInt32(src[i]) << 16)); i += 1 }
 }
 
 /// Round-to-nearest-even Float → bf16 bits; NaN stays a (quiet) NaN.
@@ -232,7 +248,7 @@ func widenBF16(_ src: UnsafePointer<UInt16>, _ dst: UnsafeMutablePointer<Float>,
 }
 
 /// y[0..<n] += b[0..<n].
-@inline(__always) func addInPlace(_ y: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) {
+@inline(__always) func addInPlace<T: FastScalar>(_ y: UnsafeMutablePointer<T>, _ b: UnsafePointer<T>, _ n: Int) {
     var i = 0
     while i + 16 <= n { store16(y, i, load16(y, i) + load16(b, i)); i += 16 }
     while i < n { y[i] = y[i] + b[i]; i += 1 }

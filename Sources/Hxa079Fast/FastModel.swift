@@ -1,8 +1,14 @@
-// FastModel: the optimized Float32 forward pass of an hxa079 model.
+// FastModel: the optimized forward pass of an hxa079 model, in Float32
+// (`FastModel` = `FastEngine<Float>`, `--engine fast --precision f32`) or in
+// Float64 (`FastModel64` = `FastEngine<Double>`, `--precision f64`): ONE
+// implementation generic over the element type (Scalar.swift), with
+// cblas_sgemm/sgemv or cblas_dgemm/dgemv and the float or double build of
+// each C kernel. (The element type is `Real` here: T is the number of
+// tokens of a call, as in SPEC.md.)
 //
 // Contract: computes the same function as Hxa079Reference `Reference.forward`
 // (SPEC.md (1)–(37)) — same equations, same order of stages, same checkpoint
-// names and shapes, same errors, same state layout (`ModelState<Float>`,
+// names and shapes, same errors, same state layout (`ModelState<Real>`,
 // WKV state S [H][N value][N key], KV cache [P][Hkv][N]) — with the sums
 // reassociated (OpenBLAS GEMM/GEMV with FMA inside, SIMD16 partial sums) and
 // the transcendental functions replaced by the polynomial versions of the C
@@ -41,37 +47,47 @@
 import CHxa079Kernels
 import Hxa079
 
-public final class FastModel {
-    let packed: PackedModel
-    private var workspace: Workspace?
-    private var rope = RoPETable(start: 0, count: 0, headDim: 2, theta: 10)
+/// The fast engine in Float32 (`--engine fast --precision f32`).
+public typealias FastModel = FastEngine<Float>
+/// The fast engine in Float64 (`--engine fast --precision f64`).
+public typealias FastModel64 = FastEngine<Double>
+
+public final class FastEngine<Real: FastScalar> {
+    let packed: PackedModel<Real>
+    private var workspace: Workspace<Real>?
+    private var rope = RoPETable<Real>(start: 0, count: 0, headDim: 2, theta: 10)
     /// Tests: NaN-fill all scratch before every pass so unwritten elements show.
     var poisonScratch = false
     /// Longest pass when no observer is attached (bounds the workspace).
-    static let maxRowsPerPass = 512
+    static var maxRowsPerPass: Int { 512 }
     /// Query rows per block of causal attention in a pass (T > 1).
-    static let attentionBlock = 128
+    static var attentionBlock: Int { 128 }
 
-    /// Packs `weights` for the kernels (Float32 matrices, shared with the caller's arrays).
-    public init(_ weights: ModelWeights<Float>) throws {
+    /// Packs `weights` for the kernels (matrices shared with the caller's arrays).
+    @_specialize(where Real == Float)
+    @_specialize(where Real == Double)
+    public init(_ weights: ModelWeights<Real>) throws {
         packed = try PackedModel(weights, source: MatrixSource())
     }
 
     /// Packs `weights`; with `bf16Matrices` the big matrices (projections,
     /// MLP, head, embedding) are rounded to bfloat16 (nearest even) and kept
-    /// that way: decode reads half the bytes; LoRA, norms and biases stay Float32.
-    public init(_ weights: ModelWeights<Float>, bf16Matrices: Bool) throws {
+    /// that way (Float; Double widens them back): decode reads half the bytes;
+    /// LoRA, norms and biases stay in Real.
+    @_specialize(where Real == Float)
+    @_specialize(where Real == Double)
+    public init(_ weights: ModelWeights<Real>, bf16Matrices: Bool) throws {
         var source = MatrixSource()
         source.roundToBF16 = bf16Matrices
         packed = try PackedModel(weights, source: source)
     }
 
     /// Tests: packs `weights` with head blocks of `headBlockRows` rows (nil = the default).
-    init(_ weights: ModelWeights<Float>, headBlockRows: Int?) throws {
+    init(_ weights: ModelWeights<Real>, headBlockRows: Int?) throws {
         packed = try PackedModel(weights, source: MatrixSource(), headBlockRows: headBlockRows)
     }
 
-    init(packed: PackedModel) { self.packed = packed }
+    init(packed: PackedModel<Real>) { self.packed = packed }
 
     /// True when the layers are read from the model files as they run (Loading.swift).
     public var isStreamed: Bool { packed.streamed != nil }
@@ -83,22 +99,24 @@ public final class FastModel {
     /// Bytes of weights one decode step reads (for bandwidth figures).
     public var decodeWeightBytes: Int { packed.decodeWeightBytes }
 
-    public func initialState() -> ModelState<Float> { ModelState(config: config, layerKinds: layerKinds) }
+    public func initialState() -> ModelState<Real> { ModelState(config: config, layerKinds: layerKinds) }
 
     /// Runs `tokens` through the model, continuing from `state`.
     ///
     /// - Parameters:
     ///   - chunkSize: 0 = recurrent WKV; L ≥ 1 = chunked WKV with chunks of L
     ///     (L > 128 runs as chunks of 128; T = 1 always runs the recurrence).
-    /// - Returns: logits [T][V].
+    /// - Returns: logits [Real][V].
     /// - Throws: `Hxa079Error.tokenOutOfRange`, `.invalidState`,
     ///   `.invalidArgument`, or what the observer throws (state unchanged).
-    public func forward(tokens: [Int], state: inout ModelState<Float>, chunkSize: Int = 0,
-                        observer: (any CheckpointObserver)? = nil) throws -> [Float] {
+    @_specialize(where Real == Float)
+    @_specialize(where Real == Double)
+    public func forward(tokens: [Int], state: inout ModelState<Real>, chunkSize: Int = 0,
+                        observer: (any CheckpointObserver)? = nil) throws -> [Real] {
         try validate(tokens: tokens, state: state, chunkSize: chunkSize)
-        let T = tokens.count, V = config.vocabSize
-        if T == 0 { return [] }
-        var logits = [Float](repeating: .nan, count: T * V)
+        let n = tokens.count, V = config.vocabSize
+        if n == 0 { return [] }
+        var logits = [Real](repeating: .nan, count: n * V)
         try logits.withUnsafeMutableBufferPointer { lp in
             guard let out = lp.baseAddress else { return }
             if let observer {
@@ -118,10 +136,12 @@ public final class FastModel {
     /// row instead of T (for the medium preset that is a fifth of the flops).
     ///
     /// - Throws: as `forward` (state unchanged on error).
-    public func prefill(tokens: [Int], state: inout ModelState<Float>, chunkSize: Int = 0) throws -> [Float] {
+    @_specialize(where Real == Float)
+    @_specialize(where Real == Double)
+    public func prefill(tokens: [Int], state: inout ModelState<Real>, chunkSize: Int = 0) throws -> [Real] {
         try validate(tokens: tokens, state: state, chunkSize: chunkSize)
         if tokens.isEmpty { return [] }
-        var logits = [Float](repeating: .nan, count: config.vocabSize)
+        var logits = [Real](repeating: .nan, count: config.vocabSize)
         try logits.withUnsafeMutableBufferPointer { lp in
             guard let out = lp.baseAddress else { return }
             try runInPasses(tokens, state: &state, chunkSize: chunkSize, logits: out, lastRowOnly: true)
@@ -130,7 +150,7 @@ public final class FastModel {
     }
 
     /// Everything that can be wrong with a call, checked before anything runs.
-    private func validate(tokens: [Int], state: ModelState<Float>, chunkSize: Int) throws {
+    private func validate(tokens: [Int], state: ModelState<Real>, chunkSize: Int) throws {
         let V = config.vocabSize
         for (i, token) in tokens.enumerated() where token < 0 || token >= V {
             throw Hxa079Error.tokenOutOfRange(token: token, index: i, vocabSize: V)
@@ -144,28 +164,28 @@ public final class FastModel {
     /// `maxRowsPerPass` tokens on the state moved out of `state` (updated in
     /// place, no copy: in memory nothing after validation can throw; streamed,
     /// reading a layer can, so a copy is updated and committed). Logits: all
-    /// rows into out [T][V], or (`lastRowOnly`) the last token's into out [V].
-    private func runInPasses(_ tokens: [Int], state: inout ModelState<Float>, chunkSize: Int,
-                             logits out: UnsafeMutablePointer<Float>, lastRowOnly: Bool) throws {
+    /// rows into out [Real][V], or (`lastRowOnly`) the last token's into out [V].
+    private func runInPasses(_ tokens: [Int], state: inout ModelState<Real>, chunkSize: Int,
+                             logits out: UnsafeMutablePointer<Real>, lastRowOnly: Bool) throws {
         if isStreamed {
             var s = state
             try passes(tokens, state: &s, chunkSize: chunkSize, logits: out, lastRowOnly: lastRowOnly)
             state = s
             return
         }
-        var s = ModelState<Float>(position: 0, layers: [])
+        var s = ModelState<Real>(position: 0, layers: [])
         swap(&s, &state)
         defer { swap(&s, &state) }
         try passes(tokens, state: &s, chunkSize: chunkSize, logits: out, lastRowOnly: lastRowOnly)
     }
 
-    private func passes(_ tokens: [Int], state s: inout ModelState<Float>, chunkSize: Int,
-                        logits out: UnsafeMutablePointer<Float>, lastRowOnly: Bool) throws {
-        let T = tokens.count, V = config.vocabSize
+    private func passes(_ tokens: [Int], state s: inout ModelState<Real>, chunkSize: Int,
+                        logits out: UnsafeMutablePointer<Real>, lastRowOnly: Bool) throws {
+        let total = tokens.count, V = config.vocabSize
         var start = 0
-        while start < T {
-            let n = min(FastModel.maxRowsPerPass, T - start)
-            let head: HeadRows = lastRowOnly ? (start + n == T ? .lastRow : .none) : .all
+        while start < total {
+            let n = min(Self.maxRowsPerPass, total - start)
+            let head: HeadRows = lastRowOnly ? (start + n == total ? .lastRow : .none) : .all
             try pass(tokens[start..<(start + n)], state: &s, chunkSize: chunkSize, observer: nil,
                      logits: lastRowOnly ? out : out + start * V, head: head)
             start += n
@@ -177,29 +197,29 @@ public final class FastModel {
     /// Which rows of a pass go through the head.
     enum HeadRows { case all, lastRow, none }
 
-    private func workspace(rows: Int) -> Workspace {
+    private func workspace(rows: Int) -> Workspace<Real> {
         if let w = workspace, w.rows >= rows { return w }
         let cfg = config
         var wide = 0
         if packed.matrices.contains(where: { $0.containsBF16 }) {   // not only the head: keepBF16 can mix
-            wide = max(DenseMatrix.scratchFloats(cols: cfg.hiddenSize), DenseMatrix.scratchFloats(cols: cfg.intermediateSize),
-                       DenseMatrix.scratchFloats(cols: cfg.attentionWidth))
+            wide = max(FastMatrix<Real>.scratchFloats(cols: cfg.hiddenSize), FastMatrix<Real>.scratchFloats(cols: cfg.intermediateSize),
+                       FastMatrix<Real>.scratchFloats(cols: cfg.attentionWidth))
         }
         workspace = nil
-        let w = Workspace(rows: rows, config: cfg, loraWidth: packed.maxDownWidth, wideFloats: wide)
+        let w = Workspace<Real>(rows: rows, config: cfg, loraWidth: packed.maxDownWidth, wideFloats: wide)
         workspace = w
         return w
     }
 
     /// One pass over T tokens; logits [T][V] written to `logits`.
-    private func pass(_ tokens: ArraySlice<Int>, state s: inout ModelState<Float>, chunkSize: Int,
-                      observer: (any CheckpointObserver)?, logits: UnsafeMutablePointer<Float>,
+    private func pass(_ tokens: ArraySlice<Int>, state s: inout ModelState<Real>, chunkSize: Int,
+                      observer: (any CheckpointObserver)?, logits: UnsafeMutablePointer<Real>,
                       head: HeadRows = .all) throws {
         let cfg = config
         let T = tokens.count, C = cfg.hiddenSize, V = cfg.vocabSize
         let ws = workspace(rows: T)
         if poisonScratch { ws.poison() }
-        let eps = Float(cfg.rmsNormEps)
+        let eps = Real(cfg.rmsNormEps)
         if layerKinds.contains(.rwkv) {
             rope.refill(start: s.position, count: T, headDim: cfg.headDim, theta: cfg.ropeTheta)
         }
@@ -269,7 +289,7 @@ public final class FastModel {
     /// (36) logits [rows][V] = x̂·W_headᵀ in blocks of `headBlockRows` rows of
     /// W_head: the packed group in memory, each block read from the files
     /// when streamed — the same products either way.
-    private func applyHead(_ x: UnsafePointer<Float>, rows T: Int, into logits: UnsafeMutablePointer<Float>, ws: Workspace) throws {
+    private func applyHead(_ x: UnsafePointer<Real>, rows T: Int, into logits: UnsafeMutablePointer<Real>, ws: Workspace<Real>) throws {
         let C = config.hiddenSize, V = config.vocabSize
         guard let streamed = packed.streamed else {
             packed.head.apply(x, ldx: C, count: T, into: logits, ldy: V, scratch: ws.wide)
@@ -278,7 +298,7 @@ public final class FastModel {
         var r0 = 0
         while r0 < V {
             let r1 = min(V, r0 + packed.headBlockRows)
-            let block = DenseMatrix(rows: r1 - r0, cols: C, storage: .f32(try streamed.headRows(r0..<r1)), bias: nil)
+            let block = FastMatrix<Real>(rows: r1 - r0, cols: C, storage: .values(try streamed.headRows(r0..<r1)), bias: nil)
             block.apply(x, ldx: C, count: T, into: logits + r0, ldy: V, scratch: ws.wide)
             r0 = r1
         }
@@ -286,13 +306,14 @@ public final class FastModel {
 
     // MARK: - RWKV mixer (SPEC.md (5)–(24))
 
-    private func rwkvMixer(_ m: RWKVLayerFast, layer: Int, rows T: Int, position: Int, state: inout WKVState<Float>,
-                           haveFirst: inout Bool, chunkSize: Int, ws: Workspace, observer: (any CheckpointObserver)?) throws {
+    private func rwkvMixer(_ m: RWKVLayerFast<Real>, layer: Int, rows T: Int, position: Int, state: inout WKVState<Real>,
+                           haveFirst: inout Bool, chunkSize: Int, ws: Workspace<Real>, observer: (any CheckpointObserver)?) throws {
         let cfg = config
         let C = cfg.hiddenSize, H = cfg.numHeads, N = cfg.headDim, Hkv = cfg.numKVHeads, G = cfg.groupSize
         let HN = H * N, KN = Hkv * N, D = m.downWidth
-        let eps = Float(cfg.rmsNormEps)
+        let eps = Real(cfg.rmsNormEps)
         let name = { (leaf: String) in CheckpointName.rwkv(layer, leaf) }
+        let kernels = Real.fastKernels
 
         // (5) r, k, v projections (one stacked product)
         projectStacked(m.rkv, rows: T, ws: ws, widths: (HN, KN), into: (ws.r, ws.k, ws.v))
@@ -338,8 +359,8 @@ public final class FastModel {
         parallelRows(T, perRow: 4 * D) { t0, t1 in
             for t in t0..<t1 {
                 let row = ws.lora + t * D
-                hxa_unary(HXA_TANH, row + m.decayUp.offset, row + m.decayUp.offset, m.decayUp.rank)
-                hxa_unary(HXA_SIGMOID, row + m.gateUp.offset, row + m.gateUp.offset, m.gateUp.rank)
+                kernels.unary(HXA_TANH, row + m.decayUp.offset, row + m.decayUp.offset, m.decayUp.rank)
+                kernels.unary(HXA_SIGMOID, row + m.gateUp.offset, row + m.gateUp.offset, m.gateUp.rank)
             }
         }
         loraUp(m.decayUp, rows: T, width: D, ws: ws, into: ws.w)
@@ -351,7 +372,7 @@ public final class FastModel {
             parallelRows(T, perRow: 8 * HN) { t0, t1 in
                 for t in t0..<t1 {
                     let wr = ws.w + t * HN, ar = ws.a + t * HN
-                    hxa_decay_iclr_row(w0, a0, wr, ar, HN)
+                    kernels.decayIclrRow(w0, a0, wr, ar, HN)
                 }
             }
         }}
@@ -367,7 +388,7 @@ public final class FastModel {
                     kh.update(from: kM + src, count: N)
                     (ws.vH + dst).update(from: vM + src, count: N)
                     let norm = max(sumOfSquares(kh, N).squareRoot(), 1e-12)
-                    hxa_wkv_inputs(kh, ws.w + dst, ws.a + dst, norm, ws.kk + dst, ws.kS + dst, ws.logDecay + dst,
+                    kernels.wkvInputs(kh, ws.w + dst, ws.a + dst, norm, ws.kk + dst, ws.kS + dst, ws.logDecay + dst,
                                    ws.decay + dst, ws.alpha + dst, ws.beta + dst, N)
                 }
             }
@@ -410,7 +431,7 @@ public final class FastModel {
         try report(observer, name("gate"), [T, H, N], ws.gate)
 
         // (21) y = o·N^−½, (22) + bonus, (24) out = (y ⊙ gate)·Woᵀ
-        let scale = splat(1 / Float(N).squareRoot())
+        let scale = splat(1 / Real(N).squareRoot())
         parallelRows(T, perRow: HN) { t0, t1 in
             var e = t0 * HN
             let end = t1 * HN
@@ -425,7 +446,7 @@ public final class FastModel {
     }
 
     /// y [T][out] = lora[:, offset..<offset+rank] · W2.
-    private func loraUp(_ up: LoRAUp, rows T: Int, width D: Int, ws: Workspace, into y: UnsafeMutablePointer<Float>) {
+    private func loraUp(_ up: LoRAUp<Real>, rows T: Int, width D: Int, ws: Workspace<Real>, into y: UnsafeMutablePointer<Real>) {
         up.weight.withUnsafeBufferPointer { wp in
             guard let w = wp.baseAddress else { return }
             if T == 1 {
@@ -438,14 +459,14 @@ public final class FastModel {
     }
 
     /// (9)/(10) out = raw + (first − raw) ⊙ σ(bias + z), rows of `width`.
-    private func residualMix(raw: UnsafePointer<Float>, first: UnsafePointer<Float>, z: UnsafePointer<Float>, bias: [Float],
-                             into out: UnsafeMutablePointer<Float>, rows T: Int, width W: Int) {
+    private func residualMix(raw: UnsafePointer<Real>, first: UnsafePointer<Real>, z: UnsafePointer<Real>, bias: [Real],
+                             into out: UnsafeMutablePointer<Real>, rows T: Int, width W: Int) {
         bias.withUnsafeBufferPointer { bp in
             guard let b = bp.baseAddress else { return }
             parallelRows(T, perRow: 8 * W) { t0, t1 in
                 for t in t0..<t1 {
                     let o = t * W
-                    hxa_residual_mix(raw + o, first + o, z + o, b, out + o, W)
+                    Real.fastKernels.residualMix(raw + o, first + o, z + o, b, out + o, W)
                 }
             }
         }
@@ -453,12 +474,12 @@ public final class FastModel {
 
     // MARK: - GQA mixer (SPEC.md (25)–(31))
 
-    private func gqaMixer(_ m: GQALayerFast, layer: Int, rows T: Int, cache: inout KVCache<Float>, ws: Workspace,
+    private func gqaMixer(_ m: GQALayerFast<Real>, layer: Int, rows T: Int, cache: inout KVCache<Real>, ws: Workspace<Real>,
                           observer: (any CheckpointObserver)?) throws {
         let cfg = config
         let C = cfg.hiddenSize, H = cfg.numHeads, N = cfg.headDim, Hkv = cfg.numKVHeads, G = cfg.groupSize
         let HN = H * N, KN = Hkv * N
-        let eps = Float(cfg.rmsNormEps)
+        let eps = Real(cfg.rmsNormEps)
         let name = { (leaf: String) in CheckpointName.gqa(layer, leaf) }
         let q = ws.r
         // (25) projections (one stacked product), (26) optional per-head norms; no RoPE
@@ -478,7 +499,7 @@ public final class FastModel {
 
         // (28)–(30) causal softmax attention, per head, rows t see positions ≤ P0 + t
         let scores = ws.scoreBuffer(count: T * P)
-        let scale = 1 / Float(N).squareRoot()
+        let scale = 1 / Real(N).squareRoot()
         cache.keys.withUnsafeBufferPointer { kp in cache.values.withUnsafeBufferPointer { vp in
             guard let keys = kp.baseAddress, let values = vp.baseAddress else { return }
             for h in 0..<H {
@@ -494,7 +515,7 @@ public final class FastModel {
                 // the full score matrix is formed)
                 var b0 = 0
                 while b0 < T {
-                    let b1 = min(b0 + FastModel.attentionBlock, T), Pb = P0 + b1
+                    let b1 = min(b0 + Self.attentionBlock, T), Pb = P0 + b1
                     Blas.gemmNT(m: b1 - b0, n: Pb, k: N, a: q + b0 * HN + h * N, lda: HN, b: keys + g * N, ldb: KN,
                                 c: scores + b0 * P, ldc: P)
                     parallelRows(b1 - b0, perRow: 4 * Pb) { t0, t1 in
@@ -516,8 +537,8 @@ public final class FastModel {
 
     /// X̂·[W1; W2; W3]ᵀ for the stacked matrix of (5) or (25) into ws.proj, then
     /// split per row into the three outputs [T][HN], [T][KN], [T][KN].
-    private func projectStacked(_ m: DenseMatrix, rows T: Int, ws: Workspace, widths: (Int, Int),
-                                into out: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>)) {
+    private func projectStacked(_ m: FastMatrix<Real>, rows T: Int, ws: Workspace<Real>, widths: (Int, Int),
+                                into out: (UnsafeMutablePointer<Real>, UnsafeMutablePointer<Real>, UnsafeMutablePointer<Real>)) {
         let (HN, KN) = widths
         let W = HN + 2 * KN, C = config.hiddenSize
         m.apply(ws.xn, ldx: C, count: T, into: ws.proj, ldy: W, scratch: ws.wide)
@@ -533,7 +554,7 @@ public final class FastModel {
 
     // MARK: - MLP (SPEC.md (32))
 
-    private func mlp(_ layer: LayerFast, rows T: Int, ws: Workspace) {
+    private func mlp(_ layer: LayerFast<Real>, rows T: Int, ws: Workspace<Real>) {
         swiGLU(gateUp: layer.gateUp, down: layer.down, x: ws.xn, rows: T, gu: ws.gu, out: ws.mlpOut, scratch: ws.wide)
     }
 
@@ -541,7 +562,7 @@ public final class FastModel {
 
     /// Reports `count(shape)` values at `p` if an observer wants `name` (nothing is converted otherwise).
     private func report(_ observer: (any CheckpointObserver)?, _ name: @autoclosure () -> String, _ shape: [Int],
-                        _ p: UnsafePointer<Float>) throws {
+                        _ p: UnsafePointer<Real>) throws {
         guard let observer else { return }
         let n = name()
         guard observer.wants(n) else { return }
@@ -554,7 +575,7 @@ public final class FastModel {
     }
 
     private func report(_ observer: (any CheckpointObserver)?, _ name: @autoclosure () -> String, _ shape: [Int],
-                        _ p: UnsafeMutablePointer<Float>) throws {
+                        _ p: UnsafeMutablePointer<Real>) throws {
         try report(observer, name(), shape, UnsafePointer(p))
     }
 }
@@ -565,34 +586,38 @@ public final class FastModel {
 /// [Wgate; Wup] [2I][C] as one product into gu [T][2I] (scratch; silu(g)·u
 /// overwrites each row's gate half, which W_down then reads with stride 2I);
 /// out [T][C].
-func swiGLU(gateUp: DenseMatrix, down: DenseMatrix, x: UnsafePointer<Float>, rows T: Int,
-            gu: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+func swiGLU<Real: FastScalar>(gateUp: FastMatrix<Real>, down: FastMatrix<Real>, x: UnsafePointer<Real>, rows T: Int,
+                              gu: UnsafeMutablePointer<Real>, out: UnsafeMutablePointer<Real>,
+                              scratch: UnsafeMutablePointer<Real>) {
+    let siluMul = Real.fastKernels.siluMul
     let C = gateUp.cols, I = gateUp.rows / 2
     gateUp.apply(x, ldx: C, count: T, into: gu, ldy: 2 * I, scratch: scratch)
     parallelRows(T, perRow: 4 * I) { t0, t1 in
         for t in t0..<t1 {
             let g = gu + t * 2 * I
-            hxa_silu_mul(g, g + I, g, I)
+            siluMul(g, g + I, g, I)
         }
     }
     down.apply(gu, ldx: 2 * I, count: T, into: out, ldy: C, scratch: scratch)
 }
 
 /// out = a + b over n values.
-@inline(__always) func addRows(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, _ n: Int) {
+@inline(__always) func addRows<Real: FastScalar>(_ a: UnsafePointer<Real>, _ b: UnsafePointer<Real>,
+                                                into out: UnsafeMutablePointer<Real>, _ n: Int) {
     var i = 0
     while i + 16 <= n { store16(out, i, load16(a, i) + load16(b, i)); i += 16 }
     while i < n { out[i] = a[i] + b[i]; i += 1 }
 }
 
-@inline(__always) func addRows(_ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>,
-                               into out: UnsafeMutablePointer<Float>, _ n: Int) {
+@inline(__always) func addRows<Real: FastScalar>(_ a: UnsafeMutablePointer<Real>, _ b: UnsafeMutablePointer<Real>,
+                               into out: UnsafeMutablePointer<Real>, _ n: Int) {
     addRows(UnsafePointer(a), UnsafePointer(b), into: out, n)
 }
 
 /// Σ a·b·c over n values (reassociated).
-@inline(__always) func dot3(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>, _ n: Int) -> Float {
-    var acc = F16()
+@inline(__always) func dot3<Real: FastScalar>(_ a: UnsafePointer<Real>, _ b: UnsafePointer<Real>, _ c: UnsafePointer<Real>,
+                                             _ n: Int) -> Real {
+    var acc = SIMD16<Real>()
     var i = 0
     while i + 16 <= n { acc = acc + load16(a, i) * load16(b, i) * load16(c, i); i += 16 }
     var s = hsum(acc)
@@ -602,6 +627,6 @@ func swiGLU(gateUp: DenseMatrix, down: DenseMatrix, x: UnsafePointer<Float>, row
 
 /// Scales row[0..<valid] by `scale`, replaces it by its softmax (max subtracted),
 /// and zeroes row[valid..<total] (future positions).
-func softmaxRow(_ row: UnsafeMutablePointer<Float>, valid: Int, total: Int, scale: Float) {
-    hxa_softmax_row(row, valid, total, scale)
+func softmaxRow<Real: FastScalar>(_ row: UnsafeMutablePointer<Real>, valid: Int, total: Int, scale: Real) {
+    Real.fastKernels.softmaxRow(row, valid, total, scale)
 }

@@ -1,11 +1,12 @@
-// Gemv: matrix–vector products for decode (T = 1), Float32 weights.
+// Gemv: matrix–vector products for decode (T = 1), Float32 or Float64 weights.
 //
 // Contract: y = W·x (`gemvRows`) and y = x·W (`gemvCols`, W stored
 // [rows][cols] and read row by row), the T = 1 twins of Hxa079Reference
 // `Linear.apply` and `LowRank.down`/`up`, with reassociated sums (SIMD
 // partial sums): row/column ranges of the C kernels `hxa_gemv_rows_f32`,
-// `hxa_gemv_cols_f32` (one row at a time, see gemv_body.h; at the level
-// NativeKernels.swift selects). Policy for Float32 projections (`useOpenBLASGemv`):
+// `hxa_gemv_cols_f32` (`_f64` for Double; one row at a time, see gemv_body.h; at the level
+// NativeKernels.swift selects). Policy for full-precision projections (`useOpenBLASGemv`,
+// thresholds in weights for both element types; measured in Float32):
 // - < 64 Ki weights (LoRA, small projections, attention over a short cache):
 //   ours on the calling thread — OpenBLAS threads every sgemv above ~10k
 //   elements and its wake-up/spin cost exceeds such a product here;
@@ -75,18 +76,19 @@ func forRowBlocks(_ R: Int, ways: Int, _ body: (Int, Int) -> Void) {
 }
 
 /// y [rows] = W [rows][cols] (ldw) · x [cols].
-func gemvRows(_ w: UnsafePointer<Float>, ldw: Int, rows R: Int, cols C: Int, x: UnsafePointer<Float>,
-              y: UnsafeMutablePointer<Float>) {
+func gemvRows<T: FastScalar>(_ w: UnsafePointer<T>, ldw: Int, rows R: Int, cols C: Int, x: UnsafePointer<T>,
+                             y: UnsafeMutablePointer<T>) {
+    let kernel = T.fastKernels.gemvRows
     forRowBlocks(R, ways: min(gemvParts(R * C), max(R / 4, 1))) { r0, r1 in
-        hxa_gemv_rows_f32(w, ldw, C, x, y, r0, r1)
+        kernel(w, ldw, C, x, y, r0, r1)
     }
 }
 
 /// y [cols] = x [rows] · W, W [rows][cols] (ldw): y = Σ_r x_r·W[r][:], big
 /// products split over the cores by column blocks (no scratch: a decode step
 /// allocates nothing; splitting by rows with partial sums measured the same).
-func gemvCols(_ w: UnsafePointer<Float>, ldw: Int, rows R: Int, cols C: Int, x: UnsafePointer<Float>,
-              y: UnsafeMutablePointer<Float>) {
+func gemvCols<T: FastScalar>(_ w: UnsafePointer<T>, ldw: Int, rows R: Int, cols C: Int, x: UnsafePointer<T>,
+                             y: UnsafeMutablePointer<T>) {
     let ways = min(gemvParts(R * C), max(C / 32, 1))
     parallelFor(ways) { part in
         let c0 = (C * part / ways) & ~15, c1 = part == ways - 1 ? C : (C * (part + 1) / ways) & ~15
@@ -96,9 +98,9 @@ func gemvCols(_ w: UnsafePointer<Float>, ldw: Int, rows R: Int, cols C: Int, x: 
 
 /// y[c] = Σ_r x_r·W[r][c] for columns c0..<c1, on this thread.
 @inline(__always)
-func gemvColsRange(_ w: UnsafePointer<Float>, ldw: Int, rows R: Int, x: UnsafePointer<Float>,
-                   y: UnsafeMutablePointer<Float>, c0: Int, c1: Int) {
-    hxa_gemv_cols_f32(w, ldw, R, x, y, c0, c1)
+func gemvColsRange<T: FastScalar>(_ w: UnsafePointer<T>, ldw: Int, rows R: Int, x: UnsafePointer<T>,
+                                  y: UnsafeMutablePointer<T>, c0: Int, c1: Int) {
+    T.fastKernels.gemvCols(w, ldw, R, x, y, c0, c1)
 }
 
 /// Whether big weight arrays are put on transparent huge pages
@@ -149,12 +151,12 @@ func adviseHugePagesBeforeFill<T>(_ a: inout [T]) {
 /// huge pages synchronously (see `adviseHugePages`).
 let hugePageCollapseLimit = 1 << 30
 
-extension DenseMatrix {
+extension FastMatrix {
     /// `adviseHugePages` on the weights (every part of a group); `collapse`
     /// false: the MADV_HUGEPAGE hint only (no synchronous copy).
     func adviseHugePages(collapse: Bool) {
         switch storage {
-        case .f32(let w):
+        case .values(let w):
             w.withUnsafeBytes { if let b = $0.baseAddress { Hxa079Fast.adviseHugePages(b, bytes: $0.count, collapse: collapse) } }
         case .bf16(let w):
             w.withUnsafeBytes { if let b = $0.baseAddress { Hxa079Fast.adviseHugePages(b, bytes: $0.count, collapse: collapse) } }

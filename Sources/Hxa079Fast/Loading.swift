@@ -1,30 +1,36 @@
-// Loading: FastModel from a model directory (config.json + safetensors).
+// Loading: FastEngine<Real> (FastModel: Float, FastModel64: Double) from a
+// model directory (config.json + safetensors).
 //
 // Contract: the same validation as `ModelDirectory.load` (every structural
 // problem throws `Hxa079Error.invalidModel`; non-finite values are not
 // scanned here). `init(streaming:)` streams the model (SPEC.md §2.8): each
-// layer is read from the files as Float32 and packed when a pass reaches it,
+// layer is read from the files as Real (Float32 or Float64) and packed when a pass reaches it,
 // then released; the embedding rows of the call's tokens and the head in
 // blocks of rows likewise — memory holds one layer, not the model. Results
 // equal those of the same model packed in memory bit for bit.
 // `init(directory:)` holds the whole model; with `keepBF16` and a BF16
 // checkpoint the big matrices (r/k/v/o, q/k/v/o, MLP, lm_head, embedding) as
-// their stored bf16 bits, widened on the fly (DenseMatrix.swift); everything
-// else as Float32.
+// their stored bf16 bits, widened on the fly (DenseMatrix.swift; Float only —
+// the Float64 engine widens them when packing); everything else as Real.
 
 import Hxa079
 import SafeTensors
 
-extension FastModel {
+extension FastEngine {
     /// The model in `directory` for the fast path, streamed (SPEC.md §2.8):
     /// each layer is read from the files when a pass reaches it, so the files
     /// must stay in place while the model is used (`forward` and `step` run this).
+    /// Memory: one layer in Real plus the activations.
+    @_specialize(where Real == Float)
+    @_specialize(where Real == Double)
     package convenience init(streaming directory: ModelDirectory) throws {
-        self.init(packed: try PackedModel(streaming: try StreamedWeights<Float>(directory: directory, checkFinite: false)))
+        self.init(packed: try PackedModel(streaming: try StreamedWeights<Real>(directory: directory, checkFinite: false)))
     }
 
     /// Loads the whole model in `directory` for the fast path (held in memory:
     /// the directory may go away afterwards), each layer read as `StreamedWeights` reads it.
+    @_specialize(where Real == Float)
+    @_specialize(where Real == Double)
     public convenience init(directory: ModelDirectory, keepBF16: Bool = false) throws {
         var source = MatrixSource()
         var big = Set<String>()
@@ -36,7 +42,7 @@ extension FastModel {
                     stored[TensorName.canonicalName(name, isGQALayer: { _ in false })] = (SafeTensorsFileRef(file), name)
                 }
             }
-            for name in directory.source.tensorNames where FastModel.isBigMatrix(name)
+            for name in directory.source.tensorNames where Self.isBigMatrix(name)
                 && directory.source.dtype(of: name)?.rawValue == "BF16" {
                 guard let entry = stored[name] else { continue }
                 source.bf16[name] = try entry.file.bf16Bits(entry.name)
@@ -44,7 +50,7 @@ extension FastModel {
             }
         }
         let tensors = SkippingSource(base: directory.source, skipped: big)
-        let (weights, _) = try ModelWeights<Float>.load(config: directory.config, source: tensors, checkFinite: false)
+        let (weights, _) = try ModelWeights<Real>.load(config: directory.config, source: tensors, checkFinite: false)
         self.init(packed: try PackedModel(weights, source: source))
     }
 

@@ -94,11 +94,3 @@ private final class RecursiveLock: @unchecked Sendable {
     func lock() { pthread_mutex_lock(mutex) }
     func unlock() { pthread_mutex_unlock(mutex) }
 }
-
-extension WKVArgs {
-    /// The same pointers as the C struct.
-    var c: hxa_wkv_args {
-        hxa_wkv_args(steps: steps, heads: heads, key_size: keySize, value_size: valueSize, r: r,
-                     log_decay: logDecay, decay: decay, k: k, v: v, alpha: alpha, beta: beta, out: out)
-    }
-}

@@ -1,11 +1,14 @@
 // Norms: RMSNorm (SPEC.md (2)) and rotate-half RoPE (SPEC.md (3)–(4)) on rows.
 //
 // Contract: twins of Hxa079Reference `rmsNorm` / `rmsNormRows` and
-// `applyRoPE`. RMSNorm: y_c = γ_c·(x_c·(1/sqrt(mean(x²) + ε))), ε inside the
+// `applyRoPE`, generic over the element type T (Float, Double).
+// RMSNorm: y_c = γ_c·(x_c·(1/sqrt(mean(x²) + ε))), ε inside the
 // root; the sum of squares is reassociated (SIMD16 partial sums). RoPE: the
-// cos/sin of angle(p, j) = p·θ^(−2j/N) are computed in Double and rounded to
-// Float once (a table kept across calls, `RoPETable`), which is more accurate
-// than the Float reference's Float angle.
+// cos/sin of angle(p, j) = p·inv_freq_j are computed in Double (a table kept
+// across calls, `RoPETable`): for Float with inv_freq = θ^(−2j/N) and rounded
+// to Float once, which is more accurate than the Float reference's Float
+// angle; for Double with SPEC (3a)'s inv_freq = 1/pow(θ, fl(2j/N)), the
+// reference's own evaluation, so the f64 table equals the reference's cos/sin.
 
 #if canImport(Glibc)
 import Glibc
@@ -15,8 +18,8 @@ import Darwin
 import Hxa079
 
 /// Σ x² over n values (reassociated).
-@inline(__always) func sumOfSquares(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
-    var a0 = F16(), a1 = F16()
+@inline(__always) func sumOfSquares<T: FastScalar>(_ x: UnsafePointer<T>, _ n: Int) -> T {
+    var a0 = SIMD16<T>(), a1 = SIMD16<T>()
     var i = 0
     while i + 32 <= n {
         let u = load16(x, i), v = load16(x, i + 16)
@@ -31,12 +34,12 @@ import Hxa079
 }
 
 /// Y [rows][n] = RMSNorm of every row of X [rows][n] with γ [n] (x and y may alias).
-func rmsNormRows(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, count n: Int,
-                 weight: UnsafePointer<Float>, eps: Float) {
+func rmsNormRows<T: FastScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, rows: Int, count n: Int,
+                                weight: UnsafePointer<T>, eps: T) {
     parallelRows(rows, perRow: n) { t0, t1 in
         for t in t0..<t1 {
             let xr = x + t * n, yr = y + t * n
-            let inv = 1 / (sumOfSquares(xr, n) / Float(n) + eps).squareRoot()
+            let inv = 1 / (sumOfSquares(xr, n) / T(n) + eps).squareRoot()
             let iv = splat(inv)
             var i = 0
             while i + 16 <= n { store16(yr, i, load16(weight, i) * (load16(xr, i) * iv)); i += 16 }
@@ -46,23 +49,24 @@ func rmsNormRows(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, ro
 }
 
 /// cos/sin of the RoPE angles for positions base..<base + rows: [rows][N/2]
-/// each, angle(p, j) = p·θ^(−2j/N) evaluated in Double, rounded to Float once.
+/// each, angle(p, j) = p·inv_freq_j evaluated in Double, rounded to T once
+/// (inv_freq as the contract above says).
 ///
 /// The table only grows: a call at positions start..<start + count that ends
 /// within `cachedPositions` extends the table from position 0 to its end (the
 /// rows already there are kept), so a session computes each position's
 /// cos/sin once; beyond that the table holds just the call's positions.
-struct RoPETable {
-    var cos: [Float] = []
-    var sin: [Float] = []
+struct RoPETable<T: FastScalar> {
+    var cos: [T] = []
+    var sin: [T] = []
     var half = 0
     /// First position of row 0.
     var base = 0
     var rows = 0
     var theta = 0.0
     private var inverseFrequencies: [Double] = []
-    /// Positions kept from 0 (8192 × 48 pairs = 3 MiB at head_dim 96).
-    static let cachedPositions = 8192
+    /// Positions kept from 0 (8192 × 48 pairs = 3 MiB at head_dim 96 in Float).
+    static var cachedPositions: Int { 8192 }
 
     init(start: Int, count: Int, headDim: Int, theta: Double) {
         refill(start: start, count: count, headDim: headDim, theta: theta)
@@ -72,7 +76,9 @@ struct RoPETable {
     mutating func refill(start: Int, count: Int, headDim: Int, theta: Double) {
         let h = headDim / 2
         if h != half || theta != self.theta || inverseFrequencies.count != h {
-            inverseFrequencies = (0..<h).map { j in pow(theta, -Double(2 * j) / Double(headDim)) }
+            inverseFrequencies = T.self == Double.self
+                ? (0..<h).map { j in 1 / pow(theta, Double(2 * j) / Double(headDim)) }   // SPEC (3a), as the reference
+                : (0..<h).map { j in pow(theta, -Double(2 * j) / Double(headDim)) }
             half = h
             self.theta = theta
             base = 0
@@ -84,15 +90,15 @@ struct RoPETable {
         let end = start + count
         if base == 0 && end <= RoPETable.cachedPositions {
             let old = rows
-            cos += [Float](repeating: 0, count: (end - old) * h)
-            sin += [Float](repeating: 0, count: (end - old) * h)
+            cos += [T](repeating: 0, count: (end - old) * h)
+            sin += [T](repeating: 0, count: (end - old) * h)
             rows = end
             fill(from: old, to: end)
         } else {
             base = start
             rows = count
-            cos = [Float](repeating: 0, count: count * h)
-            sin = [Float](repeating: 0, count: count * h)
+            cos = [T](repeating: 0, count: count * h)
+            sin = [T](repeating: 0, count: count * h)
             fill(from: 0, to: count)
         }
     }
@@ -107,8 +113,8 @@ struct RoPETable {
                     let p = Double(first + r)
                     for j in 0..<h {
                         let angle = p * inv[j]
-                        cb[r * h + j] = Float(Glibc.cos(angle))
-                        sb[r * h + j] = Float(Glibc.sin(angle))
+                        cb[r * h + j] = T(Glibc.cos(angle))
+                        sb[r * h + j] = T(Glibc.sin(angle))
                     }
                 }
             }
@@ -118,8 +124,8 @@ struct RoPETable {
 
 /// Rotates x [rows][heads][N] in place; row t is at position start + t, which
 /// the table must cover (`refill(start:count:…)` first).
-func applyRoPERows(_ x: UnsafeMutablePointer<Float>, rows: Int, heads: Int, headDim N: Int, start: Int,
-                   table: RoPETable) {
+func applyRoPERows<T: FastScalar>(_ x: UnsafeMutablePointer<T>, rows: Int, heads: Int, headDim N: Int, start: Int,
+                                  table: RoPETable<T>) {
     let half = N / 2
     precondition(start >= table.base && start + rows <= table.base + table.rows && half == table.half,
                  "RoPE table does not cover the positions")
@@ -153,14 +159,16 @@ func applyRoPERows(_ x: UnsafeMutablePointer<Float>, rows: Int, heads: Int, head
     }
 }
 
-/// Public array-level twins for the cross-check tests.
+/// Public array-level twins for the cross-check tests (Float or Double).
 public enum FastNorms {
     /// RMSNorm of every row of x [rows][count].
-    public static func rmsNorm(_ x: [Float], rows: Int, count: Int, weight: [Float], eps: Float) throws -> [Float] {
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public static func rmsNorm<T: FastScalar>(_ x: [T], rows: Int, count: Int, weight: [T], eps: T) throws -> [T] {
         guard x.count == rows * count, weight.count == count else {
             throw Hxa079Error.invalidArgument("rmsNorm: x has \(x.count) values, weight \(weight.count); expected \(rows * count) and \(count)")
         }
-        var y = [Float](repeating: .nan, count: x.count)
+        var y = [T](repeating: .nan, count: x.count)
         x.withUnsafeBufferPointer { xp in weight.withUnsafeBufferPointer { wp in y.withUnsafeMutableBufferPointer { yp in
             guard let xb = xp.baseAddress, let wb = wp.baseAddress, let yb = yp.baseAddress else { return }
             rmsNormRows(xb, yb, rows: rows, count: count, weight: wb, eps: eps)
@@ -169,12 +177,14 @@ public enum FastNorms {
     }
 
     /// RoPE of x [rows][heads][N] where row t is at absolute position start + t.
-    public static func rope(_ x: [Float], rows: Int, heads: Int, headDim: Int, start: Int, theta: Double) throws -> [Float] {
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public static func rope<T: FastScalar>(_ x: [T], rows: Int, heads: Int, headDim: Int, start: Int, theta: Double) throws -> [T] {
         guard x.count == rows * heads * headDim, headDim % 2 == 0 else {
             throw Hxa079Error.invalidArgument("rope: x has \(x.count) values, expected \(rows * heads * headDim) with an even head_dim")
         }
         var y = x
-        let table = RoPETable(start: start, count: rows, headDim: headDim, theta: theta)
+        let table = RoPETable<T>(start: start, count: rows, headDim: headDim, theta: theta)
         y.withUnsafeMutableBufferPointer { yp in
             guard let yb = yp.baseAddress else { return }
             applyRoPERows(yb, rows: rows, heads: heads, headDim: headDim, start: start, table: table)

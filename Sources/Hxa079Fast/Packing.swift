@@ -1,11 +1,13 @@
-// Packing: ModelWeights<Float> → the layouts the fast kernels read.
+// Packing: ModelWeights<T> (T = Float or Double) → the layouts the fast kernels read.
 //
 // Contract: no arithmetic on the weights except the optional rounding of the
-// big matrices to bfloat16 (round to nearest even). Every array length is
+// big matrices to bfloat16 (round to nearest even). bf16 matrices stay bf16
+// bits for Float; for Double they are widened to Double here (exact; bf16
+// kept in place for the f64 path is a later step). Every array length is
 // checked against the config here, so the pointer kernels never read out of
 // bounds: a malformed ModelWeights throws `Hxa079Error.invalidModel`.
 // The output projections, MLP down, head and embedding keep the caller's
-// [Float] storage (copy-on-write: no copy). Matrices that read the same input
+// [T] storage (copy-on-write: no copy). Matrices that read the same input
 // are stacked row-wise into one (a copy): r/k/v → [H·N + 2·Hkv·N][C], q/k/v
 // likewise, MLP gate/up → [2I][C] (`DenseMatrix.stacking`); the five LoRA
 // down-projections of an RWKV layer are fused column-wise into one
@@ -17,30 +19,30 @@
 import Hxa079
 
 /// One LoRA up-projection u·W2 reading columns [offset, offset + rank) of the fused down output.
-struct LoRAUp {
+struct LoRAUp<T: FastScalar> {
     let rank: Int
     let outFeatures: Int
     let offset: Int
     /// W2 [rank][outFeatures].
-    let weight: [Float]
+    let weight: [T]
 }
 
-final class RWKVLayerFast {
+final class RWKVLayerFast<T: FastScalar> {
     /// [receptance; key; value] stacked: [H·N + 2·Hkv·N][C].
-    let rkv: DenseMatrix
-    let output: DenseMatrix
+    let rkv: FastMatrix<T>
+    let output: FastMatrix<T>
     /// [w1 | a1 | v1 | k1 | g1] fused: [C][downWidth].
-    let down: [Float]
+    let down: [T]
     let downWidth: Int
-    let decayUp: LoRAUp, iclrUp: LoRAUp, gateUp: LoRAUp
-    let valueUp: LoRAUp?, keyUp: LoRAUp?
-    let w0: [Float], a0: [Float], v0: [Float]?, k0: [Float]?
-    let rK: [Float]
-    let rNorm: [Float]?, kNorm: [Float]?
+    let decayUp: LoRAUp<T>, iclrUp: LoRAUp<T>, gateUp: LoRAUp<T>
+    let valueUp: LoRAUp<T>?, keyUp: LoRAUp<T>?
+    let w0: [T], a0: [T], v0: [T]?, k0: [T]?
+    let rK: [T]
+    let rNorm: [T]?, kNorm: [T]?
 
-    init(rkv: DenseMatrix, output: DenseMatrix, down: [Float], downWidth: Int,
-         decayUp: LoRAUp, iclrUp: LoRAUp, gateUp: LoRAUp, valueUp: LoRAUp?, keyUp: LoRAUp?,
-         w0: [Float], a0: [Float], v0: [Float]?, k0: [Float]?, rK: [Float], rNorm: [Float]?, kNorm: [Float]?) {
+    init(rkv: FastMatrix<T>, output: FastMatrix<T>, down: [T], downWidth: Int,
+         decayUp: LoRAUp<T>, iclrUp: LoRAUp<T>, gateUp: LoRAUp<T>, valueUp: LoRAUp<T>?, keyUp: LoRAUp<T>?,
+         w0: [T], a0: [T], v0: [T]?, k0: [T]?, rK: [T], rNorm: [T]?, kNorm: [T]?) {
         self.rkv = rkv; self.output = output
         self.down = down; self.downWidth = downWidth
         self.decayUp = decayUp; self.iclrUp = iclrUp; self.gateUp = gateUp; self.valueUp = valueUp; self.keyUp = keyUp
@@ -48,29 +50,29 @@ final class RWKVLayerFast {
     }
 }
 
-final class GQALayerFast {
+final class GQALayerFast<T: FastScalar> {
     /// [q_proj; k_proj; v_proj] stacked: [H·N + 2·Hkv·N][C].
-    let qkv: DenseMatrix
-    let output: DenseMatrix
-    let qNorm: [Float]?, kNorm: [Float]?
+    let qkv: FastMatrix<T>
+    let output: FastMatrix<T>
+    let qNorm: [T]?, kNorm: [T]?
 
-    init(qkv: DenseMatrix, output: DenseMatrix, qNorm: [Float]?, kNorm: [Float]?) {
+    init(qkv: FastMatrix<T>, output: FastMatrix<T>, qNorm: [T]?, kNorm: [T]?) {
         self.qkv = qkv; self.output = output; self.qNorm = qNorm; self.kNorm = kNorm
     }
 }
 
-enum MixerFast {
-    case rwkv(RWKVLayerFast)
-    case gqa(GQALayerFast)
+enum MixerFast<T: FastScalar> {
+    case rwkv(RWKVLayerFast<T>)
+    case gqa(GQALayerFast<T>)
 }
 
-struct LayerFast {
-    let inputNorm: [Float]
-    let postAttentionNorm: [Float]
-    let mixer: MixerFast
+struct LayerFast<T: FastScalar> {
+    let inputNorm: [T]
+    let postAttentionNorm: [T]
+    let mixer: MixerFast<T>
     /// [gate_proj; up_proj] stacked: [2I][C].
-    let gateUp: DenseMatrix
-    let down: DenseMatrix
+    let gateUp: FastMatrix<T>
+    let down: FastMatrix<T>
 }
 
 /// Where the big matrices come from.
@@ -83,7 +85,7 @@ struct MatrixSource {
 
 /// Packs parameters into the kernels' layouts, collecting every length
 /// problem (the pointer kernels must never see a short array).
-struct Packer {
+struct Packer<T: FastScalar> {
     let cfg: ModelConfig
     let source: MatrixSource
     var problems: [String] = []
@@ -93,46 +95,51 @@ struct Packer {
         self.source = source
     }
 
-    mutating func check(_ a: [Float]?, _ n: Int, _ what: @autoclosure () -> String) {
+    mutating func check(_ a: [T]?, _ n: Int, _ what: @autoclosure () -> String) {
         if let a, a.count != n { problems.append("\(what()) has \(a.count) values, expected \(n)") }
     }
 
-    mutating func matrix(_ name: String, _ l: Linear<Float>, rows: Int, cols: Int) -> DenseMatrix {
+    /// bf16 bits as a matrix's storage: kept as bits for Float, widened to T (exact) otherwise.
+    static func bf16Storage(_ bits: [UInt16]) -> FastMatrix<T>.Storage {
+        T.self == Float.self ? .bf16(bits) : .values(bits.map { T(Float(bitPattern: UInt32($0) << 16)) })
+    }
+
+    mutating func matrix(_ name: String, _ l: Linear<T>, rows: Int, cols: Int) -> FastMatrix<T> {
         if l.outFeatures != rows || l.inFeatures != cols {
             problems.append("\(name) is [\(l.outFeatures), \(l.inFeatures)], expected [\(rows), \(cols)]")
         }
         check(l.bias, rows, "\(name).bias")
-        let storage: DenseMatrix.Storage
+        let storage: FastMatrix<T>.Storage
         if let bits = source.bf16[name + ".weight"] {
             if bits.count != rows * cols { problems.append("\(name).weight has \(bits.count) values, expected \(rows * cols)") }
-            storage = .bf16(bits)
+            storage = Self.bf16Storage(bits)
         } else {
             check(l.weight, rows * cols, "\(name).weight")
-            storage = source.roundToBF16 ? .bf16(l.weight.map(roundToBF16)) : .f32(l.weight)
+            storage = source.roundToBF16 ? Self.bf16Storage(l.weight.map { roundToBF16(Float($0)) }) : .values(l.weight)
         }
-        return DenseMatrix(rows: rows, cols: cols, storage: storage, bias: l.bias)
+        return FastMatrix(rows: rows, cols: cols, storage: storage, bias: l.bias)
     }
 
     // stacking copies, so only when every part passed its checks (the
     // pointer kernels must never see a short array); otherwise a placeholder
-    func stack(_ parts: [DenseMatrix]) -> DenseMatrix {
-        problems.isEmpty ? DenseMatrix.stacking(parts) : parts[0]
+    func stack(_ parts: [FastMatrix<T>]) -> FastMatrix<T> {
+        problems.isEmpty ? FastMatrix.stacking(parts) : parts[0]
     }
 
     /// Layer `i` packed, with the width of its fused LoRA down-projection.
-    mutating func layer(_ i: Int, _ layer: LayerWeights<Float>) -> (LayerFast, downWidth: Int) {
+    mutating func layer(_ i: Int, _ layer: LayerWeights<T>) -> (LayerFast<T>, downWidth: Int) {
         let C = cfg.hiddenSize, H = cfg.numHeads, N = cfg.headDim, Hkv = cfg.numKVHeads
         let I = cfg.intermediateSize
         let HN = H * N, KN = Hkv * N
         let a = { (leaf: String) in String(TensorName.attn(i, leaf)) }
         check(layer.inputNorm, C, "layer \(i) input norm")
         check(layer.postAttentionNorm, C, "layer \(i) post-attention norm")
-        let mixer: MixerFast
+        let mixer: MixerFast<T>
         var width = 0
         switch layer.mixer {
         case .rwkv(let w):
             // fused LoRA downs [C][Σ D]: w1 | a1 | v1 | k1 | g1
-            var parts: [(LowRank<Float>, Int)] = [(w.decayLoRA, HN), (w.iclrLoRA, HN)]
+            var parts: [(LowRank<T>, Int)] = [(w.decayLoRA, HN), (w.iclrLoRA, HN)]
             if let g = w.valueGate { parts.append((g.lora, KN)) }
             if let g = w.keyGate { parts.append((g.lora, KN)) }
             parts.append((w.gateLoRA, HN))
@@ -144,7 +151,7 @@ struct Packer {
                 offsets.append(width)
                 width += max(l.rank, 0)
             }
-            var down = [Float](repeating: 0, count: C * width)
+            var down = [T](repeating: 0, count: C * width)
             if problems.isEmpty {
                 for (p, (l, _)) in parts.enumerated() {
                     for c in 0..<C {
@@ -152,10 +159,10 @@ struct Packer {
                     }
                 }
             }
-            func up(_ p: Int) -> LoRAUp { LoRAUp(rank: parts[p].0.rank, outFeatures: parts[p].1, offset: offsets[p], weight: parts[p].0.up) }
+            func up(_ p: Int) -> LoRAUp<T> { LoRAUp(rank: parts[p].0.rank, outFeatures: parts[p].1, offset: offsets[p], weight: parts[p].0.up) }
             var next = 2
-            let valueUp = w.valueGate.map { _ -> LoRAUp in defer { next += 1 }; return up(next) }
-            let keyUp = w.keyGate.map { _ -> LoRAUp in defer { next += 1 }; return up(next) }
+            let valueUp = w.valueGate.map { _ -> LoRAUp<T> in defer { next += 1 }; return up(next) }
+            let keyUp = w.keyGate.map { _ -> LoRAUp<T> in defer { next += 1 }; return up(next) }
             check(w.w0, HN, "layer \(i) w0"); check(w.a0, HN, "layer \(i) a0")
             check(w.valueGate?.bias, KN, "layer \(i) v0"); check(w.keyGate?.bias, KN, "layer \(i) k0")
             check(w.rK, HN, "layer \(i) r_k"); check(w.rNorm, N, "layer \(i) r_norm"); check(w.kNorm, N, "layer \(i) k_norm")
@@ -187,27 +194,27 @@ struct Packer {
     }
 }
 
-struct PackedModel {
+struct PackedModel<T: FastScalar> {
     var config: ModelConfig
     var layerKinds: [LayerKind]
     /// E [V][C] (in memory only).
-    var embedding: DenseMatrix
+    var embedding: FastMatrix<T>
     /// W_head in blocks of `headBlockRows` rows (a `.group` when V is larger; in memory only).
-    var head: DenseMatrix
+    var head: FastMatrix<T>
     /// The packed layers (in memory only; empty when streamed).
-    var layers: [LayerFast]
-    var finalNorm: [Float]
+    var layers: [LayerFast<T>]
+    var finalNorm: [T]
     var maxDownWidth: Int
     /// Rows of W_head per block, the same in memory and streamed (so both run the same products).
     var headBlockRows: Int
     /// Where the layers, embedding rows and head blocks come from when streamed (nil: all in memory).
-    var streamed: StreamedWeights<Float>?
+    var streamed: StreamedWeights<T>?
 
-    init(_ m: ModelWeights<Float>, source: MatrixSource, headBlockRows: Int? = nil) throws {
+    init(_ m: ModelWeights<T>, source: MatrixSource, headBlockRows: Int? = nil) throws {
         let cfg = m.config
         try cfg.validate()
         let C = cfg.hiddenSize, V = cfg.vocabSize
-        var packer = Packer(config: cfg, source: source)
+        var packer = Packer<T>(config: cfg, source: source)
         if m.layers.count != cfg.numLayers {
             packer.problems.append("model has \(m.layers.count) layers, config says \(cfg.numLayers)")
         }
@@ -216,7 +223,7 @@ struct PackedModel {
         let head = m.lmHead.map { packer.matrix("lm_head", $0, rows: V, cols: C) } ?? embedding
         packer.check(m.finalNorm, C, "final norm")
 
-        var layers: [LayerFast] = []
+        var layers: [LayerFast<T>] = []
         var maxDown = 0
         for (i, layer) in m.layers.enumerated() {
             let (packed, width) = packer.layer(i, layer)
@@ -227,7 +234,7 @@ struct PackedModel {
         self.config = cfg
         self.layerKinds = m.layerKinds
         self.embedding = embedding
-        self.headBlockRows = max(1, headBlockRows ?? defaultHeadBlockRows(config: cfg, scalarBytes: 4))
+        self.headBlockRows = max(1, headBlockRows ?? defaultHeadBlockRows(config: cfg, scalarBytes: MemoryLayout<T>.size))
         self.head = head.rowBlocks(self.headBlockRows)
         self.layers = layers
         self.finalNorm = m.finalNorm
@@ -241,12 +248,12 @@ struct PackedModel {
 
     /// A model whose layers, embedding rows and head blocks are read from
     /// `weights` when a pass needs them (Loading.swift); nothing is packed yet.
-    init(streaming weights: StreamedWeights<Float>) throws {
+    init(streaming weights: StreamedWeights<T>) throws {
         let cfg = weights.config
         try cfg.validate()
         config = cfg
         layerKinds = weights.layerKinds
-        let empty = DenseMatrix(rows: 0, cols: cfg.hiddenSize, storage: .f32([]), bias: nil)
+        let empty = FastMatrix<T>(rows: 0, cols: cfg.hiddenSize, storage: .values([]), bias: nil)
         embedding = empty
         head = empty
         layers = []
@@ -264,9 +271,9 @@ struct PackedModel {
 
     /// Layer `i`: the packed one, or (streamed) read and packed now — the
     /// caller drops it after the layer ran.
-    func layer(_ i: Int) throws -> LayerFast {
+    func layer(_ i: Int) throws -> LayerFast<T> {
         guard let streamed else { return layers[i] }
-        var packer = Packer(config: config, source: MatrixSource())
+        var packer = Packer<T>(config: config, source: MatrixSource())
         let (packed, _) = packer.layer(i, try streamed.layer(i))
         if !packer.problems.isEmpty { throw Hxa079Error.invalidModel(packer.problems) }
         return packed
@@ -275,7 +282,7 @@ struct PackedModel {
     /// Every matrix the forward pass applies except the embedding (for the
     /// workspace: any bf16 one needs the widening scratch in prefill; for huge
     /// pages: what a decode step streams).
-    var matrices: [DenseMatrix] {
+    var matrices: [FastMatrix<T>] {
         var all = [head]
         for l in layers {
             all += [l.gateUp, l.down]
@@ -289,11 +296,12 @@ struct PackedModel {
 
     /// Bytes of weights read by one decode step (matrices + LoRA + vectors; the embedding row is negligible).
     var decodeWeightBytes: Int {
-        if let streamed {   // every tensor as Float32 but the embedding (tied: the head)
+        let size = MemoryLayout<T>.size
+        if let streamed {   // every tensor as T but the embedding (tied: the head)
             let source = streamed.source
             let tied = streamed.headName == TensorName.embedding
             return source.tensorNames.reduce(0) { sum, name in
-                sum + (name == TensorName.embedding && !tied ? 0 : 4 * (source.elementCount(of: name) ?? 0))
+                sum + (name == TensorName.embedding && !tied ? 0 : size * (source.elementCount(of: name) ?? 0))
             }
         }
         var total = head.weightBytes
@@ -302,7 +310,7 @@ struct PackedModel {
             switch l.mixer {
             case .rwkv(let r):
                 total += r.rkv.weightBytes + r.output.weightBytes
-                total += 4 * (r.down.count + r.decayUp.weight.count + r.iclrUp.weight.count + r.gateUp.weight.count
+                total += size * (r.down.count + r.decayUp.weight.count + r.iclrUp.weight.count + r.gateUp.weight.count
                               + (r.valueUp?.weight.count ?? 0) + (r.keyUp?.weight.count ?? 0))
             case .gqa(let g):
                 total += g.qkv.weightBytes + g.output.weightBytes

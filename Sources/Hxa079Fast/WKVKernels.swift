@@ -1,6 +1,7 @@
 // WKVKernels: the WKV recurrence (SPEC.md (17)–(20)) and its chunked form
 // (SPEC.md (40)–(48)) on the fast path: the driver around the C kernels
-// (CHxa079Kernels: wkv_body.h, wkv_chunked_body.h).
+// (CHxa079Kernels: wkv_body.h, wkv_chunked_body.h), generic over the element
+// type (Float: the float kernels, Double: their `_f64` builds).
 //
 // Contract: the same function as Hxa079Reference `WKV.recurrent` /
 // `WKV.chunked` — same inputs r, g (log decay), k̃, v, α, β laid out
@@ -39,28 +40,28 @@ import Hxa079
 
 /// Pointers to the per-step inputs of one WKV call; element (t, h, j) of a
 /// key-sized array is at (t·H + h)·K + j, of a value-sized array (t·H + h)·V + i.
-struct WKVArgs {
+struct WKVArgs<T> {
     var steps: Int
     var heads: Int
     var keySize: Int
     var valueSize: Int
     /// r [T][H][K].
-    var r: UnsafePointer<Float>
+    var r: UnsafePointer<T>
     /// g [T][H][K]: log decay (≤ 0).
-    var logDecay: UnsafePointer<Float>
+    var logDecay: UnsafePointer<T>
     /// d = exp(g) [T][H][K], precomputed by the caller; nil: the kernels
     /// evaluate exp(g) as they go.
-    var decay: UnsafePointer<Float>?
+    var decay: UnsafePointer<T>?
     /// k̃ [T][H][K].
-    var k: UnsafePointer<Float>
+    var k: UnsafePointer<T>
     /// v [T][H][V].
-    var v: UnsafePointer<Float>
+    var v: UnsafePointer<T>
     /// α [T][H][K].
-    var alpha: UnsafePointer<Float>
+    var alpha: UnsafePointer<T>
     /// β [T][H][K].
-    var beta: UnsafePointer<Float>
+    var beta: UnsafePointer<T>
     /// o [T][H][V], written.
-    var out: UnsafeMutablePointer<Float>
+    var out: UnsafeMutablePointer<T>
 }
 
 /// Largest chunk the kernel runs; a larger L is run as chunks of this size
@@ -73,7 +74,7 @@ let wkvParallelThreshold = 1 << 18
 // MARK: - Layout
 
 /// Transposes every head's N×M block: dst[h][c][r] = src[h][r][c] for src [H][rows][cols].
-func transposeState(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, heads: Int, rows: Int, cols: Int) {
+func transposeState<T>(_ src: UnsafePointer<T>, _ dst: UnsafeMutablePointer<T>, heads: Int, rows: Int, cols: Int) {
     let block = 16
     for h in 0..<heads {
         let s = src + h * rows * cols, d = dst + h * rows * cols
@@ -96,34 +97,34 @@ func transposeState(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Flo
 // MARK: - Driver
 
 /// Reusable buffers of the WKV driver (one per model / per public call).
-final class WKVWorkspace {
-    private(set) var transposed: UnsafeMutablePointer<Float>? = nil
+final class WKVWorkspace<T: FastScalar> {
+    private(set) var transposed: UnsafeMutablePointer<T>? = nil
     private var transposedCount = 0
 
-    /// Scratch of the chunked kernel, one buffer per worker (pointer, floats).
-    private var chunkScratch: [(UnsafeMutablePointer<Float>, Int)] = []
+    /// Scratch of the chunked kernel, one buffer per worker (pointer, elements).
+    private var chunkScratch: [(UnsafeMutablePointer<T>, Int)] = []
 
     deinit {
         transposed?.deallocate()
         for (p, _) in chunkScratch { p.deallocate() }
     }
 
-    /// At least `floats` floats of scratch private to `worker`, for `hxa_wkv_chunked_t`.
-    func chunkScratch(worker: Int, floats: Int) -> UnsafeMutablePointer<Float> {
+    /// At least `floats` elements of scratch private to `worker`, for `hxa_wkv_chunked_t`.
+    func chunkScratch(worker: Int, floats: Int) -> UnsafeMutablePointer<T> {
         while chunkScratch.count <= worker {
-            chunkScratch.append((UnsafeMutablePointer<Float>.allocate(capacity: max(floats, 1)), max(floats, 1)))
+            chunkScratch.append((UnsafeMutablePointer<T>.allocate(capacity: max(floats, 1)), max(floats, 1)))
         }
         if chunkScratch[worker].1 < floats {
             chunkScratch[worker].0.deallocate()
-            chunkScratch[worker] = (UnsafeMutablePointer<Float>.allocate(capacity: floats), floats)
+            chunkScratch[worker] = (UnsafeMutablePointer<T>.allocate(capacity: floats), floats)
         }
         return chunkScratch[worker].0
     }
 
-    func transposedState(count: Int) -> UnsafeMutablePointer<Float> {
+    func transposedState(count: Int) -> UnsafeMutablePointer<T> {
         if let t = transposed, transposedCount >= count { return t }
         transposed?.deallocate()
-        let t = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+        let t = UnsafeMutablePointer<T>.allocate(capacity: max(count, 1))
         transposed = t
         transposedCount = count
         return t
@@ -134,18 +135,18 @@ final class WKVWorkspace {
 /// chunkSize 0 (or T = 1): the recurrence; L ≥ 1: the chunked form.
 /// T = 1 runs on the canonical layout; otherwise the state is transposed in
 /// and out around the transposed-layout kernels.
-func runWKV(_ a: WKVArgs, state: UnsafeMutablePointer<Float>, chunkSize: Int, workspace ws: WKVWorkspace) {
-    let H = a.heads, K = a.keySize, V = a.valueSize, T = a.steps
-    guard T > 0, H > 0 else { return }
-    let work = T * H * K * V
+func runWKV<T: FastScalar>(_ a: WKVArgs<T>, state: UnsafeMutablePointer<T>, chunkSize: Int, workspace ws: WKVWorkspace<T>) {
+    let H = a.heads, K = a.keySize, V = a.valueSize, steps = a.steps
+    guard steps > 0, H > 0 else { return }
+    let work = steps * H * K * V
     // more parts than cores (dynamic hand-out), so a busy core does not hold up the call
     let ways = work >= wkvParallelThreshold && workerCount > 1 ? min(H, 4 * workerCount) : 1
     @inline(__always) func range(_ w: Int) -> (Int, Int) { (H * w / ways, H * (w + 1) / ways) }
-    var ca = a.c
-    if T == 1 {
+    let kernels = T.fastKernels
+    if steps == 1 {
         parallelFor(ways) { w in
             let (h0, h1) = range(w)
-            hxa_wkv_step_canonical(&ca, state, h0, h1)
+            kernels.wkvStepCanonical(a, state, h0, h1)
         }
         return
     }
@@ -154,17 +155,17 @@ func runWKV(_ a: WKVArgs, state: UnsafeMutablePointer<Float>, chunkSize: Int, wo
     if chunkSize <= 0 {
         parallelFor(ways) { w in
             let (h0, h1) = range(w)
-            hxa_wkv_recurrent_t(&ca, st, h0, h1)
+            kernels.wkvRecurrentT(a, st, h0, h1)
         }
     } else {
-        let L = min(chunkSize, maxKernelChunk, T)
+        let L = min(chunkSize, maxKernelChunk, steps)
         // one contiguous run of heads per core: the kernel gathers each step's inputs for
         // a group of heads at once, so larger runs read memory in longer stretches
         let parts = ways > 1 ? min(H, workerCount) : 1
-        let floats = Int(hxa_wkv_chunked_scratch_floats(L, K, V))
+        let floats = kernels.wkvChunkedScratch(L, K, V)
         let scratch = (0..<parts).map { ws.chunkScratch(worker: $0, floats: floats) }
         parallelFor(parts) { w in
-            hxa_wkv_chunked_t(&ca, L, st, H * w / parts, H * (w + 1) / parts, scratch[w])
+            kernels.wkvChunkedT(a, L, st, H * w / parts, H * (w + 1) / parts, scratch[w])
         }
     }
     transposeState(st, state, heads: H, rows: K, cols: V)
@@ -174,25 +175,28 @@ func runWKV(_ a: WKVArgs, state: UnsafeMutablePointer<Float>, chunkSize: Int, wo
 /// on its own buffers).
 public enum FastWKV {
     /// Runs the WKV of `steps` steps (SPEC.md (17)–(20)); the twin of
-    /// `WKV.recurrent` (chunkSize 0) and `WKV.chunked` (chunkSize L ≥ 1).
+    /// `WKV.recurrent` (chunkSize 0) and `WKV.chunked` (chunkSize L ≥ 1),
+    /// in Float or Double.
     ///
     /// - Parameters: r, logDecay (g = −exp(w) ≤ 0), k (k̃), alpha, beta [T][H][K]; v [T][H][V].
     ///   state: S [H][V][K], updated in place.
     /// - Returns: o [T][H][V], unscaled.
     /// - Throws: `Hxa079Error.invalidArgument` when an array has the wrong length.
-    public static func run(steps T: Int, heads H: Int, keySize K: Int, valueSize V: Int,
-                           r: [Float], logDecay: [Float], k: [Float], v: [Float], alpha: [Float], beta: [Float],
-                           state: inout [Float], chunkSize: Int = 0) throws -> [Float] {
-        guard T >= 0, H >= 0, K >= 0, V >= 0 else { throw Hxa079Error.invalidArgument("WKV: negative size") }
-        let kn = T * H * K, vn = T * H * V
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public static func run<T: FastScalar>(steps: Int, heads H: Int, keySize K: Int, valueSize V: Int,
+                                          r: [T], logDecay: [T], k: [T], v: [T], alpha: [T], beta: [T],
+                                          state: inout [T], chunkSize: Int = 0) throws -> [T] {
+        guard steps >= 0, H >= 0, K >= 0, V >= 0 else { throw Hxa079Error.invalidArgument("WKV: negative size") }
+        let kn = steps * H * K, vn = steps * H * V
         for (name, arr, n) in [("r", r, kn), ("logDecay", logDecay, kn), ("k", k, kn), ("alpha", alpha, kn),
                                ("beta", beta, kn), ("v", v, vn), ("state", state, H * V * K)] where arr.count != n {
             throw Hxa079Error.invalidArgument("WKV: \(name) has \(arr.count) values, expected \(n)")
         }
         if chunkSize < 0 { throw Hxa079Error.invalidArgument("WKV: chunk size must be ≥ 0, got \(chunkSize)") }
-        var out = [Float](repeating: .nan, count: vn)
+        var out = [T](repeating: .nan, count: vn)
         if vn == 0 { return out }
-        let ws = WKVWorkspace()
+        let ws = WKVWorkspace<T>()
         r.withUnsafeBufferPointer { rp in logDecay.withUnsafeBufferPointer { gp in k.withUnsafeBufferPointer { kp in
         v.withUnsafeBufferPointer { vp in alpha.withUnsafeBufferPointer { ap in beta.withUnsafeBufferPointer { bp in
         out.withUnsafeMutableBufferPointer { op in
@@ -201,7 +205,7 @@ public enum FastWKV {
                   let ab = ap.baseAddress, let bb = bp.baseAddress, let ob = op.baseAddress,
                   let sb = sp.baseAddress else { return }
             // decay nil: the kernels evaluate d = exp(g) (17b) as they go
-            let args = WKVArgs(steps: T, heads: H, keySize: K, valueSize: V, r: rb, logDecay: gb, decay: nil,
+            let args = WKVArgs(steps: steps, heads: H, keySize: K, valueSize: V, r: rb, logDecay: gb, decay: nil,
                                k: kb, v: vb, alpha: ab, beta: bb, out: ob)
             runWKV(args, state: sb, chunkSize: chunkSize, workspace: ws)
         }}}}}}}}

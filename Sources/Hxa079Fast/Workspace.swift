@@ -1,4 +1,4 @@
-// Workspace: the scratch buffers of one FastModel, sized for a number of rows
+// Workspace: the scratch buffers of one FastEngine (elements of T), sized for a number of rows
 // (tokens per pass) and reused by every call.
 //
 // Contract: allocated when a call needs more rows than the current capacity,
@@ -8,8 +8,8 @@
 
 import Hxa079
 
-final class Workspace {
-    typealias P = UnsafeMutablePointer<Float>
+final class Workspace<T: FastScalar> {
+    typealias P = UnsafeMutablePointer<T>
 
     let rows: Int
     private let block: P
@@ -31,7 +31,7 @@ final class Workspace {
     /// bf16 prefill: widened weight blocks.
     let wide: P
 
-    let wkv = WKVWorkspace()
+    let wkv = WKVWorkspace<T>()
     /// Attention scores [rows][P], grown on demand.
     private(set) var scores: P? = nil
     private var scoresCount = 0
@@ -43,7 +43,7 @@ final class Workspace {
         widths += Array(repeating: HN, count: 15)
         widths += Array(repeating: KN, count: 8)
         widths += [max(loraWidth, 1), 2 * I, HN + 2 * KN]
-        // Every view padded to a multiple of 16 floats plus 16, so SIMD tails stay inside it.
+        // Every view padded to a multiple of 16 elements plus 16, so SIMD tails stay inside it.
         var sizes: [Int] = widths.map { (w: Int) -> Int in (rows * w + 31) & ~15 }
         sizes.append((wideFloats + 31) & ~15)
         total = sizes.reduce(0, +)

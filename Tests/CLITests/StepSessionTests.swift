@@ -198,7 +198,6 @@ struct StepSessionTests {
             (["step", "--model", stepTinyFixture + "/model", "--tokens", "1", "--ignore-model-hash"], 64, "--ignore-model-hash applies only with --fixture"),
             (["step", "--model", stepTinyFixture + "/model"], 64, "--tokens is required with --model"),
             (["step", "--fixture", stepTinyFixture, "--tokens", "1,x"], 64, "is not an integer"),
-            (["step", "--fixture", stepTinyFixture, "--engine", "fast", "--precision", "f64"], 64, "computes in f32"),
             (["step", "--fixture", stepTinyFixture, "--break", "nothing*"], 64, "matches no checkpoint of this model"),
             (["step", "--fixture", stepTinyFixture, "--precision", "f16"], 64, "f16"),
             (["step", "--fixture", tmp.sub("missing")], 1, "no such fixture directory"),

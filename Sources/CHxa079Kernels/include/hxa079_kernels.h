@@ -1,11 +1,12 @@
-// hxa079_kernels.h: the hot loops of the fast Float32 path (WKV recurrence
-// and chunked form, decode GEMVs, element- and row-wise activations): ONE C
-// body per op (`*_body.h`, clang vector extensions, no intrinsics) compiled
-// three times and chosen at run time:
+// hxa079_kernels.h: the hot loops of the fast path (WKV recurrence and
+// chunked form, decode GEMVs, element- and row-wise activations): ONE C
+// body per op (`*_body.h`, clang vector extensions, no intrinsics, written on
+// the element type `real`) compiled for float and for double (the `_f64`
+// entry points at the end), each three times, and chosen at run time:
 //   level 0, portable: the package's default target (baseline x86-64, SSE2
-//     without FMA; arm64 NEON with FMA), 8 lanes; every CPU runs it;
-//   level 1, AVX2+FMA (x86-64), 8 lanes;
-//   level 2, AVX-512F (x86-64), 16 lanes.
+//     without FMA; arm64 NEON with FMA), 8 floats / 4 doubles; every CPU runs it;
+//   level 1, AVX2+FMA (x86-64), 8 floats / 4 doubles;
+//   level 2, AVX-512F (x86-64), 16 floats / 8 doubles.
 //
 // Why C: Swift's default x86-64 target is baseline SSE2 without FMA, and
 // Swift cannot enable target features per function; the only ways to get
@@ -120,6 +121,31 @@ void hxa_wkv_inputs(const float *k, const float *w, const float *a, float norm, 
 
 /// SPEC (9)/(10): out = raw + (first - raw) * sigmoid(bias + z) over n values.
 void hxa_residual_mix(const float *raw, const float *first, const float *z, const float *bias, float *out, long n);
+
+/// Float64: the same kernels on double (same contracts as the float entry
+/// points above; the level is shared). Element-wise functions are double
+/// polynomial approximations of about 1 ulp (vec.h, rows_body.h).
+typedef struct {
+    long steps, heads, key_size, value_size;
+    const double *r, *log_decay, *decay, *k, *v, *alpha, *beta;
+    double *out;
+} hxa_wkv_args_f64;
+void hxa_unary_f64(enum hxa_unary_op op, const double *x, double *y, long n);
+void hxa_wkv_recurrent_t_f64(const hxa_wkv_args_f64 *a, double *state_t, long h0, long h1);
+void hxa_wkv_step_canonical_f64(const hxa_wkv_args_f64 *a, double *state, long h0, long h1);
+/// Doubles of scratch, as hxa_wkv_chunked_scratch_floats (the layout counts elements).
+long hxa_wkv_chunked_scratch_f64(long chunk, long key_size, long value_size);
+void hxa_wkv_chunked_t_f64(const hxa_wkv_args_f64 *a, long chunk, double *state_t, long h0, long h1, double *scratch);
+void hxa_gemv_rows_f64(const double *w, long ldw, long cols, const double *x, double *y, long r0, long r1);
+void hxa_gemv_rows_bf16_f64(const uint16_t *w, long ldw, long cols, const double *x, double *y, long r0, long r1);
+void hxa_gemv_cols_f64(const double *w, long ldw, long rows, const double *x, double *y, long c0, long c1);
+void hxa_silu_mul_f64(const double *g, const double *u, double *y, long n);
+void hxa_softmax_row_f64(double *row, long valid, long total, double scale);
+void hxa_decay_iclr_row_f64(const double *w0, const double *a0, double *w, double *a, long n);
+void hxa_wkv_inputs_f64(const double *k, const double *w, const double *a, double norm, double *kk, double *ks,
+                        double *g, double *d, double *alpha, double *beta, long n);
+void hxa_residual_mix_f64(const double *raw, const double *first, const double *z, const double *bias, double *out,
+                          long n);
 
 #ifdef __cplusplus
 }
