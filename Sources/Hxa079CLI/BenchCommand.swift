@@ -1,5 +1,5 @@
-// BenchCommand: `hxa079 bench` — speed of the fast Float32 path (Hxa079Fast)
-// next to the readable reference and to this machine's ceilings.
+// BenchCommand: `hxa079 bench` — speed of the fast path (Hxa079Fast), Float32
+// and Float64, next to the readable reference and to this machine's ceilings.
 //
 // Contract: prints ONE table; `--json FILE` writes the same figures. Random
 // weights are generated in Float directly (ModelWeights<Float>.random) so the
@@ -14,10 +14,12 @@
 // last token's logits (`FastModel.prefill`, what generation does after a
 // prompt) for the recurrent and the chunked WKV, and `forward` with the
 // logits of all T tokens (what fixtures need) — decode tok/s after a 64-token prefill (Float32 and bf16
-// matrices), the WKV op alone (T = 2048, 16 heads of 64); achieved GFLOP/s
+// matrices), the same prefill and decode in Float64 for small and medium
+// (`FastModel64`, rows marked f64, against the Float64 reference and the dgemm
+// peak), the WKV op alone (T = 2048, 16 heads of 64); achieved GFLOP/s
 // (useful flops: 2 per weight per token, plus WKV and causal attention) and
 // GB/s (decode: weight bytes per step / step time) beside the ceilings measured
-// in the same run (sgemm peak, 2-thread streaming read); peak RSS (ru_maxrss,
+// in the same run (sgemm and dgemm peaks, 2-thread streaming read); peak RSS (ru_maxrss,
 // process-wide and monotone: the figure after each section). The reference runs
 // on fewer tokens where the full count would take too long (stated per row).
 // Timings are the best of a few repetitions; a shared 2-vCPU machine varies ±15 %.
@@ -38,7 +40,7 @@ extension HXA079 {
     struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "bench",
-            abstract: "Benchmark the fast Float32 path against the reference and this machine's ceilings.",
+            abstract: "Benchmark the fast f32/f64 path against the reference and this machine's ceilings.",
             discussion: """
                 Presets small, medium and reka-layer (one real-size RWKV layer and one GQA layer, vocab 512). \
                 Prints one table; --json writes the same figures. Build in release: \
@@ -80,12 +82,17 @@ fileprivate struct BenchRow {
     var note: String = ""
     /// Decode rows: weight bytes read per step (for the bandwidth floor).
     var stepBytes: Double? = nil
+    /// The GEMM ceiling the GFLOP/s are a share of: sgemm for f32 rows, dgemm for f64 rows.
+    var peak: Peak = .sgemm
+
+    enum Peak: String { case sgemm, dgemm }
 }
 
 fileprivate struct Benchmark {
     let quick: Bool
     var rows: [BenchRow] = []
     var sgemmPeak = 0.0
+    var dgemmPeak = 0.0
     var bandwidth = 0.0
     var peakRSS: [(String, Double)] = []
     var machine: [(String, String)] = []
@@ -115,15 +122,21 @@ fileprivate struct Benchmark {
         var c = [Float](repeating: 0, count: n * n)
         let t = bestTime(quick ? 2 : 3) { BlasInfo.squareGemm(a, b, n: n, into: &c) }
         sgemmPeak = max(sgemmPeak, 2 * Double(n * n * n) / t / 1e9)
+        let a64 = a.map { Double($0) }, b64 = b.map { Double($0) }
+        var c64 = [Double](repeating: 0, count: n * n)
+        let t64 = bestTime(quick ? 2 : 3) { BlasInfo.squareGemm(a64, b64, n: n, into: &c64) }
+        dgemmPeak = max(dgemmPeak, 2 * Double(n * n * n) / t64 / 1e9)
         bandwidth = max(bandwidth, streamingReadBandwidth(bytes: quick ? 256 << 20 : 1 << 30))
         if again {
             rows[0].fast = sgemmPeak
-            rows[1].fast = bandwidth
-            rows[0].note = "best of start and end of run"
-            rows[1].note = "best of start and end of run"
+            rows[1].fast = dgemmPeak
+            rows[2].fast = bandwidth
+            for i in 0..<3 { rows[i].note = "best of start and end of run" }
             return
         }
         rows.append(BenchRow(preset: "machine", measure: "sgemm \(n)³, OpenBLAS \(BlasInfo.threads) threads", fast: sgemmPeak,
+                             unit: "GFLOP/s", reference: nil))
+        rows.append(BenchRow(preset: "machine", measure: "dgemm \(n)³, OpenBLAS \(BlasInfo.threads) threads", fast: dgemmPeak,
                              unit: "GFLOP/s", reference: nil))
         rows.append(BenchRow(preset: "machine", measure: "streaming read, \(min(2, cores())) threads", fast: bandwidth,
                              unit: "GB/s", reference: nil))
@@ -133,10 +146,9 @@ fileprivate struct Benchmark {
     // MARK: Presets
 
     /// Useful flops of one token at context position p (2 per weight, WKV, causal attention).
-    static func flopsPerToken(_ w: ModelWeights<Float>, position p: Int) -> Double {
-        let c = w.config
+    static func flopsPerToken<S: BinaryFloatingPoint>(_ c: ModelConfig, _ layers: [LayerWeights<S>], position p: Int) -> Double {
         var f = 2.0 * Double(c.vocabSize * c.hiddenSize)
-        for l in w.layers {
+        for l in layers {
             f += 2 * Double(l.mlp.gate.weight.count + l.mlp.up.weight.count + l.mlp.down.weight.count)
             switch l.mixer {
             case .rwkv(let m):
@@ -156,7 +168,7 @@ fileprivate struct Benchmark {
     mutating func preset(_ name: String, shape: ModelShape, prefill T: Int, refPrefill: Int, refDecode: Int) throws {
         let weights = ModelWeights<Float>.random(shape: shape, seed: 42)
         try measureModel(name, weights: weights, prefill: T, chunk: 32, refPrefill: refPrefill, refDecode: refDecode,
-                         decodeSteps: quick ? 8 : 32, reps: quick ? 1 : 3)
+                         decodeSteps: quick ? 8 : 32, reps: quick ? 1 : 3, f64: true)
         noteRSS(name)
     }
 
@@ -177,19 +189,39 @@ fileprivate struct Benchmark {
     }
 
     mutating func measureModel(_ name: String, weights: ModelWeights<Float>, prefill T: Int, chunk: Int,
-                               refPrefill: Int, refDecode: Int, decodeSteps: Int, reps: Int) throws {
+                               refPrefill: Int, refDecode: Int, decodeSteps: Int, reps: Int, f64: Bool = false) throws {
+        try measureEngine(name, weights: weights, prefill: T, chunk: chunk, refPrefill: refPrefill, refDecode: refDecode,
+                          decodeSteps: decodeSteps, reps: reps)
+        // the same model and tokens in Float64: FastModel64 beside the Float64 reference
+        if f64 {
+            try measureEngine(name, weights: weights.converted(to: Double.self), prefill: T, chunk: chunk,
+                              refPrefill: refPrefill, refDecode: refDecode, decodeSteps: decodeSteps, reps: reps)
+        }
+    }
+
+    /// The prefill and decode rows of one model in `S` (Float: f32 rows with
+    /// the bf16 decode row; Double: rows marked f64, against dgemm), each with
+    /// the readable reference in the same precision on fewer tokens.
+    mutating func measureEngine<S: FastScalar & ReferenceScalar>(
+        _ name: String, weights: ModelWeights<S>, prefill T: Int, chunk: Int,
+        refPrefill: Int, refDecode: Int, decodeSteps: Int, reps: Int
+    ) throws {
+        let f64 = S.self == Double.self
+        let tag = f64 ? ", f64" : ""
+        let peak: BenchRow.Peak = f64 ? .dgemm : .sgemm
         let V = weights.config.vocabSize
         var rng = SeededRNG(seed: 7, label: name)
         let tokens = (0..<T).map { _ in rng.int(below: V) }
-        let model = try FastModel(weights)
-        let allLogitsFlops = (0..<T).reduce(0.0) { $0 + Benchmark.flopsPerToken(weights, position: $1) }
+        let model = try FastEngine<S>(weights)
+        let allLogitsFlops = (0..<T).reduce(0.0) { $0 + Benchmark.flopsPerToken(weights.config, weights.layers, position: $1) }
         let headFlops = 2.0 * Double(V * weights.config.hiddenSize)
         let lastLogitsFlops = allLogitsFlops - Double(T - 1) * headFlops
 
         // prefill (state + the last token's logits, `FastModel.prefill`), recurrent and chunked;
-        // then `forward` with logits for all T tokens (what fixtures need)
-        for (label, L, all) in [("recurrent", 0, false), ("chunked L=\(chunk)", chunk, false),
-                                ("recurrent, logits for all T", 0, true)] {
+        // then `forward` with logits for all T tokens (what fixtures need; f32 only)
+        var forms = [("recurrent", 0, false), ("chunked L=\(chunk)", chunk, false)]
+        if !f64 { forms.append(("recurrent, logits for all T", 0, true)) }
+        for (label, L, all) in forms {
             var state = model.initialState()
             _ = try model.forward(tokens: Array(tokens.prefix(8)), state: &state, chunkSize: L)   // warm-up
             let t = try bestTimeThrowing(reps) {
@@ -198,28 +230,29 @@ fileprivate struct Benchmark {
                 else { _ = try model.prefill(tokens: tokens, state: &s, chunkSize: L) }
             }
             let rate = Double(T) / t
-            rows.append(BenchRow(preset: name, measure: "prefill T=\(T), \(label)", fast: rate, unit: "tok/s",
-                                 reference: nil, gflops: (all ? allLogitsFlops : lastLogitsFlops) / t / 1e9))
+            rows.append(BenchRow(preset: name, measure: "prefill T=\(T), \(label)\(tag)", fast: rate, unit: "tok/s",
+                                 reference: nil, gflops: (all ? allLogitsFlops : lastLogitsFlops) / t / 1e9, peak: peak))
         }
-        // reference prefill (Float32 reference, all logits) on fewer tokens, in the same WKV form as the row
+        // reference prefill (the reference in S, all logits) on fewer tokens, in the same WKV form as the row
         if refPrefill > 0, let i = rows.lastIndex(where: { $0.preset == name && $0.measure.hasPrefix("prefill") }) {
-            for (row, L) in [(i - 2, 0), (i - 1, chunk), (i, 0)] {
+            for (k, (_, L, _)) in forms.enumerated() {
                 let t = try bestTimeThrowing(1) {
-                    var s = ModelState<Float>(for: weights)
+                    var s = ModelState<S>(for: weights)
                     _ = try Reference.forward(model: weights, tokens: Array(tokens.prefix(refPrefill)), state: &s,
                                               options: .init(chunkSize: L))
                 }
+                let row = i - (forms.count - 1) + k
                 rows[row].reference = Double(refPrefill) / t
                 rows[row].referenceNote = "T=\(refPrefill)"
             }
         }
 
-        // decode after a 64-token prefill: Float32 and bf16 matrices
+        // decode after a 64-token prefill: full-precision matrices, and (f32) bf16 matrices
         let prefix = Array(tokens.prefix(64))
         let decodeTokens = (0..<decodeSteps).map { _ in rng.int(below: V) }
-        let decodeFlops = Benchmark.flopsPerToken(weights, position: 64 + decodeSteps / 2)
-        for bf16 in [false, true] {
-            let m = bf16 ? try FastModel(weights, bf16Matrices: true) : model
+        let decodeFlops = Benchmark.flopsPerToken(weights.config, weights.layers, position: 64 + decodeSteps / 2)
+        for bf16 in f64 ? [false] : [false, true] {
+            let m = bf16 ? try FastEngine<S>(weights, bf16Matrices: true) : model
             var state = m.initialState()
             _ = try m.forward(tokens: prefix, state: &state, chunkSize: chunk)
             let saved = state
@@ -228,14 +261,14 @@ fileprivate struct Benchmark {
                 for tok in decodeTokens { _ = try m.forward(tokens: [tok], state: &s) }
             }
             let perToken = t / Double(decodeSteps)
-            rows.append(BenchRow(preset: name, measure: "decode after 64\(bf16 ? ", bf16 matrices" : "")",
+            rows.append(BenchRow(preset: name, measure: "decode after 64\(bf16 ? ", bf16 matrices" : "")\(tag)",
                                  fast: 1 / perToken, unit: "tok/s", reference: nil,
                                  gflops: decodeFlops / perToken / 1e9, gbps: Double(m.decodeWeightBytes) / perToken / 1e9,
-                                 note: "", stepBytes: Double(m.decodeWeightBytes)))
+                                 note: "", stepBytes: Double(m.decodeWeightBytes), peak: peak))
         }
-        if refDecode > 0, let i = rows.lastIndex(where: { $0.preset == name && $0.measure == "decode after 64" }) {
+        if refDecode > 0, let i = rows.lastIndex(where: { $0.preset == name && $0.measure == "decode after 64\(tag)" }) {
             let short = Array(tokens.prefix(max(refPrefill, 1)))
-            var s = ModelState<Float>(for: weights)
+            var s = ModelState<S>(for: weights)
             _ = try Reference.forward(model: weights, tokens: short, state: &s)
             let saved = s
             let t = try bestTimeThrowing(1) {
@@ -298,14 +331,14 @@ fileprivate struct Benchmark {
     mutating func noteRSS(_ label: String) { peakRSS.append((label, peakRSSMegabytes())) }
 
     func table() -> String {
-        var out = "hxa079 bench — fast Float32 path (Hxa079Fast) vs the readable reference\n"
+        var out = "hxa079 bench — fast path (Hxa079Fast, f32 and f64) vs the readable reference\n"
         out += machine.map { "\($0.0): \($0.1)" }.joined(separator: ", ") + "\n\n"
         out += "| preset | measure | fast | reference | fast/ref | GFLOP/s | GB/s | note |\n"
         out += "|---|---|---|---|---|---|---|---|\n"
         for r in rows {
             let ref = r.reference.map { "\(fmt($0)) (\(r.referenceNote))" } ?? "—"
             let ratio = r.reference.map { "\(fmt(r.fast / $0))×" } ?? "—"
-            let gf = r.gflops.map { "\(fmt($0)) (\(fmt(100 * $0 / sgemmPeak))% of sgemm)" } ?? "—"
+            let gf = r.gflops.map { "\(fmt($0)) (\(fmt(100 * $0 / (r.peak == .dgemm ? dgemmPeak : sgemmPeak)))% of \(r.peak.rawValue))" } ?? "—"
             let gb = r.gbps.map { "\(fmt($0)) (\(fmt(100 * $0 / bandwidth))% of stream)" } ?? "—"
             var note = r.note
             if let bytes = r.stepBytes {
@@ -316,7 +349,8 @@ fileprivate struct Benchmark {
         }
         out += "\npeak RSS (ru_maxrss, process-wide, after each section): "
         out += peakRSS.map { "\($0.0) \(fmt($0.1)) MB" }.joined(separator: ", ") + "\n"
-        out += "reference = Hxa079Reference in Float32 (readable scalar code) on the token counts shown; reka-layer uses vocab 512.\n"
+        out += "reference = Hxa079Reference (readable scalar code) in the row's precision (Float32; Float64 for the f64 rows, "
+            + "FastModel64 against the dgemm peak) on the token counts shown; reka-layer uses vocab 512.\n"
         return out
     }
 
@@ -335,13 +369,13 @@ fileprivate struct Benchmark {
         }
         func n(_ x: Double?) -> String { x.map { $0.isFinite ? "\($0)" : "null" } ?? "null" }
         var out = "{\n  \"machine\": {" + machine.map { "\(q($0.0)): \(q($0.1))" }.joined(separator: ", ") + "},\n"
-        out += "  \"sgemm_gflops\": \(n(sgemmPeak)),\n  \"stream_read_gbps\": \(n(bandwidth)),\n"
+        out += "  \"sgemm_gflops\": \(n(sgemmPeak)),\n  \"dgemm_gflops\": \(n(dgemmPeak)),\n  \"stream_read_gbps\": \(n(bandwidth)),\n"
         out += "  \"peak_rss_mb\": {" + peakRSS.map { "\(q($0.0)): \(n($0.1))" }.joined(separator: ", ") + "},\n"
         out += "  \"rows\": [\n"
         out += rows.map { r in
             "    {\"preset\": \(q(r.preset)), \"measure\": \(q(r.measure)), \"fast\": \(n(r.fast)), \"unit\": \(q(r.unit)), "
             + "\"reference\": \(n(r.reference)), \"reference_note\": \(q(r.referenceNote)), \"gflops\": \(n(r.gflops)), "
-            + "\"gbps\": \(n(r.gbps)), \"step_bytes\": \(n(r.stepBytes)), "
+            + "\"gbps\": \(n(r.gbps)), \"peak\": \(q(r.peak.rawValue)), \"step_bytes\": \(n(r.stepBytes)), "
             + "\"bandwidth_floor_tok_s\": \(n(r.stepBytes.map { bandwidth * 1e9 / $0 })), \"note\": \(q(r.note))}"
         }.joined(separator: ",\n")
         out += "\n  ]\n}\n"
