@@ -16,7 +16,7 @@ let package = Package(
         .library(name: "Hxa079Oracle", targets: ["Hxa079Oracle"]),
         // ... and the Swift Testing / XCTest assertions on top of it.
         .library(name: "Hxa079OracleTesting", targets: ["Hxa079OracleTesting"]),
-        // This package's optimized Float32 engine (used by Examples/FastEngineConsumer
+        // This package's optimized engine, Float32 and Float64 (used by Examples/FastEngineConsumer
         // as if it were an outside engine).
         .library(name: "Hxa079Fast", targets: ["Hxa079Fast"]),
         // The strict safetensors reader/writer on its own.
@@ -55,7 +55,7 @@ let package = Package(
         // target attributes, chosen at run time (no compiler flags; see
         // include/hxa079_kernels.h).
         .target(name: "CHxa079Kernels"),
-        // The optimized Float32 path (OpenBLAS + CHxa079Kernels; Swift loops for norms, RoPE, adds).
+        // The optimized path in Float32 and Float64 (OpenBLAS + CHxa079Kernels; Swift loops for norms, RoPE, adds).
         .target(name: "Hxa079Fast", dependencies: ["Hxa079", "SafeTensors", "COpenBLAS", "CHxa079Kernels"]),
 
         // MARK: Layer 3 — fixtures and the oracle
