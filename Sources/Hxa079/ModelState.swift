@@ -20,7 +20,10 @@ public struct WKVState<T: BinaryFloatingPoint>: Equatable {
     }
 }
 
-/// The key/value cache of one GQA layer (SPEC.md (27)). Kept whole: no eviction.
+/// The key/value cache of one GQA layer (SPEC.md (27)). Kept whole (no
+/// eviction) unless a run emulates RWKV-Infer's window (SPEC.md (27w)): then
+/// it holds the newest P = min(position, N) positions, row r = absolute
+/// position (position − P) + r.
 public struct KVCache<T: BinaryFloatingPoint>: Equatable {
     /// Hkv.
     public var kvHeads: Int
@@ -40,6 +43,20 @@ public struct KVCache<T: BinaryFloatingPoint>: Equatable {
 
     /// P: number of cached positions.
     public var count: Int { kvHeads * headDim == 0 ? 0 : keys.count / (kvHeads * headDim) }
+
+    /// RWKV-Infer's eviction (SPEC.md (27w)), done once per call before the
+    /// call's rows are appended: with a window of N rows and a call of
+    /// `tokens` ≤ N tokens, keeps the newest max(0, min(P, N − tokens)) rows
+    /// and drops the rest, oldest first (INF `rwkvengine/hrwkv7.py` 932-934,
+    /// 966-975, 842-897). Nothing happens while P + tokens ≤ N.
+    public mutating func evictOldest(window: Int, tokens: Int) {
+        let kept = max(0, min(count, window - tokens))
+        let drop = (count - kept) * kvHeads * headDim
+        if drop > 0 {
+            keys.removeFirst(drop)
+            values.removeFirst(drop)
+        }
+    }
 }
 
 /// The state of one layer; its case matches the layer's kind.
@@ -88,7 +105,9 @@ public struct ModelState<T: BinaryFloatingPoint>: Equatable {
     }
 
     /// Problems that make this state unusable with `config`/`layerKinds`; empty when it fits.
-    public func problems(config: ModelConfig, layerKinds: [LayerKind]) -> [String] {
+    /// Every GQA cache must hold P = position rows, or P = min(position, N)
+    /// for a run with a KV window of N rows (`kvWindow`, SPEC.md (27w)).
+    public func problems(config: ModelConfig, layerKinds: [LayerKind], kvWindow: Int? = nil) -> [String] {
         var out: [String] = []
         if position < 0 { out.append("state.position is negative (\(position))") }
         if layers.count != layerKinds.count {
@@ -106,8 +125,11 @@ public struct ModelState<T: BinaryFloatingPoint>: Equatable {
                 let w = config.numKVHeads * config.headDim
                 if c.kvHeads != config.numKVHeads || c.headDim != config.headDim || c.keys.count != c.values.count || c.keys.count % max(w, 1) != 0 {
                     out.append("state.layers.\(i).k/v do not have shape [P, \(config.numKVHeads), \(config.headDim)]")
-                } else if c.count != position {
-                    out.append("state.layers.\(i).k holds \(c.count) positions but state.position is \(position)")
+                } else if let n = kvWindow, c.count != min(position, n) {
+                    out.append("state.layers.\(i).k holds \(c.count) positions; with a KV window of \(n) rows and state.position \(position) it must hold \(min(position, n))")
+                } else if kvWindow == nil && c.count != position {
+                    out.append("state.layers.\(i).k holds \(c.count) positions but state.position is \(position)"
+                               + (c.count < position ? " (a state made with a KV window: run with the same window)" : ""))
                 }
             case (.rwkv, .gqa):
                 out.append("state.layers.\(i) is an RWKV state but layer \(i) is GQA")

@@ -3,7 +3,8 @@
 // Contract (fixed interface, read by other tools):
 //   state.position         I64 [1]          the next absolute position
 //   state.layers.{i}.wkv   [H, N, N]        RWKV layer i, index order [head][value][key]
-//   state.layers.{i}.k     [P, Hkv, N]      GQA layer i, keys as cached (after k norm, no RoPE)
+//   state.layers.{i}.k     [P, Hkv, N]      GQA layer i, keys as cached (after k norm, no RoPE);
+//                                           P = position, or min(position, N) for a KV window of N
 //   state.layers.{i}.v     [P, Hkv, N]      GQA layer i, values
 // Float tensors are written in the run's precision (F64 or F32) and read from
 // any float dtype; a written state read back is bit-for-bit the same.
@@ -66,8 +67,11 @@ extension ModelState {
             case .gqa:
                 let kn = CheckpointName.stateKeys(i), vn = CheckpointName.stateValues(i)
                 expected.insert(kn); expected.insert(vn)
-                let k = floats(kn, shape: [position, Hkv, N]) ?? []
-                let v = floats(vn, shape: [position, Hkv, N]) ?? []
+                // P = position, or fewer rows for a windowed cache (SPEC.md (27w)):
+                // `problems(config:layerKinds:kvWindow:)` checks P when the state is used.
+                let P = file.info(kn).map { $0.shape.count == 3 && $0.shape[0] <= position ? $0.shape[0] : position } ?? position
+                let k = floats(kn, shape: [P, Hkv, N]) ?? []
+                let v = floats(vn, shape: [P, Hkv, N]) ?? []
                 layers.append(.gqa(KVCache(kvHeads: Hkv, headDim: N, keys: k, values: v)))
             }
         }

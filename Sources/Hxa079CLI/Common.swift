@@ -4,6 +4,7 @@ import ArgumentParser
 import Hxa079
 import Hxa079Fixtures
 import Hxa079Fast
+import Hxa079Reference
 
 #if canImport(Glibc)
 import Glibc
@@ -23,8 +24,40 @@ struct RunOptions: ParsableArguments {
     @Option(name: .long, parsing: .unconditional, help: "WKV form: 0 or absent = token-by-token recurrence, L ≥ 1 = chunks of L tokens.")
     var chunkSize: Int = 0
 
+    @Option(name: .long, parsing: .unconditional,
+            help: "RWKV-Infer's RoPE clamp (not the model): positions ≥ N use the angles of position N − 1 (SPEC.md (4b)). Default: no clamp.")
+    var ropePositionLimit: Int?
+
+    @Option(name: .long, parsing: .unconditional,
+            help: "RWKV-Infer's KV window (not the model): each GQA cache keeps at most N rows, the oldest evicted once per call before its attention; a call may hold at most N tokens (SPEC.md (27w)). Default: the whole cache.")
+    var kvWindow: Int?
+
     func validate() throws {
         try requireNonNegative(chunkSize, "--chunk-size")
+        for (value, flag) in [(ropePositionLimit, "--rope-position-limit"), (kvWindow, "--kv-window")] {
+            guard let value else { continue }
+            if value < 1 { throw ValidationError("\(flag) must be ≥ 1, got \(value)") }
+            if engine == .fast { throw ValidationError("\(flag) is not yet supported by --engine fast") }
+        }
+    }
+
+    /// The reference's options for these flags.
+    var forwardOptions: ForwardOptions {
+        ForwardOptions(chunkSize: chunkSize, ropePositionLimit: ropePositionLimit, kvWindow: kvWindow)
+    }
+
+    /// ` with RWKV-Infer's --rope-position-limit N --kv-window N` for the labels; empty when both are off.
+    var compatLabel: String {
+        let parts = [ropePositionLimit.map { "--rope-position-limit \($0)" }, kvWindow.map { "--kv-window \($0)" }].compactMap { $0 }
+        return parts.isEmpty ? "" : " with RWKV-Infer's " + parts.joined(separator: " ")
+    }
+
+    /// Throws (exit 64) when one call of `tokens` tokens cannot run under `--kv-window`.
+    func requireCallFits(tokens: Int) throws {
+        if let n = kvWindow, tokens > n {
+            throw ValidationError("--kv-window \(n): a call of \(tokens) tokens exceeds the window (RWKV-Infer's result is undefined there); "
+                                  + "run at most \(n) tokens per call, carrying the state with --state-out/--state-in")
+        }
     }
 
     /// The precision the run computes in: as given, else f64 for the reference and f32 for the fast engine.

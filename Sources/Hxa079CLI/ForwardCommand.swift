@@ -3,6 +3,7 @@
 //
 //   hxa079 forward --model DIR (--tokens 1,2,3 | --tokens-file PATH) [--precision f64|f32]
 //                  [--engine reference|fast] [--chunk-size L]
+//                  [--rope-position-limit N] [--kv-window N]   (RWKV-Infer's behaviours, reference only)
 //                  [--state-in FILE] [--state-out FILE]
 //                  --dump FILE [--checkpoints default|all|GLOB,…]
 //
@@ -57,6 +58,7 @@ extension HXA079 {
         func run() throws {
             try runReportingErrors {
                 guard let ids = try tokenIDs(list: tokens, file: tokensFile) else { throw ValidationError("give --tokens LIST or --tokens-file PATH") }
+                try runOptions.requireCallFits(tokens: ids.count)
                 let directory = try ModelDirectory(path: model)
                 let selection = CheckpointSelection(checkpoints)
                 let result: ForwardResult
@@ -82,7 +84,7 @@ extension HXA079 {
             let collector = CheckpointCollector(filter: selection.matches)
             let progress = ProgressObserver(inner: dump == nil ? nil : collector, layers: weights.config.numLayers)
             let logits = try Reference.forward(weights: weights, tokens: tokens, state: &state,
-                                               options: ForwardOptions(chunkSize: chunkSize),
+                                               options: runOptions.forwardOptions,
                                                observer: progress.observer)
             progress.finish()
             let dtype: DType = T.self == Double.self ? .F64 : .F32
@@ -90,7 +92,7 @@ extension HXA079 {
             return ForwardResult(tokens: tokens.count, startPosition: start, vocab: weights.config.vocabSize,
                                  lastLogits: Array(logits.suffix(weights.config.vocabSize)).map { Double($0) },
                                  precision: T.self == Double.self ? "f64" : "f32", engine: "reference",
-                                 dump: dump, stateOut: stateOut)
+                                 dump: dump, stateOut: stateOut, compat: runOptions.compatLabel)
         }
 
         /// Runs the fast engine in `T` (Float: f32, Double: f64), writes the dump and the state.
@@ -175,11 +177,13 @@ struct ForwardResult {
     var engine: String
     var dump: String?
     var stateOut: String?
+    /// The RWKV-Infer options in force (`RunOptions.compatLabel`).
+    var compat = ""
 
     var summary: String {
         var best = 0
         for (i, v) in lastLogits.enumerated() where v > lastLogits[best] { best = i }
-        var lines = ["forward: \(tokens) token\(tokens == 1 ? "" : "s") at positions \(startPosition)..<\(startPosition + tokens), \(engine) \(precision)"]
+        var lines = ["forward: \(tokens) token\(tokens == 1 ? "" : "s") at positions \(startPosition)..<\(startPosition + tokens), \(engine) \(precision)\(compat)"]
         if !lastLogits.isEmpty {
             lines.append("last position: argmax token \(best), logit \(lastLogits[best])")
         }

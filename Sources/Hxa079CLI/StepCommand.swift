@@ -3,6 +3,7 @@
 //
 //   hxa079 step --model DIR | --fixture DIR [--model DIR] [--ignore-model-hash]  [--tokens 1,2,3 | --tokens-file PATH]
 //               [--precision f64|f32] [--engine reference|fast] [--chunk-size L]
+//               [--rope-position-limit N] [--kv-window N]
 //               [--break PATTERN]… [--compare FILE] [--watch-nan]
 //               [--script "n;n;c;p layers.3.rwkv.kk 0:2"]
 //
@@ -114,6 +115,7 @@ extension HXA079 {
                     modelPath = model ?? ""
                     ids = try tokenIDs(list: tokens, file: tokensFile) ?? []
                 }
+                try runOptions.requireCallFits(tokens: ids.count)
                 let engine = try loadEngine(directory: try ModelDirectory(path: modelPath))
                 for (i, t) in ids.enumerated() where t >= engine.config.vocabSize {
                     throw Hxa079Error.tokenOutOfRange(token: t, index: i, vocabSize: engine.config.vocabSize)
@@ -213,8 +215,8 @@ extension HXA079 {
             let weights = try StreamedWeights<T>(directory: directory)   // layers read as they run (SPEC.md §2.8)
             for warning in weights.report.nonFiniteDescriptions { printWarning(warning) }
             let precision = T.self == Double.self ? "f64" : "f32"
-            let options = ForwardOptions(chunkSize: chunkSize)
-            return LoadedEngine(config: weights.config, layerKinds: weights.layerKinds, label: "reference \(precision)",
+            let options = runOptions.forwardOptions
+            return LoadedEngine(config: weights.config, layerKinds: weights.layerKinds, label: "reference \(precision)" + runOptions.compatLabel,
                                 precision: precision) { ids, observer in
                 var state = ModelState<T>(config: weights.config, layerKinds: weights.layerKinds)
                 _ = try Reference.forward(weights: weights, tokens: ids, state: &state, options: options, observer: observer)

@@ -3,10 +3,14 @@
 //
 // Contract: readable reference, strict arithmetic. No RoPE. The KV cache is
 // kept whole (no eviction); a query at absolute position p sees every cached
-// position ≤ p, including those written by earlier calls.
+// position ≤ p, including those written by earlier calls. With
+// `ForwardOptions.kvWindow` (RWKV-Infer's rule, SPEC.md (27w)) the oldest
+// rows are evicted once per call before the call's rows are appended, and
+// every query of the call sees the kept rows plus the call's rows up to its own.
 //
 // Index conventions: t token of the call, h query head, g = ⌊h/G⌋ its KV
-// head, j cached position (absolute), n channel within a head.
+// head, j cache row (row j = absolute position base + j, base = 0 without a
+// window), n channel within a head.
 
 import Hxa079
 import RealModule
@@ -16,8 +20,10 @@ extension GQAWeights where T: ReferenceScalar {
     ///
     /// - Parameters:
     ///   - x: x̂ [T][C], the block's RMSNorm(x; ln1).
-    ///   - position: absolute position of the call's first token (= cache.count on entry).
-    ///   - cache: K and V [P][Hkv][N], extended by the call's T positions.
+    ///   - position: absolute position of the call's first token (= cache.count on
+    ///     entry; ≥ cache.count with a KV window).
+    ///   - cache: K and V [P][Hkv][N], extended by the call's T positions (after
+    ///     the eviction of (27w) when `options.kvWindow` is set).
     /// - Returns: the mixer output [T][C] (SPEC.md (31)).
     func forward(_ x: [T], tokens: Int, layer: Int, config: ModelConfig, position: Int,
                  cache: inout KVCache<T>, options: ForwardOptions = .init(), observer: (any CheckpointObserver)?) throws -> [T] {
@@ -50,19 +56,22 @@ extension GQAWeights where T: ReferenceScalar {
         try observer.record(name("k"), shape: [tokens, Hkv, N], k)
         try observer.record(name("v"), shape: [tokens, Hkv, N], v)
 
+        // (27w) RWKV-Infer's window (off by default): evict the oldest rows once, before the call's rows
+        if let window = options.kvWindow { cache.evictOldest(window: window, tokens: tokens) }
+        let kept = cache.count   // P' rows from earlier calls: = position without a window
         // (27) append the call's keys and values to the cache
         cache.keys += k
         cache.values += v
 
-        // (28)–(30) causal softmax attention over every cached position ≤ p
+        // (28)–(30) causal softmax attention over every cached position ≤ p: rows 0…kept + t
         let scale: T = inverseSquareRoot(N)   // c_N, SPEC.md (21a)
         var attn = [T](repeating: 0, count: tokens * H * N)     // [T][H][N]
         for t in 0..<tokens {
-            let p = position + t
+            let p = kept + t   // the query's own row (= its absolute position without a window)
             for h in 0..<H {
                 let g = mutant == .kvHeadsTiled ? h % Hkv : h / G   // MUTANT kv_heads_tiled: h mod Hkv
                 let qo = (t * H + h) * N
-                // (28) s_j = (q · k_j)·N^−½ for j = 0…p
+                // (28) s_j = (q · k_j)·N^−½ for rows j = 0…p
                 var scores = [T](repeating: 0, count: p + 1)
                 for j in 0...p {
                     let ko = (j * Hkv + g) * N

@@ -12,7 +12,8 @@
 import Hxa079
 import RealModule
 
-/// How a forward call computes the WKV, and in which storage precision.
+/// How a forward call computes the WKV, in which storage precision, and
+/// whether it emulates RWKV-Infer's long-context behaviours (off by default).
 public struct ForwardOptions: Sendable, Equatable {
     /// 0: token-by-token recurrence (SPEC.md (18)–(20)); L ≥ 1: chunked form
     /// with chunks of L tokens (SPEC.md (40)–(49)).
@@ -22,11 +23,35 @@ public struct ForwardOptions: Sendable, Equatable {
     /// Where values are rounded to a storage format (SPEC.md §4.7; `.f32` =
     /// nothing beyond 𝔽). Reaches both mixers with the options.
     public var profile: PrecisionProfile
+    /// RWKV-Infer's RoPE clamp (SPEC.md (4b), decision D2): nil = off (the
+    /// truth); N ≥ 1 = positions ≥ N use the angles of position N − 1.
+    public var ropePositionLimit: Int?
+    /// RWKV-Infer's KV window (SPEC.md (27w), decision D3): nil = off (the
+    /// truth, the whole cache); N ≥ 1 = each GQA cache keeps at most N rows,
+    /// the oldest evicted once per call before its attention. A call may then
+    /// hold at most N tokens.
+    public var kvWindow: Int?
 
-    public init(chunkSize: Int = 0, mutant: Mutant? = nil, profile: PrecisionProfile = .f32) {
+    public init(chunkSize: Int = 0, mutant: Mutant? = nil, profile: PrecisionProfile = .f32,
+                ropePositionLimit: Int? = nil, kvWindow: Int? = nil) {
         self.chunkSize = chunkSize
         self.mutant = mutant
         self.profile = profile
+        self.ropePositionLimit = ropePositionLimit
+        self.kvWindow = kvWindow
+    }
+
+    /// Why these options cannot run a call of `tokens` tokens; nil when they can.
+    public func problem(tokens: Int) -> String? {
+        if chunkSize < 0 { return "chunk size must be ≥ 0, got \(chunkSize)" }
+        if let n = ropePositionLimit, n < 1 { return "the RoPE position limit must be ≥ 1, got \(n)" }
+        if let n = kvWindow, n < 1 { return "the KV window must be ≥ 1, got \(n)" }
+        if let n = kvWindow, tokens > n {
+            // RWKV-Infer keeps only the call's first N rows and aligns the causal
+            // mask bottom-right, so queries see the wrong rows (SPEC.md (27w)).
+            return "a call of \(tokens) tokens exceeds the KV window of \(n) rows; split it into calls of at most \(n) tokens"
+        }
+        return nil
     }
 }
 
@@ -59,10 +84,10 @@ public enum Reference {
         for (i, token) in tokens.enumerated() where token < 0 || token >= V {
             throw Hxa079Error.tokenOutOfRange(token: token, index: i, vocabSize: V)
         }
-        if options.chunkSize < 0 { throw Hxa079Error.invalidArgument("chunk size must be ≥ 0, got \(options.chunkSize)") }
+        if let problem = options.problem(tokens: T_) { throw Hxa079Error.invalidArgument(problem) }
         if let problem = options.profile.problem(scalar: T.self, options: options) { throw Hxa079Error.invalidArgument(problem) }
         let profile = options.profile
-        let problems = state.problems(config: cfg, layerKinds: weights.layerKinds)
+        let problems = state.problems(config: cfg, layerKinds: weights.layerKinds, kvWindow: options.kvWindow)
         if !problems.isEmpty { throw Hxa079Error.invalidState(problems) }
         if T_ == 0 { return [] }
 

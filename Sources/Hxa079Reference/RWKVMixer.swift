@@ -50,11 +50,12 @@ extension RWKVWeights where T: ReferenceScalar {
         if let kNorm { rmsNormPerHead(&k, rows: tokens, heads: Hkv, headDim: N, weight: kNorm, eps: eps); profile.storeIntermediate(&k) }
 
         let kBeforeRoPE: [T]? = mutant == .kFirstBeforeRoPE ? k : nil   // MUTANT k_first_before_rope only
-        // (7) RoPE on r (H heads) and k (Hkv heads) at p = position + t
+        // (7) RoPE on r (H heads) and k (Hkv heads) at p = position + t (clamped only on request, (4b))
         let invFreq = ropeInverseFrequencies(headDim: N, theta: T(config.ropeTheta))
         for t in 0..<tokens {
-            applyRoPE(&r, offset: t * H * N, heads: H, headDim: N, position: position + t, inverseFrequencies: invFreq, profile: profile)
-            applyRoPE(&k, offset: t * Hkv * N, heads: Hkv, headDim: N, position: position + t, inverseFrequencies: invFreq, profile: profile)
+            let p = ropePosition(position + t, limit: options.ropePositionLimit)
+            applyRoPE(&r, offset: t * H * N, heads: H, headDim: N, position: p, inverseFrequencies: invFreq, profile: profile)
+            applyRoPE(&k, offset: t * Hkv * N, heads: Hkv, headDim: N, position: p, inverseFrequencies: invFreq, profile: profile)
         }
         profile.store(&r)
         profile.store(&k)
