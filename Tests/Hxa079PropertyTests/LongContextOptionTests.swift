@@ -37,6 +37,8 @@ import Hxa079TestSupport
         let m = ErrorMetrics(reference: truth[(limit * V)...].map { Double($0) }, candidate: r[(limit * V)...].map { Double($0) })
         measured("long-context \(label) \(limit): logits max rel vs truth, positions \(limit)..<\(T)", m.maxRel)
         // Past the limit they do act (any nonzero difference; its size is what scripts/long-context.sh measures).
+        // Measured 2026-12-02, positions 512…2047: max rel 1.47 (rope limit), 0.0245 (kv window), 1.47 (both);
+        // the whole test takes 3.4 s in release (four 2 048-token f32 runs).
         #expect(m.maxRel > 0, "\(label): no effect past position \(limit)")
     }
 }
