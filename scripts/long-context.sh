@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # How far RWKV-Infer's long-context behaviours move the logits from the truth
-# (issue 18 deliverable 5; SPEC.md (4b), (27w), decisions D2/D3). Not run in CI.
+# (issue 18 deliverable 5; SPEC.md (4a), (27a), decisions D2/D3). Not run in CI.
 #
 #   scripts/long-context.sh [--preset small] [--tokens 1024] [--limit 256] [--window 256]
 #                           [--call 64] [--precision f32] [--seed 1] [--bin 128] [--keep DIR]

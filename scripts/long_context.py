@@ -1,6 +1,6 @@
 """How far RWKV-Infer's long-context options move the logits from the truth,
 as a function of position (scripts/long-context.sh runs the model and calls
-this; SPEC.md (4b), (27w), decisions D2/D3).
+this; SPEC.md (4a), (27a), decisions D2/D3).
 
     python scripts/long_context.py --bin 128 TRUTH_DUMPS -- LABEL=DUMPS ...
 

@@ -21,7 +21,7 @@ public struct WKVState<T: BinaryFloatingPoint>: Equatable {
 }
 
 /// The key/value cache of one GQA layer (SPEC.md (27)). Kept whole (no
-/// eviction) unless a run emulates RWKV-Infer's window (SPEC.md (27w)): then
+/// eviction) unless a run emulates RWKV-Infer's window (SPEC.md (27a)): then
 /// it holds the newest P = min(position, N) positions, row r = absolute
 /// position (position − P) + r.
 public struct KVCache<T: BinaryFloatingPoint>: Equatable {
@@ -44,7 +44,7 @@ public struct KVCache<T: BinaryFloatingPoint>: Equatable {
     /// P: number of cached positions.
     public var count: Int { kvHeads * headDim == 0 ? 0 : keys.count / (kvHeads * headDim) }
 
-    /// RWKV-Infer's eviction (SPEC.md (27w)), done once per call before the
+    /// RWKV-Infer's eviction (SPEC.md (27a)), done once per call before the
     /// call's rows are appended: with a window of N rows and a call of
     /// `tokens` ≤ N tokens, keeps the newest max(0, min(P, N − tokens)) rows
     /// and drops the rest, oldest first (INF `rwkvengine/hrwkv7.py` 932-934,
@@ -106,7 +106,7 @@ public struct ModelState<T: BinaryFloatingPoint>: Equatable {
 
     /// Problems that make this state unusable with `config`/`layerKinds`; empty when it fits.
     /// Every GQA cache must hold P = position rows, or P = min(position, N)
-    /// for a run with a KV window of N rows (`kvWindow`, SPEC.md (27w)).
+    /// for a run with a KV window of N rows (`kvWindow`, SPEC.md (27a)).
     public func problems(config: ModelConfig, layerKinds: [LayerKind], kvWindow: Int? = nil) -> [String] {
         var out: [String] = []
         if position < 0 { out.append("state.position is negative (\(position))") }

@@ -67,7 +67,7 @@ extension ModelState {
             case .gqa:
                 let kn = CheckpointName.stateKeys(i), vn = CheckpointName.stateValues(i)
                 expected.insert(kn); expected.insert(vn)
-                // P = position, or fewer rows for a windowed cache (SPEC.md (27w)):
+                // P = position, or fewer rows for a windowed cache (SPEC.md (27a)):
                 // `problems(config:layerKinds:kvWindow:)` checks P when the state is used.
                 let P = file.info(kn).map { $0.shape.count == 3 && $0.shape[0] <= position ? $0.shape[0] : position } ?? position
                 let k = floats(kn, shape: [P, Hkv, N]) ?? []

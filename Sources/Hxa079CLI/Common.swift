@@ -25,11 +25,11 @@ struct RunOptions: ParsableArguments {
     var chunkSize: Int = 0
 
     @Option(name: .long, parsing: .unconditional,
-            help: ArgumentHelp("RWKV-Infer's RoPE clamp (not the model): positions ≥ N use the angles of position N − 1 (SPEC.md (4b)). Default: no clamp.", valueName: "N"))
+            help: ArgumentHelp("RWKV-Infer's RoPE clamp (not the model): positions ≥ N use the angles of position N − 1 (SPEC.md (4a)). Default: no clamp.", valueName: "N"))
     var ropePositionLimit: Int?
 
     @Option(name: .long, parsing: .unconditional,
-            help: ArgumentHelp("RWKV-Infer's KV window (not the model): each GQA cache keeps at most N rows, the oldest evicted once per call before its attention; a call may hold at most N tokens (SPEC.md (27w)). Default: the whole cache.", valueName: "N"))
+            help: ArgumentHelp("RWKV-Infer's KV window (not the model): each GQA cache keeps at most N rows, the oldest evicted once per call before its attention; a call may hold at most N tokens (SPEC.md (27a)). Default: the whole cache.", valueName: "N"))
     var kvWindow: Int?
 
     func validate() throws {

@@ -4,7 +4,7 @@
 // Contract: readable reference, strict arithmetic. No RoPE. The KV cache is
 // kept whole (no eviction); a query at absolute position p sees every cached
 // position ≤ p, including those written by earlier calls. With
-// `ForwardOptions.kvWindow` (RWKV-Infer's rule, SPEC.md (27w)) the oldest
+// `ForwardOptions.kvWindow` (RWKV-Infer's rule, SPEC.md (27a)) the oldest
 // rows are evicted once per call before the call's rows are appended, and
 // every query of the call sees the kept rows plus the call's rows up to its own.
 //
@@ -23,7 +23,7 @@ extension GQAWeights where T: ReferenceScalar {
     ///   - position: absolute position of the call's first token (= cache.count on
     ///     entry; ≥ cache.count with a KV window).
     ///   - cache: K and V [P][Hkv][N], extended by the call's T positions (after
-    ///     the eviction of (27w) when `options.kvWindow` is set).
+    ///     the eviction of (27a) when `options.kvWindow` is set).
     /// - Returns: the mixer output [T][C] (SPEC.md (31)).
     func forward(_ x: [T], tokens: Int, layer: Int, config: ModelConfig, position: Int,
                  cache: inout KVCache<T>, options: ForwardOptions = .init(), observer: (any CheckpointObserver)?) throws -> [T] {
@@ -56,7 +56,7 @@ extension GQAWeights where T: ReferenceScalar {
         try observer.record(name("k"), shape: [tokens, Hkv, N], k)
         try observer.record(name("v"), shape: [tokens, Hkv, N], v)
 
-        // (27w) RWKV-Infer's window (off by default): evict the oldest rows once, before the call's rows
+        // (27a) RWKV-Infer's window (off by default): evict the oldest rows once, before the call's rows
         if let window = options.kvWindow { cache.evictOldest(window: window, tokens: tokens) }
         let kept = cache.count   // P' rows from earlier calls: = position without a window
         // (27) append the call's keys and values to the cache

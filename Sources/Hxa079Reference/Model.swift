@@ -23,10 +23,10 @@ public struct ForwardOptions: Sendable, Equatable {
     /// Where values are rounded to a storage format (SPEC.md §4.7; `.f32` =
     /// nothing beyond 𝔽). Reaches both mixers with the options.
     public var profile: PrecisionProfile
-    /// RWKV-Infer's RoPE clamp (SPEC.md (4b), decision D2): nil = off (the
+    /// RWKV-Infer's RoPE clamp (SPEC.md (4a), decision D2): nil = off (the
     /// truth); N ≥ 1 = positions ≥ N use the angles of position N − 1.
     public var ropePositionLimit: Int?
-    /// RWKV-Infer's KV window (SPEC.md (27w), decision D3): nil = off (the
+    /// RWKV-Infer's KV window (SPEC.md (27a), decision D3): nil = off (the
     /// truth, the whole cache); N ≥ 1 = each GQA cache keeps at most N rows,
     /// the oldest evicted once per call before its attention. A call may then
     /// hold at most N tokens.
@@ -48,7 +48,7 @@ public struct ForwardOptions: Sendable, Equatable {
         if let n = kvWindow, n < 1 { return "the KV window must be ≥ 1, got \(n)" }
         if let n = kvWindow, tokens > n {
             // RWKV-Infer keeps only the call's first N rows and aligns the causal
-            // mask bottom-right, so queries see the wrong rows (SPEC.md (27w)).
+            // mask bottom-right, so queries see the wrong rows (SPEC.md (27a)).
             return "a call of \(tokens) tokens exceeds the KV window of \(n) rows; split it into calls of at most \(n) tokens"
         }
         return nil

@@ -50,7 +50,7 @@ extension RWKVWeights where T: ReferenceScalar {
         if let kNorm { rmsNormPerHead(&k, rows: tokens, heads: Hkv, headDim: N, weight: kNorm, eps: eps); profile.storeIntermediate(&k) }
 
         let kBeforeRoPE: [T]? = mutant == .kFirstBeforeRoPE ? k : nil   // MUTANT k_first_before_rope only
-        // (7) RoPE on r (H heads) and k (Hkv heads) at p = position + t (clamped only on request, (4b))
+        // (7) RoPE on r (H heads) and k (Hkv heads) at p = position + t (clamped only on request, (4a))
         let invFreq = ropeInverseFrequencies(headDim: N, theta: T(config.ropeTheta))
         for t in 0..<tokens {
             let p = ropePosition(position + t, limit: options.ropePositionLimit)

@@ -3,7 +3,7 @@
 // Contract: readable reference. Applied in RWKV layers only, to r (H heads)
 // and k (Hkv heads), at true absolute positions p that continue across calls
 // (no clamp). Angles are computed in the run's precision from the integer p.
-// `ropePosition` applies RWKV-Infer's clamp when a run asks for it (SPEC.md (4b)).
+// `ropePosition` applies RWKV-Infer's clamp when a run asks for it (SPEC.md (4a)).
 
 import RealModule
 
@@ -14,7 +14,7 @@ package func ropeInverseFrequencies<T: ReferenceScalar>(headDim: Int, theta: T) 
     (0..<(headDim / 2)).map { j in 1 / T.pow(theta, T(2 * j) / T(headDim)) }
 }
 
-/// The position whose angles token position `p` uses (SPEC.md (4b)): p itself
+/// The position whose angles token position `p` uses (SPEC.md (4a)): p itself
 /// (the truth, `limit` nil), or min(p, N − 1) with RWKV-Infer's table of N =
 /// `limit` rows (INF `rwkvengine/hrwkv7.py` 433: `positions.clamp(max=max_seq_len − 1)`).
 @inlinable

@@ -1,5 +1,5 @@
 // `--rope-position-limit N` and `--kv-window N` on `forward` and `step`
-// (RWKV-Infer's behaviours, SPEC.md (4b), (27w)): they change the run where
+// (RWKV-Infer's behaviours, SPEC.md (4a), (27a)): they change the run where
 // they should, a windowed state carries across calls through a state file,
 // and bad values, the fast engine and a call longer than the window are usage
 // errors (exit 64) naming the flag.

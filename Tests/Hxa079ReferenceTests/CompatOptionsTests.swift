@@ -1,4 +1,4 @@
-// RWKV-Infer's long-context behaviours as options (SPEC.md (4b), (27w);
+// RWKV-Infer's long-context behaviours as options (SPEC.md (4a), (27a);
 // decisions D2, D3): off by default, bitwise the truth while they cannot
 // act, and exactly RWKV-Infer's rule when they do.
 
@@ -40,7 +40,7 @@ private func bits<T: ReferenceScalar>(_ v: [T]) -> [UInt64] { v.map { UInt64(tru
 
 @Suite("RWKV-Infer compat options")
 struct CompatOptionsTests {
-    /// (4b) by hand: one vector rotated at two positions past the limit N uses
+    /// (4a) by hand: one vector rotated at two positions past the limit N uses
     /// the angles of N − 1 both times; below the limit nothing changes.
     @Test func ropePositionsAtOrPastTheLimitShareRowNMinus1() {
         let x: [Double] = [0.3, -1.2, 0.7, 2.0, -0.5, 0.9, 1.1, -0.4]   // one head, N = 8
@@ -62,7 +62,7 @@ struct CompatOptionsTests {
         #expect(y[4] == -0.5 * Double.cos(4) + 0.3 * Double.sin(4))
     }
 
-    /// (4b) in a whole model: layer 0's r and k (after RoPE) of one token id
+    /// (4a) in a whole model: layer 0's r and k (after RoPE) of one token id
     /// repeated at positions ≥ N are bitwise equal (no token shift, so the
     /// rows before RoPE are equal); without the limit they differ.
     @Test func clampedPositionsGiveEqualRotatedRowsInTheModel() throws {
@@ -98,7 +98,7 @@ struct CompatOptionsTests {
         try check(Double.self)
     }
 
-    /// (27w) on a hand-built cache: row r holds keys [r, 100 + r] and values
+    /// (27a) on a hand-built cache: row r holds keys [r, 100 + r] and values
     /// [−r, −100 − r]; eviction keeps exactly the newest max(0, min(P, N − T)) rows.
     @Test func evictionKeepsExactlyTheNewestRows() {
         func cache(_ P: Int) -> KVCache<Double> {
@@ -119,7 +119,7 @@ struct CompatOptionsTests {
         #expect(keptRows(0, window: 4, tokens: 4) == [])
     }
 
-    /// (27w)–(30) in the mixer: a windowed call attends over exactly the kept
+    /// (27a)–(30) in the mixer: a windowed call attends over exactly the kept
     /// rows plus its own — bitwise the unwindowed mixer on a cache trimmed by hand.
     @Test func windowedAttentionIsTheTruthOnTheKeptRows() throws {
         let model = ModelWeights<Double>.random(shape: compatShape, seed: 1804)
@@ -144,7 +144,7 @@ struct CompatOptionsTests {
     /// Split invariance: the RoPE limit is per token, so any split gives
     /// bitwise the same run; the window too while position + T ≤ N (nothing
     /// evicted). Past that RWKV-Infer's rule depends on the call boundaries
-    /// (SPEC.md (27w)): a token sees N − T + t + 1 rows, so splits differ —
+    /// (SPEC.md (27a)): a token sees N − T + t + 1 rows, so splits differ —
     /// from the first token whose visible rows differ, and not before.
     @Test func splitInvarianceHoldsWhereTheRuleIsPerToken() throws {
         let model = ModelWeights<Double>.random(shape: compatShape, seed: 1806)
