@@ -6,8 +6,10 @@
 # Usage: scripts/pth-check.sh [--measure [PRESET [LAYERS]]]
 #   env HXA079_BIN=PATH      the hxa079 executable (default: built by scripts/lib.sh hxa079_binary)
 #   env HXA079_VENV=DIR      the Python venv (default <repo>/.venv, created if missing)
-#   env HXA079_TORCH=SPEC    what `pip install` gets for PyTorch (default "torch": PyPI's wheel with its
-#                            CUDA dependencies, ≈3 GB; see README "RWKV-style .pth checkpoints")
+#   env HXA079_TORCH=SPEC    what `pip install` gets for PyTorch (default: a CPU wheel for this Python
+#                            in $HXA079_WHEELS, /opt/wheels by default, when one is there — 192 MB, ≈3 min;
+#                            else "torch", PyPI's wheel with its CUDA dependencies, ≈3 GB, ≈8 min;
+#                            see README "RWKV-style .pth checkpoints")
 #   --measure [PRESET [LAYERS]]  also convert a bf16 init-model (default preset medium, ≈413 MB;
 #                            `reka 2` is 4.3 GB) and print the converter's memory line, /usr/bin/time's
 #                            maximum RSS and the wall time (a measurement, not a test; not in CI)
@@ -30,9 +32,15 @@ hxa079_binary
 hxa079_venv
 PY="$VENV/bin/python"
 if ! "$PY" -c 'import torch' 2>/dev/null; then
-    echo "== pip install ${HXA079_TORCH:-torch}"
+    TORCH="${HXA079_TORCH:-}"
+    if [[ -z "$TORCH" ]]; then
+        TAG=$("$PY" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
+        TORCH=$(ls "${HXA079_WHEELS:-/opt/wheels}"/torch-*+cpu-"$TAG"-"$TAG"-*linux*_"$(uname -m)".whl 2>/dev/null | sort -V | tail -1 || true)
+        TORCH="${TORCH:-torch}"
+    fi
+    echo "== pip install $TORCH"
     start=$(date +%s)
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check ${HXA079_TORCH:-torch}
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check "$TORCH"
     echo "   installed in $(( $(date +%s) - start ))s"
 fi
 "$VENV/bin/pip" install --quiet --disable-pip-version-check safetensors numpy
