@@ -4,14 +4,17 @@
 // Contract: figures for one forward call of `tokens` tokens from position 0,
 // computed from tensor shapes and dtypes; no tensor is read.
 // - Peak anonymous memory per engine ≈ the largest layer in the run precision
-//   (the fast path adds its in-layer copies: stacked r/k/v, q/k/v and MLP
-//   gate/up matrices up to 64 MiB each, the fused LoRA down-projection) + one
-//   head block + the state (twice: the caller's and the call's working copy)
-//   + the activations of the reference (a few [T][width] arrays per stage; the
-//   fast path's workspace). An estimate: the allocator and the run's
-//   checkpoints add to it.
-// - Mapped: every weight file is mapped for its header; values are read with
-//   pread, so the mapping stays virtual (no resident pages beyond the headers).
+//   + one head block + the state (twice: the caller's and the call's working
+//   copy) + the activations of the reference (a few [T][width] arrays per
+//   stage; the fast path's workspace). The fast path reads its big matrices
+//   in place from the mapping where its kernels can (BF16 and F32 ones in
+//   f32, F64 ones in f64: no anonymous copy, the head likewise) and adds its
+//   in-layer copies: stacked r/k/v, q/k/v and MLP gate/up matrices up to
+//   64 MiB each, the fused LoRA down-projection. An estimate: the allocator
+//   and the run's checkpoints add to it.
+// - Mapped: every weight file is mapped; the reference reads values with
+//   pread (the mapping stays virtual), the fast path reads the in-place
+//   matrices through it (resident as page cache, file-backed, reclaimable).
 // - Disk read per forward pass: every layer, the final norm, the head (the
 //   embedding when tied) and T embedding rows, at their stored size; the
 //   page cache serves repeated passes when it can hold the model.
@@ -20,7 +23,7 @@ import SafeTensors
 
 package struct MemoryEstimate: Sendable {
     package struct Engine: Sendable {
-        /// "reference f64", "reference f32", "fast f32".
+        /// "reference f64", "reference f32", "fast f32", "fast f64".
         package var label: String
         package var peakAnonymousBytes: Int
     }
@@ -43,8 +46,9 @@ package struct MemoryEstimate: Sendable {
         let L = (0...ModelConfig.maxLayers).contains(cfg.numLayers) ? cfg.numLayers : 0
         func count(_ name: String) -> Int { source.elementCount(of: name) ?? 0 }
         func storedBytes(_ name: String) -> Int { count(name) * (source.dtype(of: name)?.byteSize ?? 0) }
-        // per layer: values, stored bytes, fast-path copies (in Float32 values)
-        var values = [Int](repeating: 0, count: L), stored = [Int](repeating: 0, count: L), copies = [Int](repeating: 0, count: L)
+        // per layer: values, stored bytes, and the fast path's anonymous bytes in Float32 / Float64
+        var values = [Int](repeating: 0, count: L), stored = [Int](repeating: 0, count: L)
+        var fast32 = [Int](repeating: 0, count: L), fast64 = [Int](repeating: 0, count: L)
         for name in source.tensorNames {
             guard let i = TensorName.layerIndex(of: name), i < L else { continue }
             values[i] += count(name)
@@ -52,12 +56,32 @@ package struct MemoryEstimate: Sendable {
         }
         let kinds = ModelWeights<Float>.detectLayerKinds(config: cfg, source: source)
         let stackLimit = 64 << 20   // DenseMatrix.stackCopyLimit
+        /// Read in place by the fast path in Float32 (f32: true) or Float64 (PackedModel.mappedMatrices;
+        /// assumes the usual alignment of the tensors in their files).
+        func inPlace(_ name: String, f32: Bool) -> Bool {
+            let d = source.dtype(of: name)
+            return f32 ? d == .BF16 || d == .F32 : d == .F64
+        }
         for (i, kind) in kinds.enumerated() {
-            let projections = (kind == .rwkv ? ["receptance", "key", "value"] : ["q_proj", "k_proj", "v_proj"])
-                .reduce(0) { $0 + count(TensorName.attn(i, $1 + ".weight")) }
-            let gateUp = count(TensorName.mlp(i, "gate_proj") + ".weight") + count(TensorName.mlp(i, "up_proj") + ".weight")
+            let leaves = kind == .rwkv ? ["receptance", "key", "value", "output"] : ["q_proj", "k_proj", "v_proj", "o_proj"]
+            let big = leaves.map { TensorName.attn(i, $0 + ".weight") } + ["gate_proj", "up_proj", "down_proj"].map { TensorName.mlp(i, $0 + ".weight") }
+            let stacks = [Array(big[0..<3]), [big[4], big[5]]]   // r/k/v (q/k/v), gate/up
             let lora = kind == .rwkv ? ["w1", "a1", "v1", "k1", "g1"].reduce(0) { $0 + count(TensorName.attn(i, $1)) } : 0
-            copies[i] = (4 * projections <= stackLimit ? projections : 0) + (4 * gateUp <= stackLimit ? gateUp : 0) + lora
+            for (f32, b) in [(true, 4), (false, 8)] {
+                // converted tensors in the run precision; in-place ones cost nothing but their page cache
+                var anon = 0
+                for name in source.tensorNames where TensorName.layerIndex(of: name) == i {
+                    if !(big.contains(name) && inPlace(name, f32: f32)) { anon += count(name) * b }
+                }
+                // stacked copies up to the limit, in bf16 when every part is bf16 read in place
+                for parts in stacks {
+                    let elements = parts.reduce(0) { $0 + count($1) }
+                    let bytes = elements * (f32 && parts.allSatisfy({ source.dtype(of: $0) == .BF16 }) ? 2 : b)
+                    if bytes <= stackLimit { anon += bytes }
+                }
+                anon += lora * b   // the fused LoRA down-projection
+                if f32 { fast32[i] = anon } else { fast64[i] = anon }
+            }
         }
         let rwkvLayers = kinds.filter { $0 == .rwkv }.count, gqaLayers = kinds.count - rwkvLayers
         // in Double: the dimensions of a config that fails validation may be up to 2³¹ each
@@ -66,14 +90,17 @@ package struct MemoryEstimate: Sendable {
         let headName = source.shape(of: TensorName.lmHead) != nil ? TensorName.lmHead : TensorName.embedding
         func peak(_ scalarBytes: Int, fast: Bool) -> Int {
             let b = Double(scalarBytes)
-            let layer = Double((0..<L).map { values[$0] + (fast ? copies[$0] : 0) }.max() ?? 0) * b
-            let head = Double(defaultHeadBlockRows(config: cfg, scalarBytes: scalarBytes)) * Double(C) * b
+            let perLayer = fast ? (scalarBytes == 4 ? fast32 : fast64) : values.map { $0 * scalarBytes }
+            let layer = Double(perLayer.max() ?? 0)
+            let headInPlace = fast && inPlace(headName, f32: scalarBytes == 4)
+            let head = headInPlace ? 0 : Double(defaultHeadBlockRows(config: cfg, scalarBytes: scalarBytes)) * Double(C) * b
             let activations = (Double((fast ? 24 : 12) * T) * widest + Double(T) * Double(V)) * b
             return Int(min(layer + head + 2 * stateValues * b + activations, 0x1p62))   // clamped: no trap
         }
         engines = [Engine(label: "reference f64", peakAnonymousBytes: peak(8, fast: false)),
                    Engine(label: "reference f32", peakAnonymousBytes: peak(4, fast: false)),
-                   Engine(label: "fast f32", peakAnonymousBytes: peak(4, fast: true))]
+                   Engine(label: "fast f32", peakAnonymousBytes: peak(4, fast: true)),
+                   Engine(label: "fast f64", peakAnonymousBytes: peak(8, fast: true))]
         mappedBytes = source.files.reduce(0) { $0 + 8 + $1.file.headerLength + $1.file.dataLength }
         let embeddingRowBytes = V > 0 ? storedBytes(TensorName.embedding) / V : 0
         diskReadPerPassBytes = stored.reduce(0, +) + storedBytes(TensorName.finalNorm) + storedBytes(headName) + T * embeddingRowBytes

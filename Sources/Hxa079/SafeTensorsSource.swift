@@ -116,6 +116,17 @@ public final class SafeTensorsSource: TensorSource, NonFiniteScanning, SourcePro
         return naming == .rwkv ? TensorName.rwkvStyleName(name) : name
     }
 
+    /// `name`'s stored bytes in its file's memory map, its dtype and the file
+    /// that keeps the mapping alive (nil when absent or not mapped): for the
+    /// fast path's in-place weights (SPEC.md §2.8). The bytes are valid while
+    /// `owner` lives.
+    public func mapped(_ name: String) -> (bytes: UnsafeRawBufferPointer, dtype: DType, owner: SafeTensorsFile)? {
+        guard let e = entries[name] else { return nil }
+        let file = files[e.file].file
+        guard let bytes = file.mappedBytes(e.stored) else { return nil }
+        return (bytes, e.info.dtype, file)
+    }
+
     /// The entry of a float tensor `name`, with its float dtype.
     private func entry(_ name: String) throws -> (Entry, FloatDType) {
         guard let e = entries[name] else { throw Hxa079Error.invalidModel(["missing tensor \(displayName(name))"]) }
@@ -206,10 +217,13 @@ public final class SafeTensorsSource: TensorSource, NonFiniteScanning, SourcePro
     }
 
     /// Counts NaN/±Inf in the stored bits of `name` (exponent all ones), keeping no values.
-    func scanNonFinite(_ name: String) throws -> (count: Int, first: Int) {
+    func scanNonFinite(_ name: String) throws -> (count: Int, first: Int) { try scanNonFinite(name, elements: nil) }
+
+    /// The same for elements `elements` of `name` (all when nil); `first` is relative to the range.
+    func scanNonFinite(_ name: String, elements: Range<Int>?) throws -> (count: Int, first: Int) {
         let (e, format) = try entry(name)
         var count = 0, first = -1
-        try forEachChunk(e) { bytes, start in
+        try forEachChunk(e, elements: elements) { bytes, start in
             let scan = format.nonFinite(in: bytes)
             if first < 0 && scan.first >= 0 { first = start + scan.first }
             count += scan.count

@@ -52,3 +52,20 @@ public struct InMemoryTensors: TensorSource {
         return values
     }
 }
+
+/// `base` with the values (not the shapes or dtypes) of some tensors hidden:
+/// they read as empty arrays. The fast path reads those tensors another way
+/// (in place from the mapping, or as their stored bf16 bits) and packs the
+/// rest from this source (Hxa079Fast Loading.swift, Packing.swift).
+package struct SkippingSource: TensorSource, SourceProblemReporting {
+    package let base: TensorSource
+    package let skipped: Set<String>
+    package init(base: TensorSource, skipped: Set<String>) { self.base = base; self.skipped = skipped }
+    package var tensorNames: [String] { base.tensorNames }
+    package func shape(of name: String) -> [Int]? { base.shape(of: name) }
+    package func dtype(of name: String) -> DType? { base.dtype(of: name) }
+    package func doubles(_ name: String) throws -> [Double] { skipped.contains(name) ? [] : try base.doubles(name) }
+    package func floats(_ name: String) throws -> [Float] { skipped.contains(name) ? [] : try base.floats(name) }
+    var sourceProblems: [String] { (base as? SourceProblemReporting)?.sourceProblems ?? [] }
+    func displayName(_ name: String) -> String { (base as? SourceProblemReporting)?.displayName(name) ?? name }
+}

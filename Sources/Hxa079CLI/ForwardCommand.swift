@@ -75,8 +75,8 @@ extension HXA079 {
         /// Runs the reference in `T`, writes the dump and the state.
         func runReference<T: ReferenceScalar>(_: T.Type, directory: ModelDirectory, tokens: [Int],
                                               selection: CheckpointSelection) throws -> ForwardResult {
-            let weights = try StreamedWeights<T>(directory: directory)   // layers read as they run (SPEC.md §2.8)
-            for warning in weights.report.nonFiniteDescriptions { printWarning(warning) }
+            // layers read as they run, checked for NaN/Inf as they are read (SPEC.md §2.8)
+            let weights = try StreamedWeights<T>(directory: directory, checkFinite: false, nonFinite: printWarning)
             try selection.requireMatches(layerKinds: weights.layerKinds)
             var state = try stateIn.map { try ModelState<T>(path: $0, config: weights.config, layerKinds: weights.layerKinds) }
                 ?? ModelState(config: weights.config, layerKinds: weights.layerKinds)
@@ -98,10 +98,8 @@ extension HXA079 {
         /// Runs the fast engine in `T` (Float: f32, Double: f64), writes the dump and the state.
         func runFast<T: FastScalar>(_: T.Type, directory: ModelDirectory, tokens: [Int],
                                     selection: CheckpointSelection) throws -> ForwardResult {
-            let report = directory.validate()
-            if !report.problems.isEmpty { throw Hxa079Error.invalidModel(report.problems) }
-            for warning in report.nonFiniteDescriptions { printWarning(warning) }
-            let fast = try FastEngine<T>(streaming: directory)   // layers read as they run (SPEC.md §2.8)
+            // layers read as they run, checked for NaN/Inf as they are read (SPEC.md §2.8)
+            let fast = try FastEngine<T>(streaming: directory, nonFinite: printWarning)
             try selection.requireMatches(layerKinds: fast.layerKinds)
             var state = try stateIn.map { try ModelState<T>(path: $0, config: fast.config, layerKinds: fast.layerKinds) }
                 ?? fast.initialState()

@@ -198,10 +198,8 @@ extension HXA079 {
         }
 
         func fastEngine<T: FastScalar>(_: T.Type, directory: ModelDirectory) throws -> LoadedEngine {
-            let report = directory.validate()
-            if !report.problems.isEmpty { throw Hxa079Error.invalidModel(report.problems) }
-            for warning in report.nonFiniteDescriptions { printWarning(warning) }
-            let fast = try FastEngine<T>(streaming: directory)   // layers read as they run (SPEC.md §2.8)
+            // layers read as they run, checked for NaN/Inf as they are read (SPEC.md §2.8)
+            let fast = try FastEngine<T>(streaming: directory, nonFinite: printWarning)
             let chunk = chunkSize
             let precision = T.self == Double.self ? "f64" : "f32"
             return LoadedEngine(config: fast.config, layerKinds: fast.layerKinds, label: "fast \(precision)",
@@ -212,8 +210,8 @@ extension HXA079 {
         }
 
         func referenceEngine<T: ReferenceScalar>(_: T.Type, directory: ModelDirectory) throws -> LoadedEngine {
-            let weights = try StreamedWeights<T>(directory: directory)   // layers read as they run (SPEC.md §2.8)
-            for warning in weights.report.nonFiniteDescriptions { printWarning(warning) }
+            // layers read as they run, checked for NaN/Inf as they are read (SPEC.md §2.8)
+            let weights = try StreamedWeights<T>(directory: directory, checkFinite: false, nonFinite: printWarning)
             let precision = T.self == Double.self ? "f64" : "f32"
             let options = runOptions.forwardOptions
             return LoadedEngine(config: weights.config, layerKinds: weights.layerKinds, label: "reference \(precision)" + runOptions.compatLabel,

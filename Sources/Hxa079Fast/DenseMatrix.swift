@@ -15,7 +15,11 @@
 //   `hxa_gemv_rows_bf16`), rows split over the cores;
 //   T > 1: blocks of rows widened into a scratch of T, then GEMM. (The
 //   Float64 engine widens bf16 weights when packing, so it holds no bf16
-//   matrix; a mapped-file storage case would sit beside these.)
+//   matrix.)
+// - mapped: either of the two read in place from a memory-mapped model file
+//   (streamed fast path, SPEC.md §2.8): the same kernels on the same bits as
+//   the owned arrays, so results equal those of the model held in memory
+//   with its bf16 matrices kept as bf16 (`keepBF16`) bit for bit.
 // The bias is added after the product, as in the reference.
 
 import CHxa079Kernels
@@ -28,6 +32,8 @@ final class FastMatrix<T: FastScalar> {
         /// Weights in the element type (Float32 or Float64).
         case values([T])
         case bf16([UInt16])
+        /// Weights in a memory-mapped file, read in place (values in T or bf16 bits).
+        case mapped(MappedWeights<T>)
         /// Stacked matrices kept apart (`stacking` of big matrices): part p
         /// writes output columns [Σ rows of the parts before p, + its rows).
         case group([FastMatrix<T>])
@@ -49,6 +55,7 @@ final class FastMatrix<T: FastScalar> {
         switch storage {
         case .values: return false
         case .bf16: return true
+        case .mapped(let m): return m.isBF16
         case .group(let parts): return parts.allSatisfy { $0.isBF16 }
         }
     }
@@ -59,7 +66,37 @@ final class FastMatrix<T: FastScalar> {
         switch storage {
         case .values: return false
         case .bf16: return true
+        case .mapped(let m): return m.isBF16
         case .group(let parts): return parts.contains { $0.containsBF16 }
+        }
+    }
+
+    /// True when this matrix or one of its parts is read in place from a mapped file.
+    var containsMapped: Bool {
+        switch storage {
+        case .values, .bf16: return false
+        case .mapped: return true
+        case .group(let parts): return parts.contains { $0.containsMapped }
+        }
+    }
+
+    /// The weights of a matrix that is not a group, owned or mapped alike.
+    enum Weights {
+        case values(UnsafePointer<T>)
+        case bf16(UnsafePointer<UInt16>)
+    }
+
+    /// Calls `body` with the weights [rows][cols] (nil for a group or an empty array).
+    func withWeights<R>(_ body: (Weights) -> R) -> R? {
+        switch storage {
+        case .values(let w): return w.withUnsafeBufferPointer { $0.baseAddress.map { body(.values($0)) } }
+        case .bf16(let w): return w.withUnsafeBufferPointer { $0.baseAddress.map { body(.bf16($0)) } }
+        case .mapped(let m):
+            switch m.pointer {
+            case .values(let p): return withExtendedLifetime(m.owner) { body(.values(p)) }
+            case .bf16(let p): return withExtendedLifetime(m.owner) { body(.bf16(p)) }
+            }
+        case .group: return nil
         }
     }
 
@@ -87,21 +124,26 @@ final class FastMatrix<T: FastScalar> {
         }
         let bias: [T]? = parts.contains { $0.bias != nil }
             ? parts.flatMap { $0.bias ?? [T](repeating: 0, count: $0.rows) } : nil
+        // (owned or mapped parts alike: the copy is what the model held in memory gets)
         if parts.allSatisfy({ $0.isBF16 }) {
             var bits: [UInt16] = []
             bits.reserveCapacity(rows * cols)
             adviseHugePagesBeforeFill(&bits)   // Gemv.swift
-            for p in parts { if case .bf16(let w) = p.storage { bits.append(contentsOf: w) } }
+            for p in parts {
+                _ = p.withWeights { if case .bf16(let b) = $0 { bits.append(contentsOf: UnsafeBufferPointer(start: b, count: p.rows * p.cols)) } }
+            }
             return FastMatrix(rows: rows, cols: cols, storage: .bf16(bits), bias: bias)
         }
         var w: [T] = []
         w.reserveCapacity(rows * cols)
         adviseHugePagesBeforeFill(&w)   // Gemv.swift
         for p in parts {
-            switch p.storage {
-            case .values(let x): w.append(contentsOf: x)
-            case .bf16(let x): w.append(contentsOf: x.map { T(Float(bitPattern: UInt32($0) << 16)) })
-            case .group: break   // flattened above
+            let n = p.rows * p.cols
+            _ = p.withWeights {   // (groups were flattened above)
+                switch $0 {
+                case .values(let x): w.append(contentsOf: UnsafeBufferPointer(start: x, count: n))
+                case .bf16(let x): w.append(contentsOf: UnsafeBufferPointer(start: x, count: n).map { T(Float(bitPattern: UInt32($0) << 16)) })
+                }
             }
         }
         return FastMatrix(rows: rows, cols: cols, storage: .values(w), bias: bias)
@@ -120,6 +162,7 @@ final class FastMatrix<T: FastScalar> {
             switch storage {
             case .values(let w): parts.append(FastMatrix(rows: r1 - r0, cols: cols, storage: .values(Array(w[range])), bias: nil))
             case .bf16(let w): parts.append(FastMatrix(rows: r1 - r0, cols: cols, storage: .bf16(Array(w[range])), bias: nil))
+            case .mapped(let m): parts.append(FastMatrix(rows: r1 - r0, cols: cols, storage: .mapped(m.advanced(by: range.lowerBound)), bias: nil))
             case .group: return self   // not built for the head
             }
             r0 = r1
@@ -132,28 +175,25 @@ final class FastMatrix<T: FastScalar> {
         switch storage {
         case .values: return rows * cols * MemoryLayout<T>.size
         case .bf16: return rows * cols * 2
+        case .mapped(let m): return rows * cols * (m.isBF16 ? 2 : MemoryLayout<T>.size)
         case .group(let parts): return parts.reduce(0) { $0 + $1.weightBytes }
         }
     }
 
     /// Row `r` (widened to T) into dst [cols] (embedding lookups).
     func copyRow(_ r: Int, into dst: UnsafeMutablePointer<T>) {
-        switch storage {
-        case .values(let w):
-            w.withUnsafeBufferPointer { wp in
-                guard let base = wp.baseAddress else { return }
-                dst.update(from: base + r * cols, count: cols)
-            }
-        case .bf16(let w):
-            w.withUnsafeBufferPointer { wp in
-                guard let base = wp.baseAddress else { return }
-                widenBF16(base + r * cols, dst, cols)
-            }
-        case .group(let parts):
+        if case .group(let parts) = storage {
             var r0 = 0
             for p in parts {
                 if r < r0 + p.rows { p.copyRow(r - r0, into: dst); return }
                 r0 += p.rows
+            }
+            return
+        }
+        _ = withWeights {
+            switch $0 {
+            case .values(let base): dst.update(from: base + r * cols, count: cols)
+            case .bf16(let base): widenBF16(base + r * cols, dst, cols)
             }
         }
     }
@@ -163,38 +203,36 @@ final class FastMatrix<T: FastScalar> {
     func apply(_ x: UnsafePointer<T>, ldx: Int, count n: Int, into y: UnsafeMutablePointer<T>, ldy: Int,
                scratch: UnsafeMutablePointer<T>) {
         guard n > 0, rows > 0 else { return }
-        switch storage {
-        case .values(let w):
-            w.withUnsafeBufferPointer { wp in
-                guard let wb = wp.baseAddress else { return }
-                if n == 1 {
-                    if useOpenBLASGemv(rows * cols) { Blas.gemv(rows: rows, cols: cols, w: wb, ldw: cols, x: x, y: y) }
-                    else { gemvRows(wb, ldw: cols, rows: rows, cols: cols, x: x, y: y) }
-                } else {
-                    Blas.gemmNT(m: n, n: rows, k: cols, a: x, lda: ldx, b: wb, ldb: cols, c: y, ldc: ldy)
-                }
-            }
-        case .bf16(let w):
-            w.withUnsafeBufferPointer { wp in
-                guard let wb = wp.baseAddress else { return }
-                if n == 1 {
-                    bf16Gemv(wb, x: x, y: y)
-                } else {
-                    let block = Self.blockRows(cols: cols)
-                    var r0 = 0
-                    while r0 < rows {
-                        let rb = min(block, rows - r0)
-                        widenBF16(wb + r0 * cols, scratch, rb * cols)
-                        Blas.gemmNT(m: n, n: rb, k: cols, a: x, lda: ldx, b: scratch, ldb: cols, c: y + r0, ldc: ldy)
-                        r0 += rb
-                    }
-                }
-            }
-        case .group(let parts):
+        if case .group(let parts) = storage {
             var r0 = 0
             for p in parts {
                 p.apply(x, ldx: ldx, count: n, into: y + r0, ldy: ldy, scratch: scratch)
                 r0 += p.rows
+            }
+        } else {
+            _ = withWeights {
+                switch $0 {
+                case .values(let wb):
+                    if n == 1 {
+                        if useOpenBLASGemv(rows * cols) { Blas.gemv(rows: rows, cols: cols, w: wb, ldw: cols, x: x, y: y) }
+                        else { gemvRows(wb, ldw: cols, rows: rows, cols: cols, x: x, y: y) }
+                    } else {
+                        Blas.gemmNT(m: n, n: rows, k: cols, a: x, lda: ldx, b: wb, ldb: cols, c: y, ldc: ldy)
+                    }
+                case .bf16(let wb):
+                    if n == 1 {
+                        bf16Gemv(wb, x: x, y: y)
+                    } else {
+                        let block = Self.blockRows(cols: cols)
+                        var r0 = 0
+                        while r0 < rows {
+                            let rb = min(block, rows - r0)
+                            widenBF16(wb + r0 * cols, scratch, rb * cols)
+                            Blas.gemmNT(m: n, n: rb, k: cols, a: x, lda: ldx, b: scratch, ldb: cols, c: y + r0, ldc: ldy)
+                            r0 += rb
+                        }
+                    }
+                }
             }
         }
         if let bias {
@@ -214,6 +252,28 @@ final class FastMatrix<T: FastScalar> {
         let R = rows, C = cols, kernel = T.fastKernels.gemvRowsBF16
         forRowBlocks(R, ways: bf16Parts(R * C, rows: R)) { r0, r1 in
             kernel(w, C, C, x, y, r0, r1)
+        }
+    }
+}
+
+/// A matrix's weights inside a memory-mapped model file (SPEC.md §2.8):
+/// bf16 bits or values in T, aligned for their type; `owner` (the
+/// SafeTensorsFile) keeps the mapping alive while the matrix lives.
+struct MappedWeights<T: FastScalar> {
+    enum Pointer {
+        case values(UnsafePointer<T>)
+        case bf16(UnsafePointer<UInt16>)
+    }
+    let pointer: Pointer
+    let owner: AnyObject
+
+    var isBF16: Bool { if case .bf16 = pointer { return true } else { return false } }
+
+    /// The weights from element `n` on.
+    func advanced(by n: Int) -> MappedWeights {
+        switch pointer {
+        case .values(let p): return MappedWeights(pointer: .values(p + n), owner: owner)
+        case .bf16(let p): return MappedWeights(pointer: .bf16(p + n), owner: owner)
         }
     }
 }

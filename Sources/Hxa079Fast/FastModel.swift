@@ -201,7 +201,7 @@ public final class FastEngine<Real: FastScalar> {
         if let w = workspace, w.rows >= rows { return w }
         let cfg = config
         var wide = 0
-        if packed.matrices.contains(where: { $0.containsBF16 }) {   // not only the head: keepBF16 can mix
+        if packed.widensBF16 {   // not only the head: keepBF16 can mix; streamed: bf16 read in place
             wide = max(FastMatrix<Real>.scratchFloats(cols: cfg.hiddenSize), FastMatrix<Real>.scratchFloats(cols: cfg.intermediateSize),
                        FastMatrix<Real>.scratchFloats(cols: cfg.attentionWidth))
         }
@@ -291,14 +291,14 @@ public final class FastEngine<Real: FastScalar> {
     /// when streamed — the same products either way.
     private func applyHead(_ x: UnsafePointer<Real>, rows T: Int, into logits: UnsafeMutablePointer<Real>, ws: Workspace<Real>) throws {
         let C = config.hiddenSize, V = config.vocabSize
-        guard let streamed = packed.streamed else {
+        guard packed.streamed != nil else {
             packed.head.apply(x, ldx: C, count: T, into: logits, ldy: V, scratch: ws.wide)
             return
         }
         var r0 = 0
         while r0 < V {
             let r1 = min(V, r0 + packed.headBlockRows)
-            let block = FastMatrix<Real>(rows: r1 - r0, cols: C, storage: .values(try streamed.headRows(r0..<r1)), bias: nil)
+            let block = try packed.streamedHeadBlock(r0..<r1)   // in place from the mapping when the kernels can read it
             block.apply(x, ldx: C, count: T, into: logits + r0, ldy: V, scratch: ws.wide)
             r0 = r1
         }

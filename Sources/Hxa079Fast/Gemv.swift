@@ -160,6 +160,7 @@ extension FastMatrix {
             w.withUnsafeBytes { if let b = $0.baseAddress { Hxa079Fast.adviseHugePages(b, bytes: $0.count, collapse: collapse) } }
         case .bf16(let w):
             w.withUnsafeBytes { if let b = $0.baseAddress { Hxa079Fast.adviseHugePages(b, bytes: $0.count, collapse: collapse) } }
+        case .mapped: break   // file pages belong to the page cache
         case .group(let parts): for p in parts { p.adviseHugePages(collapse: collapse) }
         }
     }

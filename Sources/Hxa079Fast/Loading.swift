@@ -23,15 +23,19 @@ extension FastEngine {
     /// Memory: one layer in Real plus the activations.
     @_specialize(where Real == Float)
     @_specialize(where Real == Double)
-    package convenience init(streaming directory: ModelDirectory) throws {
-        self.init(packed: try PackedModel(streaming: try StreamedWeights<Real>(directory: directory, checkFinite: false)))
+    /// `nonFinite`: told once about each tensor holding NaN/±Inf, when a pass
+    /// first reads it (StreamedWeights.swift); nil: not checked.
+    package convenience init(streaming directory: ModelDirectory, nonFinite: ((String) -> Void)? = nil) throws {
+        self.init(packed: try PackedModel(streaming: try StreamedWeights<Real>(directory: directory, checkFinite: false,
+                                                                                nonFinite: nonFinite)))
     }
 
     /// Loads the whole model in `directory` for the fast path (held in memory:
     /// the directory may go away afterwards), each layer read as `StreamedWeights` reads it.
     @_specialize(where Real == Float)
     @_specialize(where Real == Double)
-    public convenience init(directory: ModelDirectory, keepBF16: Bool = false) throws {
+    /// `headBlockRows`: nil = `defaultHeadBlockRows` (tests pass small blocks).
+    public convenience init(directory: ModelDirectory, keepBF16: Bool = false, headBlockRows: Int? = nil) throws {
         var source = MatrixSource()
         var big = Set<String>()
         if keepBF16 {
@@ -51,7 +55,7 @@ extension FastEngine {
         }
         let tensors = SkippingSource(base: directory.source, skipped: big)
         let (weights, _) = try ModelWeights<Real>.load(config: directory.config, source: tensors, checkFinite: false)
-        self.init(packed: try PackedModel(weights, source: source))
+        self.init(packed: try PackedModel(weights, source: source, headBlockRows: headBlockRows))
     }
 
     /// The tensors kept as bf16 with `keepBF16`.
@@ -62,18 +66,6 @@ extension FastEngine {
                       "gate_proj", "up_proj", "down_proj"]
         return leaves.contains { name.hasSuffix(".self_attn.\($0).weight") || name.hasSuffix(".mlp.\($0).weight") }
     }
-}
-
-/// A TensorSource that hides the values (not the shapes) of some tensors:
-/// they are read as empty arrays, the packer takes their bf16 bits instead.
-struct SkippingSource: TensorSource {
-    let base: TensorSource
-    let skipped: Set<String>
-    var tensorNames: [String] { base.tensorNames }
-    func shape(of name: String) -> [Int]? { base.shape(of: name) }
-    func dtype(of name: String) -> DType? { base.dtype(of: name) }
-    func doubles(_ name: String) throws -> [Double] { skipped.contains(name) ? [] : try base.doubles(name) }
-    func floats(_ name: String) throws -> [Float] { skipped.contains(name) ? [] : try base.floats(name) }
 }
 
 /// Raw bf16 bits of a stored tensor.

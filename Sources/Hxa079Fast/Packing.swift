@@ -17,6 +17,7 @@
 // `adviseHugePages` in Gemv.swift: fewer TLB misses while streaming).
 
 import Hxa079
+import SafeTensors
 
 /// One LoRA up-projection u·W2 reading columns [offset, offset + rank) of the fused down output.
 struct LoRAUp<T: FastScalar> {
@@ -88,11 +89,14 @@ struct MatrixSource {
 struct Packer<T: FastScalar> {
     let cfg: ModelConfig
     let source: MatrixSource
+    /// Big matrices read in place from the mapped files (streamed; by internal tensor name).
+    let mapped: [String: MappedWeights<T>]
     var problems: [String] = []
 
-    init(config: ModelConfig, source: MatrixSource) {
+    init(config: ModelConfig, source: MatrixSource, mapped: [String: MappedWeights<T>] = [:]) {
         cfg = config
         self.source = source
+        self.mapped = mapped
     }
 
     mutating func check(_ a: [T]?, _ n: Int, _ what: @autoclosure () -> String) {
@@ -110,7 +114,9 @@ struct Packer<T: FastScalar> {
         }
         check(l.bias, rows, "\(name).bias")
         let storage: FastMatrix<T>.Storage
-        if let bits = source.bf16[name + ".weight"] {
+        if let m = mapped[name + ".weight"] {
+            storage = .mapped(m)   // element count checked by `mappedMatrices`
+        } else if let bits = source.bf16[name + ".weight"] {
             if bits.count != rows * cols { problems.append("\(name).weight has \(bits.count) values, expected \(rows * cols)") }
             storage = Self.bf16Storage(bits)
         } else {
@@ -270,13 +276,71 @@ struct PackedModel<T: FastScalar> {
     }
 
     /// Layer `i`: the packed one, or (streamed) read and packed now — the
-    /// caller drops it after the layer ran.
+    /// caller drops it after the layer ran. Streamed, the big matrices the
+    /// kernels can read in place stay in the mapped files (`mappedMatrices`);
+    /// the rest of the layer is read and converted to T.
     func layer(_ i: Int) throws -> LayerFast<T> {
         guard let streamed else { return layers[i] }
-        var packer = Packer<T>(config: config, source: MatrixSource())
-        let (packed, _) = packer.layer(i, try streamed.layer(i))
+        let mapped = mappedMatrices(layer: i)
+        var packer = Packer<T>(config: config, source: MatrixSource(), mapped: mapped)
+        let (packed, _) = packer.layer(i, try streamed.layer(i, readElsewhere: Set(mapped.keys)))
         if !packer.problems.isEmpty { throw Hxa079Error.invalidModel(packer.problems) }
         return packed
+    }
+
+    /// The big matrices of layer `i` (r/k/v/o or q/k/v/o, MLP) that the
+    /// kernels read straight from the memory-mapped files (SPEC.md §2.8):
+    /// BF16 ones when T is Float (the bf16 GEMV/GEMM of DenseMatrix.swift,
+    /// as `keepBF16` holds them in memory) and ones stored in T itself (F32
+    /// for Float, F64 for Double); each only when aligned for its type and
+    /// of the expected size. Everything else is converted (F16, F64 for
+    /// Float, BF16/F32 for Double: the Double engine has no bf16 kernels).
+    func mappedMatrices(layer i: Int) -> [String: MappedWeights<T>] {
+        guard let streamed else { return [:] }
+        let leaves = layerKinds[i] == .rwkv ? ["receptance", "key", "value", "output"] : ["q_proj", "k_proj", "v_proj", "o_proj"]
+        let names = leaves.map { TensorName.attn(i, $0) + ".weight" }
+            + ["gate_proj", "up_proj", "down_proj"].map { TensorName.mlp(i, $0) + ".weight" }
+        var out: [String: MappedWeights<T>] = [:]
+        for name in names {
+            if let m = Self.inPlace(name, source: streamed.source) { out[name] = m }
+        }
+        return out
+    }
+
+    /// `name` as mapped weights when the kernels can read it in place, else nil.
+    static func inPlace(_ name: String, source: SafeTensorsSource) -> MappedWeights<T>? {
+        guard let (bytes, dtype, owner) = source.mapped(name), let base = bytes.baseAddress,
+              let count = source.elementCount(of: name), count > 0 else { return nil }
+        let address = UInt(bitPattern: base)
+        if dtype == .BF16 && T.self == Float.self && bytes.count == 2 * count && address % 2 == 0 {
+            return MappedWeights(pointer: .bf16(base.assumingMemoryBound(to: UInt16.self)), owner: owner)
+        }
+        let own: DType = T.self == Float.self ? .F32 : .F64
+        let size = MemoryLayout<T>.size
+        if dtype == own && bytes.count == size * count && address % UInt(MemoryLayout<T>.alignment) == 0 {
+            return MappedWeights(pointer: .values(base.assumingMemoryBound(to: T.self)), owner: owner)
+        }
+        return nil
+    }
+
+    /// Rows `rows` of W_head as a matrix, for a streamed model: in place from the mapping when the kernels can read it there (then its
+    /// stored bits are checked for non-finite values on the first pass), else
+    /// read and converted to T.
+    func streamedHeadBlock(_ rows: Range<Int>) throws -> FastMatrix<T> {
+        guard let streamed else { throw Hxa079Error.invalidArgument("the head is in memory") }
+        let C = config.hiddenSize
+        if let m = Self.inPlace(streamed.headName, source: streamed.source) {
+            try streamed.checkHeadRowsInPlace(rows)
+            return FastMatrix(rows: rows.count, cols: C, storage: .mapped(m.advanced(by: rows.lowerBound * C)), bias: nil)
+        }
+        return FastMatrix(rows: rows.count, cols: C, storage: .values(try streamed.headRows(rows)), bias: nil)
+    }
+
+    /// True when some prefill product widens bf16 weights (needs the workspace's wide scratch).
+    var widensBF16: Bool {
+        guard let streamed else { return matrices.contains { $0.containsBF16 } }
+        guard T.self == Float.self else { return false }
+        return streamed.source.tensorNames.contains { streamed.source.dtype(of: $0) == .BF16 }
     }
 
     /// Every matrix the forward pass applies except the embedding (for the
@@ -300,8 +364,10 @@ struct PackedModel<T: FastScalar> {
         if let streamed {   // every tensor as T but the embedding (tied: the head)
             let source = streamed.source
             let tied = streamed.headName == TensorName.embedding
-            return source.tensorNames.reduce(0) { sum, name in
-                sum + (name == TensorName.embedding && !tied ? 0 : size * (source.elementCount(of: name) ?? 0))
+            return source.tensorNames.reduce(0) { sum, name in   // in place: the stored bytes
+                let n = source.elementCount(of: name) ?? 0
+                let inPlace = FastEngine<T>.isBigMatrix(name) ? Self.inPlace(name, source: source) : nil
+                return sum + (name == TensorName.embedding && !tied ? 0 : (inPlace.map { $0.isBF16 ? 2 : size } ?? size) * n)
             }
         }
         var total = head.weightBytes

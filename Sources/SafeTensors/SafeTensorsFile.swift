@@ -147,6 +147,19 @@ public final class SafeTensorsFile: @unchecked Sendable {
         return try storage.withBytes { try body(UnsafeRawBufferPointer(rebasing: $0[r])) }
     }
 
+    /// The tensor's stored bytes inside the file's memory map, without copying,
+    /// for kernels that read weights in place (the fast path, SPEC.md §2.8);
+    /// nil when the file is held in an array or has no tensor `name`. The
+    /// pointer is valid while this object lives and may be unaligned (check
+    /// before typing it). Reading it after the file was truncated on disk
+    /// faults (SIGBUS, see MappedFile.swift).
+    public func mappedBytes(_ name: String) -> UnsafeRawBufferPointer? {
+        guard storage.isMapped, let t = info(name) else { return nil }
+        let r = absoluteRange(t)
+        // the mapping lives as long as `storage`, which this object holds
+        return storage.withBytes { UnsafeRawBufferPointer(rebasing: $0[r]) }
+    }
+
     private func lookup(_ name: String) throws -> TensorInfo {
         guard let t = info(name) else { throw SafeTensorsError.tensorNotFound(name) }
         return t

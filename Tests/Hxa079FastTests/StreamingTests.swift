@@ -1,7 +1,9 @@
 // StreamingTests: the fast path on streamed weights (`FastModel(streaming:)`:
-// each layer read as Float32 and packed when a pass reaches it, embedding rows
-// per token, the head in blocks) against the same model packed in memory
-// (`FastModel(ModelDirectory.load(as: Float.self))`, what `FastModel(directory:)` does).
+// each layer packed when a pass reaches it — its BF16 and F32 big matrices
+// read in place from the mapped files, the rest converted to Float32 —,
+// embedding rows per token, the head in blocks) against the same model held
+// in memory with its bf16 matrices kept as bf16 (`FastModel(directory:
+// keepBF16: true)`, the same kernels on the same bits).
 //
 // Contract: logits (forward and prefill) and states are equal bit for bit for
 // every model of `streamingCases` and every plan of `streamingPlans`, with the
@@ -24,10 +26,9 @@ private let fastPackageRoot: String = URL(fileURLWithPath: #filePath)
     func streamedEqualsInMemoryBitwise(_ level: FastKernels.Level, _ c: StreamingCase) throws {
         try FastKernels.withLevel(level) {
             let (directory, keep) = try c.directory(packageRoot: fastPackageRoot)
-            let (weights, _) = try directory.load(as: Float.self)
             let V = directory.config.vocabSize
             for blockRows in [nil, 7] {
-                let inMemory = try FastModel(weights, headBlockRows: blockRows)
+                let inMemory = try FastModel(directory: directory, keepBF16: true, headBlockRows: blockRows)
                 let streamed = blockRows == nil ? try FastModel(streaming: directory)
                     : FastModel(packed: try PackedModel(streaming: try StreamedWeights<Float>(directory: directory, headBlockRows: blockRows)))
                 #expect(streamed.isStreamed && !inMemory.isStreamed)
@@ -53,6 +54,33 @@ private let fastPackageRoot: String = URL(fileURLWithPath: #filePath)
             }
             withExtendedLifetime(keep) {}
         }
+    }
+
+    /// Streamed, the big matrices stored BF16 or F32 are read in place (no
+    /// converted copy); F16 and F64 ones are converted per layer.
+    @Test(arguments: streamingCases)
+    func bigMatricesAreReadInPlaceWhereTheKernelsCan(_ c: StreamingCase) throws {
+        let (directory, keep) = try c.directory(packageRoot: fastPackageRoot)
+        let packed = try PackedModel<Float>(streaming: try StreamedWeights<Float>(directory: directory))
+        let inPlace = c.dtype == .BF16 || c.dtype == .F32
+        for i in 0..<directory.config.numLayers {
+            let layer = try packed.layer(i)
+            let big: [FastMatrix<Float>]
+            switch layer.mixer {
+            case .rwkv(let m): big = [m.rkv, m.output, layer.gateUp, layer.down]
+            case .gqa(let m): big = [m.qkv, m.output, layer.gateUp, layer.down]
+            }
+            // (stacked parts below the copy limit are copied, as in memory; the rest stay mapped)
+            #expect(packed.mappedMatrices(layer: i).count == (inPlace ? 7 : 0), "\(c) layer \(i)")
+            // output and down stay mapped; the stacked r/k/v (q/k/v), gate/up are below
+            // FastMatrix.stackCopyLimit here, so copied into one matrix as in memory
+            #expect(big[1].containsMapped == inPlace && big[3].containsMapped == inPlace, "\(c) layer \(i)")
+            #expect(!big[0].containsMapped && !big[2].containsMapped, "\(c) layer \(i)")
+            #expect(big.allSatisfy { $0.containsBF16 == (c.dtype == .BF16) }, "\(c) layer \(i)")
+        }
+        let head = try packed.streamedHeadBlock(0..<5)
+        #expect(head.containsMapped == inPlace, "\(c)")
+        withExtendedLifetime(keep) {}
     }
 
     /// 530 tokens run as two passes (512 + 18), each streaming every layer.
