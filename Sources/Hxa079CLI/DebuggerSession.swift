@@ -70,6 +70,8 @@ final class DebuggerSession: CheckpointObserver {
     private(set) var firstNonFinite: String?
     private(set) var firstNonFiniteInDump: String?
     private(set) var comparedCount = 0
+    /// Compared checkpoints outside the fixture's checkpoint selection (against this run, unmarked).
+    private(set) var notInFixtureCount = 0
     private(set) var missingCount = 0
     private(set) var failureCount = 0
     private(set) var firstFailure: String?
@@ -139,7 +141,7 @@ final class DebuggerSession: CheckpointObserver {
         progress.finish()
         let reason = alert != nil ? "non-finite" : hit.map { "breakpoint \($0)" }
         let dump = settings.comparator.map {
-            DebuggerView.DumpSide(file: $0.path, tensor: dumpTensor, result: outcome, against: $0.judgedByFixture(c) ? "truth" : "run")
+            DebuggerView.DumpSide(file: $0.path, tensor: dumpTensor, result: outcome, against: $0.judgedByFixture(c) ? "truth" : $0.fixture != nil ? "run; not in this fixture" : "run")
         }
         emit(DebuggerView.checkpoint(c, index: seenCount, total: allNames.count, precision: settings.precision,
                                      layerKinds: settings.layerKinds, reason: reason, stats: stats, dump: dump, style: style))
@@ -286,6 +288,7 @@ final class DebuggerSession: CheckpointObserver {
         guard settings.comparator != nil else { return }
         guard let d = outcome else { missingCount += 1; return }
         comparedCount += 1
+        if let comparator = settings.comparator, comparator.fixture != nil, !comparator.judgedByFixture(c) { notInFixtureCount += 1 }
         guard !d.passed else { return }
         failureCount += 1
         guard firstFailure == nil else { return }
@@ -318,6 +321,9 @@ final class DebuggerSession: CheckpointObserver {
             if comparedCount == 0 {
                 line += ", " + style.red("nothing compared")
             } else if comparator.fixture != nil {
+                if notInFixtureCount > 0 {
+                    line += " (\(notInFixtureCount) of them not in this fixture: against this run, not judged)"
+                }
                 line += failureCount == 0 ? ", " + style.green("all pass") : ", " + style.red("\(failureCount) FAIL")
             } else if failureCount > 0 {
                 line += ", " + style.red("\(failureCount) not comparable")

@@ -136,6 +136,25 @@ struct StepSessionTests {
         #expect(r.stdout.contains("70 compared, 0 missing from the dump, all pass"), "\(r)")
     }
 
+    /// A fixture holding a checkpoint subset (`fixtures make --checkpoints`): the
+    /// dump's other checkpoints are compared against this run, unmarked, and the
+    /// summary says how many were "not in this fixture" (as `compare` lists them).
+    @Test func stepWithASubsetFixtureSaysWhatIsNotInIt() throws {
+        let tmp = try TempDir("step-subset")
+        let fx = tmp.sub("fx"), dump = tmp.sub("all.safetensors")
+        let m = try runHxa079(["fixtures", "make", "--preset", "tiny", "--seed", "1", "--tokens", "1,2,3",
+                               "--checkpoints", "layers.*.out,logits", "--mutants", "none", "--plans", "one_call", "--out", fx])
+        #expect(m.exitedNormally && m.status == 0, "\(m)")
+        let f = try runHxa079(["forward", "--model", fx + "/model", "--tokens", "1,2,3", "--dump", dump, "--checkpoints", "all"])
+        #expect(f.exitedNormally && f.status == 0, "\(f)")
+        let r = try runHxa079(["step", "--fixture", fx, "--compare", dump, "--script", "n;c"])
+        #expect(r.exitedNormally && r.status == 0, "\(r)")
+        // embed (checkpoint 1) is outside layers.*.out,logits: against the run, unmarked
+        #expect(r.stdout.contains("(dump vs run; not in this fixture)\n"), "\(r)")
+        // 4 layers.*.out + logits are judged by the fixture; the other 65 of 70 are not
+        #expect(r.stdout.contains("70 compared, 0 missing from the dump (65 of them not in this fixture: against this run, not judged), all pass"), "\(r)")
+    }
+
     @Test func stepRunsTheFastEngineThroughTheSameObserver() throws {
         let r = try runHxa079(["step", "--fixture", stepTinyFixture, "--engine", "fast", "--chunk-size", "4",
                                "--script", "b layers.1.rwkv.wkv;c;s"])
