@@ -3,8 +3,10 @@
 # a slice of LAYERS layers or the whole 44-layer model (≈ 42 GB) — through every engine and
 # precision, prefill of PREFILL tokens then one decode step, each as its own `hxa079 forward`
 # process. Per run it prints wall time, peak anonymous memory (RssAnon, sampled from
-# /proc/PID/status every 50 ms), peak file-backed resident memory (RssFile), bytes read from
-# the files (/proc/PID/io rchar, i.e. through the page cache) and the read rate; beside it the
+# /proc/PID/status every 50 ms), peak file-backed resident memory (RssFile), bytes read with
+# read()/pread() (/proc/PID/io rchar, page-cache hits included: the reference's reads; the fast
+# path reads most weights through the mapping, which rchar does not see), bytes fetched from
+# storage (read_bytes, mapped pages included) and the model's bytes per wall second; beside it the
 # sequential read rate of the model files measured in the same run (the bandwidth floor: no pass
 # can read its weights faster).
 #
@@ -68,7 +70,8 @@ RATE=$(cat "$WORK/readrate")
 echo "# sequential read of the model files, this run: $RATE GB/s"
 
 TOKENS=$(python3 -c "import json,sys; v=json.load(open(sys.argv[1]))['vocab_size']; print(','.join(str((7*i+3) % v) for i in range($PREFILL)))" "$DIR/config.json")
-printf "\n| run | wall | peak RssAnon | peak RssFile | read | read rate | floor at %s GB/s |\n|---|---|---|---|---|---|---|\n" "$RATE"
+MODEL_BYTES=$(du -sb "$DIR" | awk '{print $1}')
+printf "\n| run | wall | peak RssAnon | peak RssFile | read() | from storage | model bytes / wall | floor at %s GB/s |\n|---|---|---|---|---|---|---|---|\n" "$RATE"
 status=0
 for e in ${ENGINES//,/ }; do
     case "$e" in
@@ -91,12 +94,11 @@ for e in ${ENGINES//,/ }; do
         elif [[ $rc -ne 0 ]]; then
             echo "bench-big: $e $step failed (exit $rc):" >&2; tail -3 "$WORK/$e.$step.log" >&2; status=1; break
         fi
-        python3 - "$WORK/$e.$step.json" "$e $step" "$RATE" <<'PY'
+        python3 - "$WORK/$e.$step.json" "$e $step" "$RATE" "$MODEL_BYTES" <<'PY'
 import json, sys
-r = json.load(open(sys.argv[1])); rate = float(sys.argv[3])
-gb = r["read_b"] / 1e9
+r = json.load(open(sys.argv[1])); rate = float(sys.argv[3]); model = int(sys.argv[4]) / 1e9
 print(f"| {sys.argv[2]} | {r['wall_s']:.1f} s | {r['peak_anon_b']/2**30:.2f} GiB | {r['peak_file_b']/2**30:.2f} GiB "
-      f"| {gb:.2f} GB | {gb / r['wall_s']:.2f} GB/s | {gb / rate:.1f} s |")
+      f"| {r['read_b']/1e9:.2f} GB | {r.get('storage_b', 0)/1e9:.2f} GB | {model / r['wall_s']:.2f} GB/s | {model / rate:.1f} s |")
 PY
     done
 done

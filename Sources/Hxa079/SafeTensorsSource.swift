@@ -127,6 +127,29 @@ public final class SafeTensorsSource: TensorSource, NonFiniteScanning, SourcePro
         return (bytes, e.info.dtype, file)
     }
 
+    /// Asks the kernel to start reading the stored bytes of `names` into the
+    /// page cache now, without waiting (`posix_fadvise(POSIX_FADV_WILLNEED)`;
+    /// a no-op where it does not exist): the streamed engines name the next
+    /// layer's tensors while the current one computes, so a model larger than
+    /// the page cache is read while it runs instead of between layers.
+    /// Unknown names and failures are ignored (a hint, not a read).
+    public func prefetch(_ names: [String]) {
+        #if os(Linux)
+        var byFile: [Int: [Range<Int>]] = [:]
+        for name in names {
+            guard let e = entries[name] else { continue }
+            let start = 8 + files[e.file].file.headerLength + e.info.dataRange.lowerBound
+            byFile[e.file, default: []].append(start..<(start + e.info.dataRange.count))
+        }
+        for (k, ranges) in byFile {
+            let fd = open(files[k].path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { continue }
+            for r in ranges where !r.isEmpty { _ = posix_fadvise(fd, off_t(r.lowerBound), off_t(r.count), POSIX_FADV_WILLNEED) }
+            close(fd)
+        }
+        #endif
+    }
+
     /// The entry of a float tensor `name`, with its float dtype.
     private func entry(_ name: String) throws -> (Entry, FloatDType) {
         guard let e = entries[name] else { throw Hxa079Error.invalidModel(["missing tensor \(displayName(name))"]) }

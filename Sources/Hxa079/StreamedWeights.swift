@@ -17,7 +17,9 @@
 //   caller holds the result while the layer runs and drops it after: memory
 //   then holds one layer in T at a time. `layer(i, readElsewhere:)` leaves
 //   the named tensors empty (the fast path reads them in place from the
-//   mapping; the handler still sees their stored bits).
+//   mapping; the handler still sees their stored bits). Each `layer(i)`
+//   also asks the kernel to read layer i + 1 ahead (`SafeTensorsSource.prefetch`,
+//   POSIX_FADV_WILLNEED), so the disk works while layer i computes.
 // - `embeddingRows` reads only the rows of the call's tokens; `headRows`
 //   reads only the requested rows of `lm_head.weight` (of the embedding when
 //   tied). Nothing is cached: every forward call reads the layers again (from
@@ -73,6 +75,8 @@ package final class StreamedWeights<T: BinaryFloatingPoint>: WeightProvider {
 
     /// Layer `i` with the tensors of `readElsewhere` (internal names) left empty.
     package func layer(_ i: Int, readElsewhere: Set<String>) throws -> LayerWeights<T> {
+        prefetch(layer: i)
+        if i + 1 < layerKinds.count { prefetch(layer: i + 1) }   // read ahead while layer i runs
         let tensors: TensorSource = readElsewhere.isEmpty ? source : SkippingSource(base: source, skipped: readElsewhere)
         let checking = nonFinite != nil && !checkedLayers.contains(i)
         let reader = WeightReader<T>(source: tensors, loadValues: true, checkFinite: checking)
@@ -96,6 +100,20 @@ package final class StreamedWeights<T: BinaryFloatingPoint>: WeightProvider {
             }
         }
         return layer
+    }
+
+    /// Tensors of each layer (by layer index), for `prefetch`.
+    private lazy var layerTensors: [Int: [String]] = Dictionary(grouping: source.tensorNames.compactMap { name in
+        TensorName.layerIndex(of: name).map { ($0, name) } }, by: { $0.0 }).mapValues { $0.map(\.1) }
+    /// Layers already handed to `SafeTensorsSource.prefetch` in this pass.
+    private var prefetched = Set<Int>()
+
+    /// Starts reading layer `i`'s bytes into the page cache (once per pass: layer 0 starts a pass).
+    private func prefetch(layer i: Int) {
+        if i == 0 { prefetched.removeAll() }
+        guard !prefetched.contains(i) else { return }
+        prefetched.insert(i)
+        source.prefetch(layerTensors[i] ?? [])
     }
 
     package func finalNormWeights() throws -> [T] {
