@@ -79,6 +79,13 @@ struct FastTruthCLITests {
                                         extra: ["--cross-check-tokens", "12", "--plans", "one_call,save_restore"], expectedK: 12)
         #expect((whole["reference_cross_check"] as? [String: Any])?["not_compared"] as? [String] == [])
 
+        // A checkpoint selection: the cross-check compares what the truth holds.
+        let selected = try makeFastFixture(model: model, tokens: tokens, out: tmp.sub("selected"),
+                                           extra: ["--checkpoints", "layers.0.*,state.layers.0.*,logits", "--plans", "one_call"], expectedK: 1)
+        let selectedCheck = try #require(selected["reference_cross_check"] as? [String: Any])
+        #expect((selectedCheck["max_relative"] as? [String: Double])?.keys.contains("logits") == true)
+        #expect(selectedCheck["not_compared"] as? [String] == ["state.layers.0.wkv"])
+
         // Explicit mutants run the reference (against a reference baseline of their plan).
         let withMutants = try makeFastFixture(model: model, tokens: tokens, out: tmp.sub("mutants"),
                                               extra: ["--mutants", "wkv_scale_missing"], expectedK: 5)
