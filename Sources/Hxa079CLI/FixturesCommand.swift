@@ -60,8 +60,8 @@ extension HXA079.Fixtures {
                 no mutants. --plans, --no-standard-plans, --checkpoints and --mutants override them. \
                 Smaller models: all standard plans, every checkpoint, all mutants. \
                 --engine fast: the f64 truth from the fast f64 engine and f32.safetensors from the fast f32 engine; \
-                the readable reference re-runs the first K tokens (--cross-check-tokens, default: as long as the fast \
-                truth takes, by a fixed rule) and every checkpoint of them must agree with the truth of every plan \
+                the readable reference re-runs the first K tokens (--cross-check-tokens, default: at most about as long as \
+                the fast truth takes, by a fixed rule) and every checkpoint of them must agree with the truth of every plan \
                 within 1e-12 relative (recorded as reference_cross_check); mutants default to none. \
                 Exit status: 0 written, 1 unusable model, tokens or --out, \
                 3 the fast truth disagrees with the reference (nothing written), 64 bad arguments.
@@ -120,7 +120,8 @@ extension HXA079.Fixtures {
         var engine: EngineKind = .reference
 
         @Option(name: .long, parsing: .unconditional,
-                help: "With --engine fast: the tokens (1…T) the reference re-runs to check the truth (default: the cost rule, SPEC.md §4.6).")
+                help: ArgumentHelp("With --engine fast: the tokens (1…T) the reference re-runs to check the truth (default: the cost rule, SPEC.md §4.6).",
+                                   valueName: "K"))
         var crossCheckTokens: Int?
 
         func validate() throws {

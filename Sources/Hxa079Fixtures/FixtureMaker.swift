@@ -363,7 +363,7 @@ package struct FixtureMaker {
             let measured = measureMutant(run: run, truth: truth, baseline: baselineByPlan[plan.name], checkpoints: checkpoints)
             guard let first = measured.firstAffected, let d = measured.distance, let w = measured.worst else {
                 let which = spec.checkpoints == nil ? "no checkpoint" : "no selected checkpoint"
-                skipped.append(.init(name: mutant.rawValue, reason: "changes \(which) of plan \(plan.name) on these tokens (measured: bitwise equal to the truth)"))
+                skipped.append(.init(name: mutant.rawValue, reason: "changes \(which) of plan \(plan.name) on these tokens (measured: bitwise equal to \(self.truthEngine == nil ? "the truth" : "the reference's run"))"))
                 if explicitMutants {
                     throw Hxa079Error.invalidArgument("--mutants \(mutant.rawValue) cannot apply to this fixture: it changes \(which) of plan \(plan.name) on these tokens")
                 }
