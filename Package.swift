@@ -61,7 +61,8 @@ let package = Package(
         // MARK: Layer 3 — fixtures and the oracle
 
         // Fixture writing, manifests, budgets, the one comparison. Truth comes
-        // from the reference only (no Hxa079Fast here).
+        // from the reference, or from an engine the CLI hands in (the fast f64
+        // engine), then checked by the reference (no Hxa079Fast here).
         .target(name: "Hxa079Fixtures", dependencies: ["Hxa079", "Hxa079Reference", "SafeTensors"]),
         // The oracle for other Swift engines. No Hxa079Fast, no COpenBLAS, so
         // it builds wherever Swift does (Linux and macOS).

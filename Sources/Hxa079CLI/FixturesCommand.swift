@@ -4,7 +4,7 @@
 //                        (--tokens LIST | --tokens-file PATH) --out DIR [--chunk-size L]
 //                        [--plans LIST | --no-standard-plans] [--plan NAME:CALLS[:CHUNKS[:RESTORE]]]…
 //                        [--checkpoints all|GLOB,…] [--mutants all|none|LIST] [--engine reference|fast]
-//                        [--bundle-model] [--force]
+//                        [--cross-check-tokens K] [--bundle-model] [--force]
 //
 // Layout and manifest: SPEC.md §4.6. --out must be absent or empty, or
 // --force given (then the earlier fixture is removed as a whole first).
@@ -14,9 +14,15 @@
 // explicit options override them. With `all` a mutant that cannot act on this
 // model, these tokens and plans is skipped and recorded with its reason; one
 // named in a LIST that cannot act is an error. Progress (run, plan, stage,
-// layer i of L, elapsed, ETA) goes to stderr when it is a terminal. Exit
-// status: 0 written; 1 unusable model, tokens or --out; 64 bad arguments
-// (an unknown plan name, a checkpoint glob that matches nothing).
+// layer i of L, elapsed, ETA) goes to stderr when it is a terminal.
+// --engine fast: the truth comes from the fast f64 engine (FastModel64) and
+// f32.safetensors from the fast f32 engine (as before); the readable
+// reference re-runs the first K tokens and holds every checkpoint of them
+// against the truth (ReferenceCrossCheck.swift); mutants default to none
+// (they run the reference). Exit status: 0 written; 1 unusable model, tokens
+// or --out; 3 the fast truth disagrees with the reference above 1e-12
+// (nothing written); 64 bad arguments (an unknown plan name, a checkpoint
+// glob that matches nothing).
 
 import ArgumentParser
 import Hxa079
@@ -53,7 +59,12 @@ extension HXA079.Fixtures {
                 (\(FixtureDefaults.largeModelCheckpoints(layers: 44).joined(separator: ",")) for 44 layers); \
                 no mutants. --plans, --no-standard-plans, --checkpoints and --mutants override them. \
                 Smaller models: all standard plans, every checkpoint, all mutants. \
-                Exit status: 0 written, 1 unusable model, tokens or --out, 64 bad arguments.
+                --engine fast: the f64 truth from the fast f64 engine and f32.safetensors from the fast f32 engine; \
+                the readable reference re-runs the first K tokens (--cross-check-tokens, default: at most about as long as \
+                the fast truth takes, by a fixed rule) and every checkpoint of them must agree with the truth of every plan \
+                within 1e-12 relative (recorded as reference_cross_check); mutants default to none. \
+                Exit status: 0 written, 1 unusable model, tokens or --out, \
+                3 the fast truth disagrees with the reference (nothing written), 64 bad arguments.
                 """)
 
         @Option(name: .long, help: "Model directory to make the fixture from (referenced by path and SHA-256, not copied).")
@@ -105,8 +116,13 @@ extension HXA079.Fixtures {
         @Option(name: .long, help: "Mutants to record: all (default; none for a large model; those that cannot act here are skipped and recorded), none, or a comma-separated list (each must act).")
         var mutants: String?
 
-        @Option(name: .long, help: "Engine for f32.safetensors: reference (default) or fast.")
+        @Option(name: .long, help: "reference (default) or fast: the f64 truth from the fast f64 engine, checked by the reference on the first tokens, and f32.safetensors from the fast f32 engine.")
         var engine: EngineKind = .reference
+
+        @Option(name: .long, parsing: .unconditional,
+                help: ArgumentHelp("With --engine fast: the tokens (1…T) the reference re-runs to check the truth (default: the cost rule, SPEC.md §4.6).",
+                                   valueName: "K"))
+        var crossCheckTokens: Int?
 
         func validate() throws {
             if tokens == nil && tokensFile == nil { throw ValidationError("give --tokens LIST or --tokens-file PATH") }
@@ -115,6 +131,10 @@ extension HXA079.Fixtures {
             if chunkSize < 1 { throw ValidationError("--chunk-size must be ≥ 1, got \(chunkSize)") }
             if let layers, layers < 1 { throw ValidationError("--layers must be ≥ 1, got \(layers)") }
             if layers != nil && preset == nil { throw ValidationError("--layers applies to --preset only") }
+            if crossCheckTokens != nil && engine != .fast {
+                throw ValidationError("--cross-check-tokens applies to --engine fast only (the reference's own truth needs no check)")
+            }
+            if let k = crossCheckTokens, k < 1 { throw ValidationError("--cross-check-tokens must be ≥ 1, got \(k)") }
         }
 
         func run() throws {
@@ -156,7 +176,11 @@ extension HXA079.Fixtures {
                     throw usageError("plan \(p.name) is given twice (by --plans and --plan, or by two --plan); every plan needs its own name")
                 }
 
-                let mutantText = mutants ?? (large ? "none" : "all")
+                if let k = crossCheckTokens, k > ids.count {
+                    throw usageError("--cross-check-tokens \(k) is more than the \(ids.count) tokens of the fixture")
+                }
+                // Mutants run the readable reference: none by default when the truth is fast.
+                let mutantText = mutants ?? (large || engine == .fast ? "none" : "all")
                 let mutantList: [Mutant]
                 switch mutantText {
                 case "all": mutantList = Mutant.allCases
@@ -191,16 +215,20 @@ extension HXA079.Fixtures {
                 for p in plan { command += " --plan \(p)" }
                 if noStandardPlans { command += " --no-standard-plans" }
                 if let checkpoints { command += " --checkpoints \(checkpoints)" }
-                if let mutants, mutants != "all" || large { command += " --mutants \(mutants)" }
+                if let mutants, mutants != "all" || large || engine == .fast { command += " --mutants \(mutants)" }
                 if engine != .reference { command += " --engine \(engine.rawValue)" }
+                if let k = crossCheckTokens { command += " --cross-check-tokens \(k)" }
 
                 let name = String(out.split(separator: "/").last ?? "fixture")
                 var maker = FixtureMaker()
                 maker.force = force
                 maker.explicitMutants = mutantText != "all" && mutantText != "none"
-                if engine == .fast {
-                    maker.float32Engine = { fastEngineRunner(try FastModel(streaming: $0)) }   // streamed (SPEC.md §2.8)
+                if engine == .fast {   // both streamed (SPEC.md §2.8)
+                    maker.float32Engine = { fastFixtureRunner(try FastModel(streaming: $0)) }
                     maker.float32EngineName = "fast"
+                    maker.truthEngine = Self.plantedTruthEngine() ?? { fastFixtureRunner(try FastModel64(streaming: $0)) }
+                    maker.truthEngineName = "fast f64"
+                    maker.crossCheckTokens = crossCheckTokens
                 }
                 let progressLine = FixtureProgressLine()
                 maker.progress = { progressLine.update($0) }
@@ -208,6 +236,10 @@ extension HXA079.Fixtures {
                 do {
                     manifest = try maker.make(FixtureSpec(name: name, model: source, tokens: ids, plans: planList,
                                                           mutants: mutantList, checkpoints: selection, command: command), out: out)
+                } catch let disagreement as CrossCheckDisagreement {
+                    progressLine.finish()
+                    printError(disagreement.description)
+                    throw ExitCode(3)
                 } catch {
                     progressLine.finish()
                     throw error
@@ -216,6 +248,16 @@ extension HXA079.Fixtures {
                 print("fixture \(manifest.name): \(manifest.checkpoints.count) checkpoints × \(manifest.plans.count) plans, \(manifest.mutants.count) mutants → \(out)")
                 if let selection {
                     print("  checkpoints: \(selection.joined(separator: ","))" + (checkpoints == nil ? " (the large-model default)" : ""))
+                }
+                if let c = manifest.referenceCrossCheck {
+                    let worst = c.maxRelative.max { $0.1 < $1.1 }
+                    print("  truth: \(manifest.truthEngine); reference cross-check on the first \(c.tokens) of \(ids.count) tokens: "
+                          + "\(c.maxRelative.count) checkpoints × \(c.plans.count) plans, worst max rel "
+                          + (worst.map { "\(formatNumber($0.1)) at \($0.0)" } ?? "- (no checkpoint on the token axis selected)")
+                          + " (bound \(c.bound))")
+                }
+                if engine == .fast && mutants == nil {
+                    print("  mutants: none by default with --engine fast (they run the reference; --mutants all adds them)")
                 }
                 if large && (plans == nil && !noStandardPlans || mutants == nil) {
                     print("  large model (\(size.parameters) parameters > \(Self.largeModelThreshold())): defaults "
@@ -238,6 +280,14 @@ extension HXA079.Fixtures {
         static func largeModelThreshold() -> Int {
             if let text = getenv("HXA079_FIXTURES_LARGE_MODEL_PARAMETERS").map({ String(cString: $0) }), let n = Int(text), n >= 0 { return n }
             return largeModelParameterThreshold
+        }
+
+        /// Tests only: `HXA079_FIXTURES_PLANT_TRUTH_MUTANT=NAME` makes the "fast"
+        /// truth the reference with that mutant, to show that the cross-check refuses it.
+        static func plantedTruthEngine() -> ((ModelDirectory) throws -> EngineRunner)? {
+            guard let name = getenv("HXA079_FIXTURES_PLANT_TRUTH_MUTANT").map({ String(cString: $0) }),
+                  let mutant = Mutant(rawValue: name) else { return nil }
+            return { EngineRunner.reference(weights: try StreamedWeights<Double>(directory: $0, checkFinite: false), mutant: mutant) }
         }
 
         /// The standard plans named in `--plans`, in the order given.
@@ -319,4 +369,21 @@ final class FixtureProgressLine {
     private func seconds(_ s: Double) -> String {
         s < 60 ? "\((s * 10).rounded() / 10) s" : "\(Int(s) / 60) min \(Int(s) % 60) s"
     }
+}
+
+/// The fast engine (Float32 or Float64) as a fixture runner; streamed or in memory as `fast` is.
+func fastFixtureRunner<Real: FastScalar>(_ fast: FastEngine<Real>) -> EngineRunner {
+    let box = StateBox(fast.initialState())
+    let dtype: DType = Real.self == Double.self ? .F64 : .F32
+    return EngineRunner(
+        name: dtype == .F64 ? "fast f64" : "fast f32",
+        reset: { box.state = fast.initialState() },
+        run: { tokens, chunk, observer in
+            _ = try fast.forward(tokens: tokens, state: &box.state, chunkSize: chunk, observer: observer)
+        },
+        saveAndRestore: { path in
+            try box.state.write(to: path, dtype: dtype)
+            box.state = try ModelState<Real>(path: path, config: fast.config, layerKinds: fast.layerKinds)
+        },
+        stateTensors: { box.state.checkpoints() })
 }

@@ -5,7 +5,14 @@
 // (or of the selected ones, `FixtureSpec.checkpoints`) for every plan, the
 // float32 values of this package (reference or fast engine) with the budget
 // derived from them, the mutants with their distance from the truth, and
-// manifest.json. Every engine streams the model (SPEC.md §2.8: a layer is read
+// manifest.json. The truth comes from the float64 reference, or from another
+// float64 engine (`truthEngine`: FastModel64 for `--engine fast`); then the
+// reference re-runs the first K tokens and every checkpoint of them is held
+// against the truth of every plan (ReferenceCrossCheck.swift): a difference
+// above 1e-12 throws `CrossCheckDisagreement` before any file is written (the
+// mutants, which only the reference can run, then find their first affected
+// checkpoint against a reference run of their plan: a bitwise question).
+// Every engine streams the model (SPEC.md §2.8: a layer is read
 // from the files when it runs and released after it), so peak memory does
 // not grow with depth; the values equal those of the model held in memory
 // bit for bit. Deterministic: the same arguments give byte-identical files on
@@ -147,6 +154,15 @@ package struct FixtureMaker {
     /// e.g. `FastModel(streaming:)`); nil = the float32 reference, streamed.
     public var float32Engine: ((ModelDirectory) throws -> EngineRunner)?
     public var float32EngineName = "reference"
+    /// Produces the float64 truth of a plan from the model directory (streamed,
+    /// e.g. `FastModel64(streaming:)`); nil = the float64 reference, streamed.
+    /// When set, the reference cross-checks a prefix (`crossCheckTokens`).
+    public var truthEngine: ((ModelDirectory) throws -> EngineRunner)?
+    /// Recorded as the manifest's `provenance.truth_engine`, e.g. `fast f64`.
+    public var truthEngineName = "reference"
+    /// K, the tokens the reference re-runs to check a truth it did not
+    /// produce; nil = the cost rule (`ReferenceCrossCheck.defaultTokens`).
+    public var crossCheckTokens: Int?
     /// Test only: hold the model in memory (`ModelDirectory.load`) instead of
     /// streaming it, to show the two give the same fixture byte for byte.
     package var weightsInMemory = false
@@ -179,6 +195,9 @@ package struct FixtureMaker {
             throw Hxa079Error.invalidArgument("plan \(dup) is given twice; every plan needs its own name")
         }
         if spec.checkpoints?.isEmpty == true { throw Hxa079Error.invalidArgument("the checkpoint selection is empty") }
+        if let k = crossCheckTokens, truthEngine != nil, !(1...max(spec.tokens.count, 1)).contains(k) {
+            throw Hxa079Error.invalidArgument("the cross-check needs 1 to \(spec.tokens.count) tokens (the fixture's), not \(k)")
+        }
         try prepareOutputDirectory(out, kind: .fixture, force: force, checkOnly: true)   // refuse before the long work
         let scratch = try makeTemporaryDirectory(prefix: "hxa079-fixture")
         defer { removeTree(scratch) }
@@ -229,13 +248,10 @@ package struct FixtureMaker {
         for (i, t) in spec.tokens.enumerated() where t < 0 || t >= config.vocabSize {
             throw Hxa079Error.tokenOutOfRange(token: t, index: i, vocabSize: config.vocabSize)
         }
-        // Only now, with the model and tokens known to be usable, is --out touched.
+        // Only now, with the model and tokens known to be usable, is --out touched
+        // (emptied or made; the files follow once the truth is known good).
         try prepareOutputDirectory(out, kind: .fixture, force: force)
         if let modelSourcePath { record.path = try pathFromFixture(out, to: modelSourcePath) }
-        if case .preset(_, _, _, _, true) = spec.model {
-            try makeDirectory(out + "/model")
-            for f in try directoryEntries(modelDir) { try writeFileBytes(out + "/model/" + f, try readFileBytes(modelDir + "/" + f)) }
-        }
 
         // Which mutants can act here, from the structure (MutantApplicability.swift).
         let context = MutantContext(config: config, layerKinds: layerKinds, tokenCount: spec.tokens.count, plans: spec.plans)
@@ -252,8 +268,14 @@ package struct FixtureMaker {
             throw Hxa079Error.invalidArgument("--mutants \(s.name) cannot apply to this fixture: \(s.reason)")
         }
 
-        var tracker = ProgressTracker(tokens: spec.tokens.count, layers: config.numLayers, runs: 2 * spec.plans.count + toRun.count,
-                                      report: progress)
+        // A truth from another engine: K tokens of reference for the cross-check, and
+        // one reference run of each plan a mutant is measured on.
+        let crossCheckK = truthEngine == nil ? nil
+            : crossCheckTokens ?? ReferenceCrossCheck.defaultTokens(plans: spec.plans, tokens: spec.tokens.count)
+        let baselinePlans = truthEngine == nil ? 0 : Set(toRun.map { $0.1.name }).count
+        var tracker = ProgressTracker(tokens: spec.tokens.count, layers: config.numLayers,
+                                      runs: 2 * spec.plans.count + toRun.count + baselinePlans + (crossCheckK == nil ? 0 : 1),
+                                      extraTokens: crossCheckK.map { $0 - spec.tokens.count } ?? 0, report: progress)
 
         // 2. Inputs.
         var inputs = SafeTensorsWriter(metadata: ["format": "hxa079-fixture-inputs", "version": "\(fixtureFormatVersion)"])
@@ -264,10 +286,10 @@ package struct FixtureMaker {
             try inputs.add("plans.\(plan.name).chunk_sizes", shape: [plan.chunkSizes.count], .i64(plan.chunkSizes.map { Int64($0) }))
             try inputs.add("plans.\(plan.name).restore_after", shape: [plan.restoreAfter.count], .i64(plan.restoreAfter.map { Int64($0) }))
         }
-        try inputs.write(to: out + "/inputs.safetensors")
 
         // 3. Every plan in float64 (truth) and float32; budgets from the worst plan.
-        let truthEngine = EngineRunner.reference(weights: weights64)
+        let referenceEngine = EngineRunner.reference(weights: weights64)
+        let truthEngine = try self.truthEngine?(directory) ?? referenceEngine
         let f32Engine = try float32Engine?(directory) ?? EngineRunner.reference(weights: weights32)
         var truthWriter = SafeTensorsWriter(metadata: ["format": "hxa079-fixture-truth", "version": "\(fixtureFormatVersion)"])
         var f32Writer = SafeTensorsWriter(metadata: ["format": "hxa079-fixture-float32", "version": "\(fixtureFormatVersion)"])
@@ -275,7 +297,7 @@ package struct FixtureMaker {
         var worst: [String: ErrorMetrics] = [:]
         var truthByPlan: [String: [Checkpoint]] = [:]
         for plan in spec.plans {
-            let truth = try tracker.run("float64 truth", plan: plan.name) { report in
+            let truth = try tracker.run(self.truthEngine == nil ? "float64 truth" : "float64 truth (\(truthEngineName))", plan: plan.name) { report in
                 try runPlan(plan, tokens: spec.tokens, engine: truthEngine, scratchDirectory: scratch, keep: keep, progress: report)
             }
             let single = try tracker.run("float32 \(float32EngineName)", plan: plan.name) { report in
@@ -298,6 +320,22 @@ package struct FixtureMaker {
                 }
             }
         }
+        // 3a. A truth the reference did not produce: the reference on the first K tokens.
+        var crossCheck: Manifest.CrossCheckRecord? = nil
+        if let k = crossCheckK {
+            let prefixPlan = SplitPlan(name: "reference_cross_check", calls: [k])
+            let prefix = Array(spec.tokens.prefix(k))
+            let reference = try tracker.run("reference cross-check, first \(k) tokens", plan: prefixPlan.name, tokens: k) { report in
+                try runPlan(prefixPlan, tokens: prefix, engine: referenceEngine, scratchDirectory: scratch, keep: keep, progress: report)
+            }
+            crossCheck = try ReferenceCrossCheck.compare(reference: reference, prefix: k, tokens: spec.tokens.count, order: order.map { $0.0 },
+                                                         plans: spec.plans.map { $0.name }, truthByPlan: truthByPlan)
+        }
+        if case .preset(_, _, _, _, true) = spec.model {
+            try makeDirectory(out + "/model")
+            for f in try directoryEntries(modelDir) { try writeFileBytes(out + "/model/" + f, try readFileBytes(modelDir + "/" + f)) }
+        }
+        try inputs.write(to: out + "/inputs.safetensors")
         try truthWriter.write(to: out + "/f64.safetensors")
         try f32Writer.write(to: out + "/f32.safetensors")
         let checkpoints = order.map { (name, shape) in
@@ -310,16 +348,22 @@ package struct FixtureMaker {
         var kept: [Manifest.MutantRecord] = []
         var undetectable: [Manifest.UndetectableMutant] = []
         var mutantWriter = SafeTensorsWriter(metadata: ["format": "hxa079-fixture-mutants", "version": "\(fixtureFormatVersion)"])
+        var baselineByPlan: [String: [Checkpoint]] = self.truthEngine == nil ? truthByPlan : [:]
         for (mutant, plan) in toRun {
             guard let truth = truthByPlan[plan.name] else { continue }
+            if baselineByPlan[plan.name] == nil {
+                baselineByPlan[plan.name] = try tracker.run("float64 reference (mutant baseline)", plan: plan.name) { report in
+                    try runPlan(plan, tokens: spec.tokens, engine: referenceEngine, scratchDirectory: scratch, keep: keep, progress: report)
+                }
+            }
             let run = try tracker.run("mutant \(mutant.rawValue)", plan: plan.name) { report in
                 try runPlan(plan, tokens: spec.tokens, engine: EngineRunner.reference(weights: weights64, mutant: mutant),
                             scratchDirectory: scratch, keep: keep, progress: report)
             }
-            let measured = measureMutant(run: run, truth: truth, checkpoints: checkpoints)
+            let measured = measureMutant(run: run, truth: truth, baseline: baselineByPlan[plan.name], checkpoints: checkpoints)
             guard let first = measured.firstAffected, let d = measured.distance, let w = measured.worst else {
                 let which = spec.checkpoints == nil ? "no checkpoint" : "no selected checkpoint"
-                skipped.append(.init(name: mutant.rawValue, reason: "changes \(which) of plan \(plan.name) on these tokens (measured: bitwise equal to the truth)"))
+                skipped.append(.init(name: mutant.rawValue, reason: "changes \(which) of plan \(plan.name) on these tokens (measured: bitwise equal to \(self.truthEngine == nil ? "the truth" : "the reference's run"))"))
                 if explicitMutants {
                     throw Hxa079Error.invalidArgument("--mutants \(mutant.rawValue) cannot apply to this fixture: it changes \(which) of plan \(plan.name) on these tokens")
                 }
@@ -348,6 +392,8 @@ package struct FixtureMaker {
                                 plans: spec.plans, checkpoints: checkpoints, mutants: kept,
                                 float32Engine: float32EngineName)
         manifest.checkpointSelection = spec.checkpoints
+        if self.truthEngine != nil { manifest.truthEngine = truthEngineName }
+        manifest.referenceCrossCheck = crossCheck
         manifest.skippedMutants = skipped
         manifest.undetectableMutants = undetectable
         try writeFileBytes(out + "/manifest.json", Array((manifest.json().serialized(pretty: true) + "\n").utf8))
@@ -368,14 +414,19 @@ package struct FixtureMaker {
         var stored: [Checkpoint] = []
     }
 
-    func measureMutant(run: [Checkpoint], truth: [Checkpoint], checkpoints: [Manifest.CheckpointRecord]) -> MutantMeasurement {
+    /// `baseline`: the unmutated reference on the same plan (the truth itself
+    /// when the reference produced it): a checkpoint is affected iff the
+    /// mutant's values differ from it at all; distances are from the truth.
+    func measureMutant(run: [Checkpoint], truth: [Checkpoint], baseline: [Checkpoint]? = nil,
+                       checkpoints: [Manifest.CheckpointRecord]) -> MutantMeasurement {
         let byName = Dictionary(run.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let baselineByName = Dictionary((baseline ?? truth).map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         var r = MutantMeasurement()
         var span: [Checkpoint] = []   // from the first affected checkpoint on
         for c in truth {
             guard let m = byName[c.name] else { continue }
             if r.firstAffected != nil { span.append(m) }
-            if m.values == c.values { continue }
+            if m.values == (baselineByName[c.name] ?? c).values { continue }
             let metrics = ErrorMetrics(reference: c.values, candidate: m.values)
             if r.firstAffected == nil { r.firstAffected = c.name; r.distance = metrics; span.append(m) }
             r.worst = r.worst.map { ErrorMetrics.worse($0, metrics) } ?? metrics
@@ -439,24 +490,26 @@ struct ProgressTracker {
     var base = 0
     var finished = 0
 
-    /// `runs` plan runs of `tokens` tokens through `layers` layers.
-    init(tokens: Int, layers: Int, runs: Int, report: ((FixtureProgress) -> Void)?) {
+    /// `runs` plan runs of `tokens` tokens through `layers` layers, one of
+    /// them `extraTokens` longer (shorter when negative: the cross-check's prefix).
+    init(tokens: Int, layers: Int, runs: Int, extraTokens: Int = 0, report: ((FixtureProgress) -> Void)?) {
         self.tokens = tokens
         self.layers = layers
         self.runs = runs
-        self.total = max(tokens * layers * runs, 1)
+        self.total = max((tokens * runs + extraTokens) * layers, 1)
         self.report = report
     }
 
-    /// Runs one plan run, reporting its progress as part of the whole.
-    mutating func run<R>(_ stage: String, plan: String, _ body: (((PlanProgress) -> Void)?) throws -> R) rethrows -> R {
+    /// Runs one plan run (of the fixture's tokens, or of `tokens`), reporting its progress as part of the whole.
+    mutating func run<R>(_ stage: String, plan: String, tokens runTokens: Int? = nil,
+                         _ body: (((PlanProgress) -> Void)?) throws -> R) rethrows -> R {
         let start = base, layers = self.layers, total = self.total, run = finished + 1, runs = self.runs
         report?(FixtureProgress(stage: stage, plan: plan, run: run, runs: runs, layer: 0, layers: layers, done: start, total: total))
         let result = try body(report.map { report in
             { p in report(FixtureProgress(stage: stage, plan: plan, run: run, runs: runs, layer: p.layersDone, layers: layers,
                                           done: start + p.work(layers: layers), total: total)) }
         })
-        base += tokens * layers
+        base += (runTokens ?? tokens) * layers
         finished += 1
         return result
     }

@@ -37,6 +37,12 @@ public struct Manifest: Sendable {
     public var undetectableMutants: [UndetectableMutant] = []
     /// Engine that produced `f32.safetensors` (`reference` or `fast`).
     public var float32Engine: String
+    /// Engine that produced the truth, `f64.safetensors`: `reference` (the
+    /// readable reference), or `fast f64` (`fixtures make --engine fast`), then
+    /// checked by the reference on a prefix (`referenceCrossCheck`).
+    public var truthEngine = "reference"
+    /// The reference's check of a truth it did not produce (nil for a reference truth).
+    public var referenceCrossCheck: CrossCheckRecord? = nil
 
     public struct ModelRecord: Sendable {
         /// `preset` or `directory`.
@@ -72,7 +78,8 @@ public struct Manifest: Sendable {
         public var name: String
         public var summary: String
         public var plan: String
-        /// First checkpoint in execution order where the mutant differs from the truth at all.
+        /// First checkpoint in execution order where the mutant differs from the truth at all
+        /// (from the reference's own run of `plan` when the truth came from another engine).
         public var firstAffected: String
         /// Its distance there.
         public var distance: ErrorMetrics
@@ -82,8 +89,27 @@ public struct Manifest: Sendable {
         /// The checkpoints stored in mutants.safetensors, in execution order: from
         /// `firstAffected` through the later of the two first-outside checkpoints
         /// (SPEC.md §4.6). Every earlier checkpoint equals the truth of `plan` bit
-        /// for bit; later ones are not stored. Nil in a fixture that stores every checkpoint.
+        /// for bit (a truth from another engine: the reference's run of `plan`,
+        /// which the truth matches to rounding); later ones are not stored. Nil in a fixture that stores every checkpoint.
         public var storedCheckpoints: [String]? = nil
+    }
+
+    /// How the readable reference re-ran the first `tokens` tokens in one
+    /// call and held every checkpoint of them against the truth of every plan
+    /// (SPEC.md §4.6; ReferenceCrossCheck.swift).
+    public struct CrossCheckRecord: Sendable {
+        /// K, the tokens the reference ran (the cost rule, or `--cross-check-tokens`).
+        public var tokens: Int
+        /// The largest admitted max relative difference (1e-12).
+        public var bound: Double
+        /// The plans whose truth was compared.
+        public var plans: [String]
+        /// checkpoint → max relative difference (max|truth − reference| / max|reference|)
+        /// on its first K rows, the worst over `plans`, in execution order.
+        public var maxRelative: [(String, Double)]
+        /// Checkpoints of the truth not on the token axis (WKV states,
+        /// `state.position`), not compared because K < T.
+        public var notCompared: [String]
     }
 
     public struct SkippedMutant: Sendable {
@@ -178,8 +204,7 @@ extension Manifest {
         return .object([
             ("format_version", num(fixtureFormatVersion)),
             ("name", .string(name)),
-            ("provenance", .object([("command", .string(command)), ("package_version", .string(packageVersion)),
-                                    ("truth", .string("Hxa079Reference in float64 (f64.safetensors)")),
+            ("provenance", .object([("command", .string(command)), ("package_version", .string(packageVersion))] + truthProvenance + [
                                     ("float32", .string("\(float32Engine) in float32 (f32.safetensors)"))])),
             ("model", .object(modelFields)),
             ("conventions", Manifest.conventions),
@@ -190,10 +215,32 @@ extension Manifest {
                                ("naming", .string("<plan>/<checkpoint>, e.g. one_call/layers.0.out; mutants: <mutant>/<checkpoint>"))])),
             ("budget_rule", .string("pass iff max_rel <= tolerance.max_rel and nmse <= tolerance.nmse; f32 tolerance = max(safety·measured, floor) with floors 2^-22 (max_rel) and 2^-44 (nmse); F64 candidates use the f64 tolerance")),
             ("plans", .array(plansJSON)),
-        ] + (checkpointSelection.map { [("checkpoint_selection", JSONValue.array($0.map { .string($0) }))] } ?? []) + [
+        ] + (checkpointSelection.map { [("checkpoint_selection", JSONValue.array($0.map { .string($0) }))] } ?? [])
+          + (referenceCrossCheck.map { [("reference_cross_check", Manifest.json($0))] } ?? []) + [
             ("checkpoints", .array(checkpointsJSON)),
             ("mutants", .array(mutantsJSON)),
         ] + mutantLists)
+    }
+
+    /// What produced the truth. A reference truth keeps the one field of
+    /// earlier fixtures (so they regenerate byte for byte).
+    private var truthProvenance: [(String, JSONValue)] {
+        if truthEngine == "reference" { return [("truth", .string("Hxa079Reference in float64 (f64.safetensors)"))] }
+        return [("truth", .string("\(truthEngine) in float64 (f64.safetensors), checked by Hxa079Reference in float64 on the first tokens (reference_cross_check)")),
+                ("truth_engine", .string(truthEngine))]
+    }
+
+    private static func json(_ c: CrossCheckRecord) -> JSONValue {
+        .object([
+            ("engine", .string("Hxa079Reference in float64, one recurrent call of the first `tokens` tokens")),
+            ("tokens", num(c.tokens)),
+            ("rule", .string("tokens = clamp(floor(sum over plans and calls of n / R(n)), 1, T), R(1) = \(ReferenceCrossCheck.decodeSpeedup), R(n > 1) = \(ReferenceCrossCheck.prefillSpeedup) (fast f64 over reference f64, BENCHMARKS.md run F), unless --cross-check-tokens")),
+            ("metric", .string("max|truth - reference| / max|reference| over the first `tokens` rows, the worst over `plans`")),
+            ("bound", .number(c.bound)),
+            ("plans", .array(c.plans.map { .string($0) })),
+            ("max_relative", .object(c.maxRelative.map { ($0.0, .number($0.1)) })),
+            ("not_compared", .array(c.notCompared.map { .string($0) })),
+        ])
     }
 
     /// Reads a manifest; every missing or mistyped field is named.
@@ -210,6 +257,19 @@ extension Manifest {
         self.name = name
         self.command = command
         self.float32Engine = json["provenance"]?["float32"]?.stringValue?.split(separator: " ").first.map(String.init) ?? "reference"
+        self.truthEngine = json["provenance"]?["truth_engine"]?.stringValue ?? "reference"
+        if let c = json["reference_cross_check"] {
+            guard let k = c["tokens"]?.intValue, let bound = c["bound"]?.doubleValue, let values = c["max_relative"]?.objectValue else {
+                throw fail("reference_cross_check lacks tokens, bound or max_relative")
+            }
+            self.referenceCrossCheck = CrossCheckRecord(
+                tokens: k, bound: bound, plans: (c["plans"]?.arrayValue ?? []).compactMap { $0.stringValue },
+                maxRelative: try values.map { (name, v) in
+                    guard let x = v.doubleValue else { throw fail("reference_cross_check.max_relative.\(name) is not a number") }
+                    return (name, x)
+                },
+                notCompared: (c["not_compared"]?.arrayValue ?? []).compactMap { $0.stringValue })
+        }
         guard let configJSON = m["config"], let layerMap = m["layer_map"]?.stringValue else { throw fail("model.config or model.layer_map missing") }
         self.model = ModelRecord(source: m["source"]?.stringValue ?? "preset", preset: m["preset"]?.stringValue,
                                  seed: m["seed"]?.doubleValue.map { UInt64($0) }, dtype: m["dtype"]?.stringValue ?? "F32",

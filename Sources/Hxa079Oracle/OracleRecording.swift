@@ -11,7 +11,10 @@
 //     own code in float64 or float32, on the model streamed layer by layer;
 //   * an engine that keeps its state in a `ModelState<T>` (`record(plan:
 //     initialState:forward:)`), saved and restored through the state file
-//     format of StateIO.swift at restore points;
+//     format of StateIO.swift at restore points — this package's fast engine
+//     too, in Float32 (`FastModel`) or Float64 (`FastModel64`, held to the
+//     float64 tolerance; Hxa079FastTests/Float64Tests), without this module
+//     depending on it;
 //   * any engine described as an `EngineRunner` (`record(plan:engine:precision:)`).
 // Restore-point files go to a temporary directory removed afterwards.
 
