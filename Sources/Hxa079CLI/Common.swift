@@ -210,22 +210,6 @@ final class ProgressObserver: CheckpointObserver {
     func finish() { line.finish() }
 }
 
-/// The fast engine as a fixture runner (Float32 only).
-func fastEngineRunner(_ fast: FastModel) -> EngineRunner {
-    let box = StateBox(fast.initialState())
-    return EngineRunner(
-        name: "fast f32",
-        reset: { box.state = fast.initialState() },
-        run: { tokens, chunk, observer in
-            _ = try fast.forward(tokens: tokens, state: &box.state, chunkSize: chunk, observer: observer)
-        },
-        saveAndRestore: { path in
-            try box.state.write(to: path, dtype: .F32)
-            box.state = try ModelState<Float>(path: path, config: fast.config, layerKinds: fast.layerKinds)
-        },
-        stateTensors: { box.state.checkpoints() })
-}
-
 // MARK: - Numeric options
 //
 // Options that take a number are declared with `parsing: .unconditional`, so
