@@ -7,8 +7,8 @@
 //   + one head block + the state (twice: the caller's and the call's working
 //   copy) + the activations of the reference (a few [T][width] arrays per
 //   stage; the fast path's workspace). The fast path reads its big matrices
-//   in place from the mapping where its kernels can (BF16 and F32 ones in
-//   f32, F64 ones in f64: no anonymous copy, the head likewise) and adds its
+//   in place from the mapping when they are BF16 (no anonymous copy, the
+//   head likewise) and adds its
 //   in-layer copies: stacked r/k/v, q/k/v and MLP gate/up matrices up to
 //   64 MiB each, the fused LoRA down-projection. An estimate: the allocator
 //   and the run's checkpoints add to it.
@@ -56,11 +56,11 @@ package struct MemoryEstimate: Sendable {
         }
         let kinds = ModelWeights<Float>.detectLayerKinds(config: cfg, source: source)
         let stackLimit = 64 << 20   // DenseMatrix.stackCopyLimit
-        /// Read in place by the fast path in Float32 (f32: true) or Float64 (PackedModel.mappedMatrices;
+        /// Read in place by the fast path (PackedModel.mappedMatrices: BF16 matrices, in f32 and f64;
         /// assumes the usual alignment of the tensors in their files).
         func inPlace(_ name: String, f32: Bool) -> Bool {
             let d = source.dtype(of: name)
-            return f32 ? d == .BF16 || d == .F32 : d == .F64
+            return d == .BF16
         }
         for (i, kind) in kinds.enumerated() {
             let leaves = kind == .rwkv ? ["receptance", "key", "value", "output"] : ["q_proj", "k_proj", "v_proj", "o_proj"]
@@ -76,7 +76,7 @@ package struct MemoryEstimate: Sendable {
                 // stacked copies up to the limit, in bf16 when every part is bf16 read in place
                 for parts in stacks {
                     let elements = parts.reduce(0) { $0 + count($1) }
-                    let bytes = elements * (f32 && parts.allSatisfy({ source.dtype(of: $0) == .BF16 }) ? 2 : b)
+                    let bytes = elements * (parts.allSatisfy({ source.dtype(of: $0) == .BF16 }) ? 2 : b)
                     if bytes <= stackLimit { anon += bytes }
                 }
                 anon += lora * b   // the fused LoRA down-projection

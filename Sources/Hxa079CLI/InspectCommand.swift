@@ -117,7 +117,7 @@ extension HXA079 {
             let memoryRows = estimate.engines.map { [$0.label, "≈ " + formatBytes($0.peakAnonymousBytes) + " peak anonymous"] }
             for (k, line) in alignColumns(memoryRows, rightAligned: [1]).enumerated() { out.row(k == 0 ? "memory" : "", line) }
             out.row("", "\(formatBytes(estimate.mappedBytes)) mapped (the reference reads with pread; the fast path reads "
-                    + "BF16/F32 matrices (f32) and F64 ones (f64) in place, as page cache); for a call of \(estimate.tokens) tokens")
+                    + "BF16 matrices in place, as page cache); for a call of \(estimate.tokens) tokens")
             out.row("disk read", "\(formatBytes(estimate.diskReadPerPassBytes)) per forward pass (every layer and the head, "
                     + "at the stored dtype; values checked for NaN/Inf as they are read)")
             return out.text

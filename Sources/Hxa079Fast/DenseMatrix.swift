@@ -13,9 +13,8 @@
 // - bfloat16, T = 1: our own GEMV that widens each weight on the fly
 //   (bits << 16; half the bytes per decode step; the C kernel
 //   `hxa_gemv_rows_bf16`), rows split over the cores;
-//   T > 1: blocks of rows widened into a scratch of T, then GEMM. (The
-//   Float64 engine widens bf16 weights when packing, so it holds no bf16
-//   matrix.)
+//   T > 1: blocks of rows widened into a scratch of T, then GEMM (Float
+//   and Double alike).
 // - mapped: either of the two read in place from a memory-mapped model file
 //   (streamed fast path, SPEC.md §2.8): the same kernels on the same bits as
 //   the owned arrays, so results equal those of the model held in memory

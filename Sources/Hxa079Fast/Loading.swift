@@ -10,8 +10,8 @@
 // equal those of the same model packed in memory bit for bit.
 // `init(directory:)` holds the whole model; with `keepBF16` and a BF16
 // checkpoint the big matrices (r/k/v/o, q/k/v/o, MLP, lm_head, embedding) as
-// their stored bf16 bits, widened on the fly (DenseMatrix.swift; Float only —
-// the Float64 engine widens them when packing); everything else as Real.
+// their stored bf16 bits, widened on the fly (DenseMatrix.swift); everything
+// else as Real.
 
 import Hxa079
 import SafeTensors

@@ -2,8 +2,7 @@
 //
 // Contract: no arithmetic on the weights except the optional rounding of the
 // big matrices to bfloat16 (round to nearest even). bf16 matrices stay bf16
-// bits for Float; for Double they are widened to Double here (exact; bf16
-// kept in place for the f64 path is a later step). Every array length is
+// bits, for Float and Double alike (the kernels widen them exactly). Every array length is
 // checked against the config here, so the pointer kernels never read out of
 // bounds: a malformed ModelWeights throws `Hxa079Error.invalidModel`.
 // The output projections, MLP down, head and embedding keep the caller's
@@ -103,10 +102,9 @@ struct Packer<T: FastScalar> {
         if let a, a.count != n { problems.append("\(what()) has \(a.count) values, expected \(n)") }
     }
 
-    /// bf16 bits as a matrix's storage: kept as bits for Float, widened to T (exact) otherwise.
-    static func bf16Storage(_ bits: [UInt16]) -> FastMatrix<T>.Storage {
-        T.self == Float.self ? .bf16(bits) : .values(bits.map { T(Float(bitPattern: UInt32($0) << 16)) })
-    }
+    /// bf16 bits as a matrix's storage: kept as bits, widened on the fly by the
+    /// kernels (Float and Double alike: `hxa_gemv_rows_bf16(_f64)`, block widening before GEMM).
+    static func bf16Storage(_ bits: [UInt16]) -> FastMatrix<T>.Storage { .bf16(bits) }
 
     mutating func matrix(_ name: String, _ l: Linear<T>, rows: Int, cols: Int) -> FastMatrix<T> {
         if l.outFeatures != rows || l.inFeatures != cols {
@@ -290,11 +288,10 @@ struct PackedModel<T: FastScalar> {
 
     /// The big matrices of layer `i` (r/k/v/o or q/k/v/o, MLP) that the
     /// kernels read straight from the memory-mapped files (SPEC.md §2.8):
-    /// BF16 ones when T is Float (the bf16 GEMV/GEMM of DenseMatrix.swift,
-    /// as `keepBF16` holds them in memory) and ones stored in T itself (F32
-    /// for Float, F64 for Double); each only when aligned for its type and
-    /// of the expected size. Everything else is converted (F16, F64 for
-    /// Float, BF16/F32 for Double: the Double engine has no bf16 kernels).
+    /// BF16 ones (our bf16 GEMV, and GEMM on blocks widened into aligned
+    /// scratch — the same results at any address — as `keepBF16` holds them
+    /// in memory), when 2-byte aligned and of the expected size. Everything
+    /// else is read per layer (`inPlace` says why F32/F64 are not mapped).
     func mappedMatrices(layer i: Int) -> [String: MappedWeights<T>] {
         guard let streamed else { return [:] }
         let leaves = layerKinds[i] == .rwkv ? ["receptance", "key", "value", "output"] : ["q_proj", "k_proj", "v_proj", "o_proj"]
@@ -312,14 +309,14 @@ struct PackedModel<T: FastScalar> {
         guard let (bytes, dtype, owner) = source.mapped(name), let base = bytes.baseAddress,
               let count = source.elementCount(of: name), count > 0 else { return nil }
         let address = UInt(bitPattern: base)
-        if dtype == .BF16 && T.self == Float.self && bytes.count == 2 * count && address % 2 == 0 {
+        if dtype == .BF16 && bytes.count == 2 * count && address % 2 == 0 {
             return MappedWeights(pointer: .bf16(base.assumingMemoryBound(to: UInt16.self)), owner: owner)
         }
-        let own: DType = T.self == Float.self ? .F32 : .F64
-        let size = MemoryLayout<T>.size
-        if dtype == own && bytes.count == size * count && address % UInt(MemoryLayout<T>.alignment) == 0 {
-            return MappedWeights(pointer: .values(base.assumingMemoryBound(to: T.self)), owner: owner)
-        }
+        // F32/F64 weights would be readable in place too, but OpenBLAS's GEMV/GEMM
+        // round differently at different addresses (alignment peeling: measured,
+        // thousands of differing logits on an F64 file in place vs the same model in
+        // memory), and streamed results must equal in-memory ones bit for bit; so
+        // they are copied per layer (a plain read, no conversion).
         return nil
     }
 
@@ -339,7 +336,6 @@ struct PackedModel<T: FastScalar> {
     /// True when some prefill product widens bf16 weights (needs the workspace's wide scratch).
     var widensBF16: Bool {
         guard let streamed else { return matrices.contains { $0.containsBF16 } }
-        guard T.self == Float.self else { return false }
         return streamed.source.tensorNames.contains { streamed.source.dtype(of: $0) == .BF16 }
     }
 

@@ -1,6 +1,6 @@
 // StreamingTests: the fast path on streamed weights (`FastModel(streaming:)`:
-// each layer packed when a pass reaches it — its BF16 and F32 big matrices
-// read in place from the mapped files, the rest converted to Float32 —,
+// each layer packed when a pass reaches it — its BF16 big matrices read in
+// place from the mapped files, the rest converted to Float32 —,
 // embedding rows per token, the head in blocks) against the same model held
 // in memory with its bf16 matrices kept as bf16 (`FastModel(directory:
 // keepBF16: true)`, the same kernels on the same bits).
@@ -56,13 +56,42 @@ private let fastPackageRoot: String = URL(fileURLWithPath: #filePath)
         }
     }
 
-    /// Streamed, the big matrices stored BF16 or F32 are read in place (no
-    /// converted copy); F16 and F64 ones are converted per layer.
+    /// The Float64 engine likewise: streamed (BF16 matrices in place)
+    /// against the model in memory with its bf16 matrices kept as bf16.
+    @Test(arguments: kernelLevels, streamingCases)
+    func streamedEqualsInMemoryBitwiseInFloat64(_ level: FastKernels.Level, _ c: StreamingCase) throws {
+        try FastKernels.withLevel(level) {
+            let (directory, keep) = try c.directory(packageRoot: fastPackageRoot)
+            let V = directory.config.vocabSize
+            let inMemory = try FastModel64(directory: directory, keepBF16: true)
+            let streamed = try FastModel64(streaming: directory)
+            inMemory.poisonScratch = true
+            streamed.poisonScratch = true
+            for plan in streamingPlans {
+                let tokens = tokenList(plan.calls.reduce(0, +), vocab: V, seed: c.seed)
+                var a = inMemory.initialState(), b = a
+                var start = 0
+                for n in plan.calls {
+                    let call = Array(tokens[start..<(start + n)])
+                    start += n
+                    let x = try inMemory.forward(tokens: call, state: &a, chunkSize: plan.chunk)
+                    let y = try streamed.forward(tokens: call, state: &b, chunkSize: plan.chunk)
+                    #expect(mismatches(bitPatterns(x), bitPatterns(y)) == 0, "\(c) plan \(plan.calls): logits differ")
+                    #expect(mismatches(bitPatterns(a), bitPatterns(b)) == 0, "\(c) plan \(plan.calls): states differ")
+                }
+            }
+            withExtendedLifetime(keep) {}
+        }
+    }
+
+    /// Streamed, the big matrices stored BF16 are read in place (no converted
+    /// copy) by the Float32 and the Float64 engine; F32, F16 and F64 ones are
+    /// read per layer.
     @Test(arguments: streamingCases)
     func bigMatricesAreReadInPlaceWhereTheKernelsCan(_ c: StreamingCase) throws {
         let (directory, keep) = try c.directory(packageRoot: fastPackageRoot)
         let packed = try PackedModel<Float>(streaming: try StreamedWeights<Float>(directory: directory))
-        let inPlace = c.dtype == .BF16 || c.dtype == .F32
+        let inPlace = c.dtype == .BF16
         for i in 0..<directory.config.numLayers {
             let layer = try packed.layer(i)
             let big: [FastMatrix<Float>]
@@ -80,6 +109,9 @@ private let fastPackageRoot: String = URL(fileURLWithPath: #filePath)
         }
         let head = try packed.streamedHeadBlock(0..<5)
         #expect(head.containsMapped == inPlace, "\(c)")
+        // Float64 likewise
+        let packed64 = try PackedModel<Double>(streaming: try StreamedWeights<Double>(directory: directory))
+        #expect(packed64.mappedMatrices(layer: 0).count == (inPlace ? 7 : 0), "\(c)")
         withExtendedLifetime(keep) {}
     }
 
