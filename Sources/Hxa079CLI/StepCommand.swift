@@ -202,12 +202,12 @@ extension HXA079 {
             if !report.problems.isEmpty { throw Hxa079Error.invalidModel(report.problems) }
             for warning in report.nonFiniteDescriptions { printWarning(warning) }
             let fast = try FastEngine<T>(streaming: directory)   // layers read as they run (SPEC.md §2.8)
-            let chunk = chunkSize
+            let chunk = chunkSize, longContext = runOptions.longContext
             let precision = T.self == Double.self ? "f64" : "f32"
-            return LoadedEngine(config: fast.config, layerKinds: fast.layerKinds, label: "fast \(precision)",
+            return LoadedEngine(config: fast.config, layerKinds: fast.layerKinds, label: "fast \(precision)" + runOptions.compatLabel,
                                 precision: precision) { ids, observer in
                 var state = fast.initialState()
-                _ = try fast.forward(tokens: ids, state: &state, chunkSize: chunk, observer: observer)
+                _ = try fast.forward(tokens: ids, state: &state, chunkSize: chunk, longContext: longContext, observer: observer)
             }
         }
 
