@@ -137,7 +137,7 @@ while (( start < T )); do
             --dump "$W/$label.$i.st" --checkpoints "$CHECKPOINTS" >/dev/null \
             || { echo "long-context.sh: $label call $i (positions $start…) failed" >&2; exit 1; }
         read -r secs kib < "$W/time"
-        WALL[$label]=$("$PY" -c "print(${WALL[$label]} + $secs)")
+        WALL[$label]=$("$PY" -c "print(round(${WALL[$label]} + $secs, 1))")
         (( kib > RSS[$label] )) && RSS[$label]=$kib
         [[ -n "$state" ]] && rm -f "$state"
         STATE[$label]="$W/$label.$i.state"
