@@ -157,13 +157,16 @@ struct CompatCase: CustomStringConvertible, Sendable {
             }
             #expect(restored == kept)
         }
-        let f64 = try FastModel64(weights)
-        f64.poisonScratch = true
-        try check(f64, dtype: .F64) { r, f in #expect(maxRelativeError(r, f) <= Float64ModelTests.bound) }
-        let f32 = try FastModel(weights.converted(to: Float.self))
-        f32.poisonScratch = true
-        // the f32 weights are rounded: compare with the reference loosely here (the f32 test above is the tight one)
-        try check(f32, dtype: .F32) { r, f in #expect(maxRelativeError(r, f.map { Double($0) }) < 1e-3) }
+        // bitwise comparisons between runs: hold one kernel level (other tests switch the process-wide level)
+        try FastKernels.withLevel(FastKernels.supported.last ?? .portable) {
+            let f64 = try FastModel64(weights)
+            f64.poisonScratch = true
+            try check(f64, dtype: .F64) { r, f in #expect(maxRelativeError(r, f) <= Float64ModelTests.bound) }
+            let f32 = try FastModel(weights.converted(to: Float.self))
+            f32.poisonScratch = true
+            // the f32 weights are rounded: compare with the reference loosely here (the f32 test above is the tight one)
+            try check(f32, dtype: .F32) { r, f in #expect(maxRelativeError(r, f.map { Double($0) }) < 1e-3) }
+        }
     }
 
     /// Calls longer than a pass of 512 (tiny preset, window 700, calls of 300
@@ -181,13 +184,16 @@ struct CompatCase: CustomStringConvertible, Sendable {
         fast.poisonScratch = true
         var passes = fast.initialState(), onePass = fast.initialState(), prefilled = fast.initialState()
         var worst = 0.0
-        for call in ref.calls {
-            let a = try fast.forward(tokens: call.tokens, state: &passes, chunkSize: chunk, longContext: c.longContext)
-            let b = try fast.forward(tokens: call.tokens, state: &onePass, chunkSize: chunk, longContext: c.longContext,
-                                     observer: CheckpointCollector(filter: { $0 == CheckpointName.logits }))
-            let last = try fast.prefill(tokens: call.tokens, state: &prefilled, chunkSize: chunk, longContext: c.longContext)
-            worst = max(worst, maxRelativeError(call.logits, a), maxRelativeError(call.logits, b),
-                        maxRelativeError(Array(call.logits.suffix(V)), last))
+        // `passes == prefilled` below is bitwise: hold one kernel level (other tests switch the process-wide level)
+        try FastKernels.withLevel(FastKernels.supported.last ?? .portable) {
+            for call in ref.calls {
+                let a = try fast.forward(tokens: call.tokens, state: &passes, chunkSize: chunk, longContext: c.longContext)
+                let b = try fast.forward(tokens: call.tokens, state: &onePass, chunkSize: chunk, longContext: c.longContext,
+                                         observer: CheckpointCollector(filter: { $0 == CheckpointName.logits }))
+                let last = try fast.prefill(tokens: call.tokens, state: &prefilled, chunkSize: chunk, longContext: c.longContext)
+                worst = max(worst, maxRelativeError(call.logits, a), maxRelativeError(call.logits, b),
+                            maxRelativeError(Array(call.logits.suffix(V)), last))
+            }
         }
         // measured 2026-12-03 ≤ 2.0e-15 (L 0 and 16); bound 1e-12
         measured("compat f64 tiny 300+600 L \(chunk) logits (passes, one pass, prefill)", worst)
