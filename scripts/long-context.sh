@@ -56,7 +56,7 @@ while [[ $# -gt 0 ]]; do
         --bin) BIN=$2 ;;
         --csv) CSV=$2 ;;
         --keep) KEEP=$2 ;;
-        -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,37p' "$0"; exit 0 ;;
         *) echo "long-context.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     [[ $# -ge 2 ]] || { echo "long-context.sh: $1 needs a value" >&2; exit 2; }
