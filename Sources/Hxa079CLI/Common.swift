@@ -37,7 +37,6 @@ struct RunOptions: ParsableArguments {
         for (value, flag) in [(ropePositionLimit, "--rope-position-limit"), (kvWindow, "--kv-window")] {
             guard let value else { continue }
             if value < 1 { throw ValidationError("\(flag) must be ≥ 1, got \(value)") }
-            if engine == .fast { throw ValidationError("\(flag) is not yet supported by --engine fast") }
         }
     }
 
@@ -45,6 +44,9 @@ struct RunOptions: ParsableArguments {
     var forwardOptions: ForwardOptions {
         ForwardOptions(chunkSize: chunkSize, ropePositionLimit: ropePositionLimit, kvWindow: kvWindow)
     }
+
+    /// The fast engine's options for the two long-context flags (the same values).
+    var longContext: LongContextOptions { forwardOptions.longContext }
 
     /// ` with RWKV-Infer's --rope-position-limit N --kv-window N` for the labels; empty when both are off.
     var compatLabel: String {

@@ -107,13 +107,14 @@ extension HXA079 {
             let collector = CheckpointCollector(filter: selection.matches)
             let progress = ProgressObserver(inner: dump == nil ? nil : collector, layers: fast.config.numLayers)
             let logits = try fast.forward(tokens: tokens, state: &state, chunkSize: chunkSize,
-                                          observer: progress.observer)
+                                          longContext: runOptions.longContext, observer: progress.observer)
             progress.finish()
             let f64 = T.self == Double.self
             try finish(collector: collector, state: state, dtype: f64 ? .F64 : .F32, selection: selection)
             return ForwardResult(tokens: tokens.count, startPosition: start, vocab: fast.config.vocabSize,
                                  lastLogits: Array(logits.suffix(fast.config.vocabSize)).map { Double($0) },
-                                 precision: f64 ? "f64" : "f32", engine: "fast", dump: dump, stateOut: stateOut)
+                                 precision: f64 ? "f64" : "f32", engine: "fast", dump: dump, stateOut: stateOut,
+                                 compat: runOptions.compatLabel)
         }
 
         /// Writes the dump (with the state tensors when `all`) and the state file.

@@ -200,12 +200,12 @@ extension HXA079 {
         func fastEngine<T: FastScalar>(_: T.Type, directory: ModelDirectory) throws -> LoadedEngine {
             // layers read as they run, checked for NaN/Inf as they are read (SPEC.md §2.8)
             let fast = try FastEngine<T>(streaming: directory, nonFinite: printWarning)
-            let chunk = chunkSize
+            let chunk = chunkSize, longContext = runOptions.longContext
             let precision = T.self == Double.self ? "f64" : "f32"
-            return LoadedEngine(config: fast.config, layerKinds: fast.layerKinds, label: "fast \(precision)",
+            return LoadedEngine(config: fast.config, layerKinds: fast.layerKinds, label: "fast \(precision)" + runOptions.compatLabel,
                                 precision: precision) { ids, observer in
                 var state = fast.initialState()
-                _ = try fast.forward(tokens: ids, state: &state, chunkSize: chunk, observer: observer)
+                _ = try fast.forward(tokens: ids, state: &state, chunkSize: chunk, longContext: longContext, observer: observer)
             }
         }
 

@@ -26,6 +26,9 @@
 // Row-wise stages (norms, RoPE, activations, softmax rows) are split over
 // the cores by rows when a call is long enough (`parallelRows`).
 // `prefill` is `forward` that puts only the last row through the head.
+// RWKV-Infer's long-context options (`LongContextOptions`, SPEC.md (4a),
+// (27a)): the RoPE rows clamped by `ropePosition`, the caches evicted by
+// `KVCache.evictOldest` once per call — the reference's functions.
 //
 // State and failure: the state is validated before anything runs. With no
 // observer nothing after validation can throw, so the state is moved out,
@@ -35,7 +38,8 @@
 //
 // Allocation: scratch buffers live in a Workspace sized for the largest call
 // so far (calls longer than 512 tokens without an observer run in passes of
-// 512, which bounds it); a decode step allocates only the returned logits
+// 512, which bounds it; attention scores are held for one block of query
+// rows at a time, O(P) for P cached rows); a decode step allocates only the returned logits
 // array, the amortized growth of the KV caches, and the checkpoints an
 // observer asked for.
 //
@@ -106,14 +110,18 @@ public final class FastEngine<Real: FastScalar> {
     /// - Parameters:
     ///   - chunkSize: 0 = recurrent WKV; L ≥ 1 = chunked WKV with chunks of L
     ///     (L > 128 runs as chunks of 128; T = 1 always runs the recurrence).
+    ///   - longContext: RWKV-Infer's RoPE clamp and KV window (SPEC.md (4a),
+    ///     (27a)); off by default (the truth). With a window the call may hold
+    ///     at most that many tokens, and the state's caches at most that many rows.
     /// - Returns: logits [Real][V].
     /// - Throws: `Hxa079Error.tokenOutOfRange`, `.invalidState`,
     ///   `.invalidArgument`, or what the observer throws (state unchanged).
     @_specialize(where Real == Float)
     @_specialize(where Real == Double)
     public func forward(tokens: [Int], state: inout ModelState<Real>, chunkSize: Int = 0,
+                        longContext: LongContextOptions = .init(),
                         observer: (any CheckpointObserver)? = nil) throws -> [Real] {
-        try validate(tokens: tokens, state: state, chunkSize: chunkSize)
+        try validate(tokens: tokens, state: state, chunkSize: chunkSize, longContext: longContext)
         let n = tokens.count, V = config.vocabSize
         if n == 0 { return [] }
         var logits = [Real](repeating: .nan, count: n * V)
@@ -121,10 +129,13 @@ public final class FastEngine<Real: FastScalar> {
             guard let out = lp.baseAddress else { return }
             if let observer {
                 var s = state
-                try pass(tokens[...], state: &s, chunkSize: chunkSize, observer: observer, logits: out)
+                evictForCall(&s, tokens: n, longContext: longContext)
+                try pass(tokens[...], state: &s, chunkSize: chunkSize, longContext: longContext, observer: observer,
+                         logits: out)
                 state = s
             } else {
-                try runInPasses(tokens, state: &state, chunkSize: chunkSize, logits: out, lastRowOnly: false)
+                try runInPasses(tokens, state: &state, chunkSize: chunkSize, longContext: longContext, logits: out,
+                                lastRowOnly: false)
             }
         }
         return logits
@@ -138,26 +149,43 @@ public final class FastEngine<Real: FastScalar> {
     /// - Throws: as `forward` (state unchanged on error).
     @_specialize(where Real == Float)
     @_specialize(where Real == Double)
-    public func prefill(tokens: [Int], state: inout ModelState<Real>, chunkSize: Int = 0) throws -> [Real] {
-        try validate(tokens: tokens, state: state, chunkSize: chunkSize)
+    public func prefill(tokens: [Int], state: inout ModelState<Real>, chunkSize: Int = 0,
+                        longContext: LongContextOptions = .init()) throws -> [Real] {
+        try validate(tokens: tokens, state: state, chunkSize: chunkSize, longContext: longContext)
         if tokens.isEmpty { return [] }
         var logits = [Real](repeating: .nan, count: config.vocabSize)
         try logits.withUnsafeMutableBufferPointer { lp in
             guard let out = lp.baseAddress else { return }
-            try runInPasses(tokens, state: &state, chunkSize: chunkSize, logits: out, lastRowOnly: true)
+            try runInPasses(tokens, state: &state, chunkSize: chunkSize, longContext: longContext, logits: out,
+                            lastRowOnly: true)
         }
         return logits
     }
 
     /// Everything that can be wrong with a call, checked before anything runs.
-    private func validate(tokens: [Int], state: ModelState<Real>, chunkSize: Int) throws {
+    private func validate(tokens: [Int], state: ModelState<Real>, chunkSize: Int, longContext: LongContextOptions) throws {
         let V = config.vocabSize
         for (i, token) in tokens.enumerated() where token < 0 || token >= V {
             throw Hxa079Error.tokenOutOfRange(token: token, index: i, vocabSize: V)
         }
         if chunkSize < 0 { throw Hxa079Error.invalidArgument("chunk size must be ≥ 0, got \(chunkSize)") }
-        let problems = state.problems(config: config, layerKinds: layerKinds)
+        if let problem = longContext.problem(tokens: tokens.count) { throw Hxa079Error.invalidArgument(problem) }
+        let problems = state.problems(config: config, layerKinds: layerKinds, kvWindow: longContext.kvWindow)
         if !problems.isEmpty { throw Hxa079Error.invalidState(problems) }
+    }
+
+    /// (27a) RWKV-Infer's window: evicts the oldest rows of every GQA cache
+    /// ONCE per call of `tokens` tokens, before any of its passes (the
+    /// reference evicts in each GQA mixer before its rows are appended; the
+    /// caches of different layers are independent, so this is the same rule).
+    private func evictForCall(_ s: inout ModelState<Real>, tokens: Int, longContext: LongContextOptions) {
+        guard let window = longContext.kvWindow else { return }
+        for i in s.layers.indices {
+            guard case .gqa(var cache) = s.layers[i] else { continue }
+            s.layers[i] = .gqa(KVCache(kvHeads: 0, headDim: 0))   // release: cache is unique
+            cache.evictOldest(window: window, tokens: tokens)
+            s.layers[i] = .gqa(cache)
+        }
     }
 
     /// The validated call without an observer: passes of at most
@@ -166,28 +194,32 @@ public final class FastEngine<Real: FastScalar> {
     /// reading a layer can, so a copy is updated and committed). Logits: all
     /// rows into out [Real][V], or (`lastRowOnly`) the last token's into out [V].
     private func runInPasses(_ tokens: [Int], state: inout ModelState<Real>, chunkSize: Int,
-                             logits out: UnsafeMutablePointer<Real>, lastRowOnly: Bool) throws {
+                             longContext: LongContextOptions, logits out: UnsafeMutablePointer<Real>,
+                             lastRowOnly: Bool) throws {
         if isStreamed {
             var s = state
-            try passes(tokens, state: &s, chunkSize: chunkSize, logits: out, lastRowOnly: lastRowOnly)
+            try passes(tokens, state: &s, chunkSize: chunkSize, longContext: longContext, logits: out,
+                       lastRowOnly: lastRowOnly)
             state = s
             return
         }
         var s = ModelState<Real>(position: 0, layers: [])
         swap(&s, &state)
         defer { swap(&s, &state) }
-        try passes(tokens, state: &s, chunkSize: chunkSize, logits: out, lastRowOnly: lastRowOnly)
+        try passes(tokens, state: &s, chunkSize: chunkSize, longContext: longContext, logits: out, lastRowOnly: lastRowOnly)
     }
 
-    private func passes(_ tokens: [Int], state s: inout ModelState<Real>, chunkSize: Int,
+    /// The call's eviction (once), then its passes.
+    private func passes(_ tokens: [Int], state s: inout ModelState<Real>, chunkSize: Int, longContext: LongContextOptions,
                         logits out: UnsafeMutablePointer<Real>, lastRowOnly: Bool) throws {
         let total = tokens.count, V = config.vocabSize
+        evictForCall(&s, tokens: total, longContext: longContext)
         var start = 0
         while start < total {
             let n = min(Self.maxRowsPerPass, total - start)
             let head: HeadRows = lastRowOnly ? (start + n == total ? .lastRow : .none) : .all
-            try pass(tokens[start..<(start + n)], state: &s, chunkSize: chunkSize, observer: nil,
-                     logits: lastRowOnly ? out : out + start * V, head: head)
+            try pass(tokens[start..<(start + n)], state: &s, chunkSize: chunkSize, longContext: longContext,
+                     observer: nil, logits: lastRowOnly ? out : out + start * V, head: head)
             start += n
         }
     }
@@ -211,17 +243,20 @@ public final class FastEngine<Real: FastScalar> {
         return w
     }
 
-    /// One pass over T tokens; logits [T][V] written to `logits`.
+    /// One pass over T tokens (the call's eviction already done); logits [T][V] written to `logits`.
     private func pass(_ tokens: ArraySlice<Int>, state s: inout ModelState<Real>, chunkSize: Int,
-                      observer: (any CheckpointObserver)?, logits: UnsafeMutablePointer<Real>,
-                      head: HeadRows = .all) throws {
+                      longContext: LongContextOptions, observer: (any CheckpointObserver)?,
+                      logits: UnsafeMutablePointer<Real>, head: HeadRows = .all) throws {
         let cfg = config
         let T = tokens.count, C = cfg.hiddenSize, V = cfg.vocabSize
         let ws = workspace(rows: T)
         if poisonScratch { ws.poison() }
         let eps = Real(cfg.rmsNormEps)
+        let limit = longContext.ropePositionLimit
         if layerKinds.contains(.rwkv) {
-            rope.refill(start: s.position, count: T, headDim: cfg.headDim, theta: cfg.ropeTheta)
+            // (4a) the table covers the clamped positions of the pass (all of them when limit is nil)
+            let first = ropePosition(s.position, limit: limit), last = ropePosition(s.position + T - 1, limit: limit)
+            rope.refill(start: first, count: last - first + 1, headDim: cfg.headDim, theta: cfg.ropeTheta)
         }
 
         // (1) x⁰_t = E[token_t]
@@ -244,8 +279,8 @@ public final class FastEngine<Real: FastScalar> {
             switch (layer.mixer, s.layers[i]) {
             case (.rwkv(let m), .rwkv(var wkv)):
                 s.layers[i] = .rwkv(WKVState(heads: 0, headDim: 0, values: []))   // release: wkv is unique
-                try rwkvMixer(m, layer: i, rows: T, position: s.position, state: &wkv, haveFirst: &haveFirst,
-                              chunkSize: chunkSize, ws: ws, observer: observer)
+                try rwkvMixer(m, layer: i, rows: T, position: s.position, ropeLimit: limit, state: &wkv,
+                              haveFirst: &haveFirst, chunkSize: chunkSize, ws: ws, observer: observer)
                 s.layers[i] = .rwkv(wkv)
             case (.gqa(let m), .gqa(var cache)):
                 s.layers[i] = .gqa(KVCache(kvHeads: 0, headDim: 0))
@@ -306,7 +341,8 @@ public final class FastEngine<Real: FastScalar> {
 
     // MARK: - RWKV mixer (SPEC.md (5)–(24))
 
-    private func rwkvMixer(_ m: RWKVLayerFast<Real>, layer: Int, rows T: Int, position: Int, state: inout WKVState<Real>,
+    private func rwkvMixer(_ m: RWKVLayerFast<Real>, layer: Int, rows T: Int, position: Int, ropeLimit: Int?,
+                           state: inout WKVState<Real>,
                            haveFirst: inout Bool, chunkSize: Int, ws: Workspace<Real>, observer: (any CheckpointObserver)?) throws {
         let cfg = config
         let C = cfg.hiddenSize, H = cfg.numHeads, N = cfg.headDim, Hkv = cfg.numKVHeads, G = cfg.groupSize
@@ -323,13 +359,13 @@ public final class FastEngine<Real: FastScalar> {
             if T == 1 { gemvCols(db, ldw: D, rows: C, cols: D, x: ws.xn, y: ws.lora) }
             else { Blas.gemmNN(m: T, n: D, k: C, a: ws.xn, lda: C, b: db, ldb: D, c: ws.lora, ldc: D) }
         }
-        // (6) optional per-head norms, (7) RoPE on r (H heads) and k (Hkv heads)
+        // (6) optional per-head norms, (7) RoPE on r (H heads) and k (Hkv heads), positions clamped only on request (4a)
         if let g = m.rNorm { g.withUnsafeBufferPointer { gp in
             if let gb = gp.baseAddress { rmsNormRows(ws.r, ws.r, rows: T * H, count: N, weight: gb, eps: eps) } } }
         if let g = m.kNorm { g.withUnsafeBufferPointer { gp in
             if let gb = gp.baseAddress { rmsNormRows(ws.k, ws.k, rows: T * Hkv, count: N, weight: gb, eps: eps) } } }
-        applyRoPERows(ws.r, rows: T, heads: H, headDim: N, start: position, table: rope)
-        applyRoPERows(ws.k, rows: T, heads: Hkv, headDim: N, start: position, table: rope)
+        applyRoPERows(ws.r, rows: T, heads: H, headDim: N, start: position, limit: ropeLimit, table: rope)
+        applyRoPERows(ws.k, rows: T, heads: Hkv, headDim: N, start: position, limit: ropeLimit, table: rope)
         try report(observer, name("r"), [T, H, N], ws.r)
         try report(observer, name("k"), [T, Hkv, N], ws.k)
         try report(observer, name("v"), [T, Hkv, N], ws.v)
@@ -492,13 +528,15 @@ public final class FastEngine<Real: FastScalar> {
         try report(observer, name("k"), [T, Hkv, N], ws.k)
         try report(observer, name("v"), [T, Hkv, N], ws.v)
 
-        // (27) append to the cache
+        // (27) append to the cache (after the call's (27a) eviction, `evictForCall`)
         cache.keys.append(contentsOf: UnsafeBufferPointer(start: ws.k, count: T * KN))
         cache.values.append(contentsOf: UnsafeBufferPointer(start: ws.v, count: T * KN))
         let P = cache.count, P0 = P - T
 
-        // (28)–(30) causal softmax attention, per head, rows t see positions ≤ P0 + t
-        let scores = ws.scoreBuffer(count: T * P)
+        // (28)–(30) causal softmax attention, per head, rows t see cache rows ≤ P0 + t.
+        // Scores of one block of query rows at a time: [attentionBlock][P], O(P) memory
+        // whatever T (no [T][P] matrix: at T = P = 40 000 that would be 12.8 GB in f64).
+        let scores = ws.scoreBuffer(count: min(T, Self.attentionBlock) * P)
         let scale = 1 / Real(N).squareRoot()
         cache.keys.withUnsafeBufferPointer { kp in cache.values.withUnsafeBufferPointer { vp in
             guard let keys = kp.baseAddress, let values = vp.baseAddress else { return }
@@ -516,14 +554,15 @@ public final class FastEngine<Real: FastScalar> {
                 var b0 = 0
                 while b0 < T {
                     let b1 = min(b0 + Self.attentionBlock, T), Pb = P0 + b1
+                    // block row r = query row b0 + r, with leading dimension P as the [T][P] layout had
                     Blas.gemmNT(m: b1 - b0, n: Pb, k: N, a: q + b0 * HN + h * N, lda: HN, b: keys + g * N, ldb: KN,
-                                c: scores + b0 * P, ldc: P)
-                    parallelRows(b1 - b0, perRow: 4 * Pb) { t0, t1 in
-                        for t in (b0 + t0)..<(b0 + t1) {
-                            softmaxRow(scores + t * P, valid: P0 + t + 1, total: Pb, scale: scale)
+                                c: scores, ldc: P)
+                    parallelRows(b1 - b0, perRow: 4 * Pb) { r0, r1 in
+                        for r in r0..<r1 {
+                            softmaxRow(scores + r * P, valid: P0 + b0 + r + 1, total: Pb, scale: scale)
                         }
                     }
-                    Blas.gemmNN(m: b1 - b0, n: N, k: Pb, a: scores + b0 * P, lda: P, b: values + g * N, ldb: KN,
+                    Blas.gemmNN(m: b1 - b0, n: N, k: Pb, a: scores, lda: P, b: values + g * N, ldb: KN,
                                 c: ws.o + b0 * HN + h * N, ldc: HN)
                     b0 = b1
                 }

@@ -122,20 +122,23 @@ struct RoPETable<T: FastScalar> {
     }
 }
 
-/// Rotates x [rows][heads][N] in place; row t is at position start + t, which
-/// the table must cover (`refill(start:count:…)` first).
+/// Rotates x [rows][heads][N] in place; row t is at position start + t and
+/// uses the angles of `ropePosition(start + t, limit:)` (SPEC.md (4a): the
+/// position itself when `limit` is nil), which the table must cover
+/// (`refill(start:count:…)` first, over the clamped positions).
 func applyRoPERows<T: FastScalar>(_ x: UnsafeMutablePointer<T>, rows: Int, heads: Int, headDim N: Int, start: Int,
-                                  table: RoPETable<T>) {
+                                  limit: Int? = nil, table: RoPETable<T>) {
     let half = N / 2
-    precondition(start >= table.base && start + rows <= table.base + table.rows && half == table.half,
+    precondition(ropePosition(start, limit: limit) >= table.base
+                 && ropePosition(start + rows - 1, limit: limit) < table.base + table.rows && half == table.half,
                  "RoPE table does not cover the positions")
     table.cos.withUnsafeBufferPointer { cp in
         table.sin.withUnsafeBufferPointer { sp in
-            guard let cb0 = cp.baseAddress, let sb0 = sp.baseAddress else { return }
-            let cb = cb0 + (start - table.base) * half, sb = sb0 + (start - table.base) * half
+            guard let cb = cp.baseAddress, let sb = sp.baseAddress else { return }
             parallelRows(rows, perRow: heads * N) { t0, t1 in
                 for t in t0..<t1 {
-                    let c = cb + t * half, s = sb + t * half
+                    let row = ropePosition(start + t, limit: limit) - table.base
+                    let c = cb + row * half, s = sb + row * half
                     for h in 0..<heads {
                         let p = x + (t * heads + h) * N
                         var j = 0

@@ -32,7 +32,7 @@ final class Workspace<T: FastScalar> {
     let wide: P
 
     let wkv = WKVWorkspace<T>()
-    /// Attention scores [rows][P], grown on demand.
+    /// Attention scores of one block of query rows [≤ FastEngine.attentionBlock][P], grown on demand (O(P), not O(T·P)).
     private(set) var scores: P? = nil
     private var scoresCount = 0
 

@@ -44,14 +44,12 @@ public struct ForwardOptions: Sendable, Equatable {
     /// Why these options cannot run a call of `tokens` tokens; nil when they can.
     public func problem(tokens: Int) -> String? {
         if chunkSize < 0 { return "chunk size must be ≥ 0, got \(chunkSize)" }
-        if let n = ropePositionLimit, n < 1 { return "the RoPE position limit must be ≥ 1, got \(n)" }
-        if let n = kvWindow, n < 1 { return "the KV window must be ≥ 1, got \(n)" }
-        if let n = kvWindow, tokens > n {
-            // RWKV-Infer keeps only the call's first N rows and aligns the causal
-            // mask bottom-right, so queries see the wrong rows (SPEC.md (27a)).
-            return "a call of \(tokens) tokens exceeds the KV window of \(n) rows; split it into calls of at most \(n) tokens"
-        }
-        return nil
+        return longContext.problem(tokens: tokens)
+    }
+
+    /// The RoPE clamp and KV window as the engines share them (LongContextOptions.swift).
+    public var longContext: LongContextOptions {
+        LongContextOptions(ropePositionLimit: ropePositionLimit, kvWindow: kvWindow)
     }
 }
 

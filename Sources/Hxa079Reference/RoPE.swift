@@ -3,7 +3,8 @@
 // Contract: readable reference. Applied in RWKV layers only, to r (H heads)
 // and k (Hkv heads), at true absolute positions p that continue across calls
 // (no clamp). Angles are computed in the run's precision from the integer p.
-// `ropePosition` applies RWKV-Infer's clamp when a run asks for it (SPEC.md (4a)).
+// `ropePosition` (Hxa079, LongContextOptions.swift) applies RWKV-Infer's clamp
+// when a run asks for it (SPEC.md (4a)).
 
 import RealModule
 
@@ -12,15 +13,6 @@ import RealModule
 @inlinable
 package func ropeInverseFrequencies<T: ReferenceScalar>(headDim: Int, theta: T) -> [T] {
     (0..<(headDim / 2)).map { j in 1 / T.pow(theta, T(2 * j) / T(headDim)) }
-}
-
-/// The position whose angles token position `p` uses (SPEC.md (4a)): p itself
-/// (the truth, `limit` nil), or min(p, N − 1) with RWKV-Infer's table of N =
-/// `limit` rows (INF `rwkvengine/hrwkv7.py` 433: `positions.clamp(max=max_seq_len − 1)`).
-@inlinable
-package func ropePosition(_ p: Int, limit: Int?) -> Int {
-    guard let limit else { return p }
-    return min(p, limit - 1)
 }
 
 /// Rotates every head of one token in place.

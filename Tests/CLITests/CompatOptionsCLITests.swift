@@ -1,8 +1,9 @@
 // `--rope-position-limit N` and `--kv-window N` on `forward` and `step`
 // (RWKV-Infer's behaviours, SPEC.md (4a), (27a)): they change the run where
 // they should, a windowed state carries across calls through a state file,
-// and bad values, the fast engine and a call longer than the window are usage
-// errors (exit 64) naming the flag.
+// the fast engine (f64 and f32) runs them as the reference does, and bad
+// values and a call longer than the window are usage errors (exit 64) naming
+// the flag, in both engines.
 
 import Foundation
 import Testing
@@ -41,16 +42,46 @@ struct CompatOptionsCLITests {
         #expect(c.exitedNormally && c.status == 1 && c.stderr.contains("KV window"), "\(c)")
     }
 
-    @Test func badValuesTheFastEngineAndLongCallsAreUsageErrors() throws {
+    /// `forward --engine fast` with both options, in calls of 8 and 4 carrying a
+    /// windowed state file: f64 agrees with the reference's run ≤ 1e-12, f32 at
+    /// the fast path's f32 bound; the labels name the options.
+    @Test func fastEngineRunsTheOptionsAsTheReference() throws {
+        let tmp = try TempDir("compat-cli-fast")
+        let flags = ["--rope-position-limit", "4", "--kv-window", "8"]
+        func run(_ label: String, _ engine: [String]) throws -> [Double] {
+            let a = try runHxa079(["forward", "--model", model, "--tokens", list(tokens[0..<8]), "--dump", tmp.sub("\(label).a.st"),
+                                   "--state-out", tmp.sub("\(label).a.state")] + flags + engine)
+            let b = try runHxa079(["forward", "--model", model, "--tokens", list(tokens[8...]), "--dump", tmp.sub("\(label).b.st"),
+                                   "--state-in", tmp.sub("\(label).a.state"), "--state-out", tmp.sub("\(label).b.state")] + flags + engine)
+            #expect(a.exitedNormally && a.status == 0 && b.exitedNormally && b.status == 0, "\(label): \(a) \(b)")
+            #expect(a.stdout.contains("with RWKV-Infer's --rope-position-limit 4 --kv-window 8"), "\(label): \(a)")
+            #expect(try SafeTensorsFile(path: tmp.sub("\(label).b.state")).info("state.layers.2.k")?.shape == [8, 2, 16])
+            return try SafeTensorsFile(path: tmp.sub("\(label).a.st")).doubles("logits")
+                + SafeTensorsFile(path: tmp.sub("\(label).b.st")).doubles("logits")
+        }
+        let reference = try run("reference", [])
+        let f64 = try run("fast64", ["--engine", "fast", "--precision", "f64"])
+        let f32 = try run("fast32", ["--engine", "fast", "--precision", "f32"])
+        let scale = reference.map(abs).max() ?? 1
+        let e64 = zip(reference, f64).map { abs($0 - $1) }.max()! / scale
+        let e32 = zip(reference, f32).map { abs($0 - $1) }.max()! / scale
+        #expect(reference.count == 12 * 256 && f64.count == reference.count && f32.count == reference.count)
+        #expect(e64 <= 1e-12, "f64 fast vs reference: \(e64)")   // measured 2026-12-03 (see the fast-path tests: ≤ 1e-14); bound 1e-12
+        #expect(e32 < 1e-5, "f32 fast vs f64 reference: \(e32)")  // the fast path's f32 bound (ModelTests; measured ≤ 1.8e-6 there)
+    }
+
+    @Test func badValuesAndLongCallsAreUsageErrorsInBothEngines() throws {
         let all = list(tokens[...])
         let cases: [([String], String)] = [
             (["forward", "--model", model, "--tokens", all, "--kv-window", "0"], "--kv-window must be ≥ 1, got 0"),
             (["forward", "--model", model, "--tokens", all, "--rope-position-limit", "-3"], "--rope-position-limit must be ≥ 1, got -3"),
             (["step", "--model", model, "--tokens", all, "--kv-window", "0"], "--kv-window must be ≥ 1, got 0"),
-            (["forward", "--model", model, "--tokens", all, "--engine", "fast", "--kv-window", "64"],
-             "--kv-window is not yet supported by --engine fast"),
-            (["step", "--model", model, "--tokens", all, "--engine", "fast", "--rope-position-limit", "64"],
-             "--rope-position-limit is not yet supported by --engine fast"),
+            (["forward", "--model", model, "--tokens", all, "--engine", "fast", "--kv-window", "8"],
+             "--kv-window 8: a call of 12 tokens exceeds the window"),
+            (["step", "--model", model, "--tokens", all, "--engine", "fast", "--precision", "f64", "--kv-window", "11", "--script", "c"],
+             "--kv-window 11: a call of 12 tokens exceeds the window"),
+            (["forward", "--model", model, "--tokens", all, "--engine", "fast", "--rope-position-limit", "0"],
+             "--rope-position-limit must be ≥ 1, got 0"),
             (["forward", "--model", model, "--tokens", all, "--kv-window", "8"], "--kv-window 8: a call of 12 tokens exceeds the window"),
             (["step", "--fixture", stepTinyFixture, "--kv-window", "8", "--script", "c"], "--kv-window 8: a call of 12 tokens exceeds the window"),
         ]
