@@ -87,7 +87,7 @@ package final class StreamedWeights<T: BinaryFloatingPoint>: WeightProvider {
             checkedLayers.insert(i)
             for t in reader.report.nonFinite where !reported.contains(t.name) {
                 reported.insert(t.name)
-                nonFinite("tensor \(t.name) holds \(t.count) non-finite value\(t.count == 1 ? "" : "s") (first at flat index \(t.firstIndex))")
+                nonFinite(ValidationReport.nonFiniteText(name: t.name, count: t.count, firstIndex: t.firstIndex))
             }
             for name in readElsewhere.sorted() {
                 let shown = source.displayName(name)
@@ -95,7 +95,7 @@ package final class StreamedWeights<T: BinaryFloatingPoint>: WeightProvider {
                 let (n, first) = try source.scanNonFinite(name)
                 if n > 0 {
                     reported.insert(shown)
-                    nonFinite("tensor \(shown) holds \(n) non-finite value\(n == 1 ? "" : "s") (first at flat index \(first))")
+                    nonFinite(ValidationReport.nonFiniteText(name: shown, count: n, firstIndex: first))
                 }
             }
         }
@@ -142,8 +142,8 @@ package final class StreamedWeights<T: BinaryFloatingPoint>: WeightProvider {
         let (n, first) = try source.scanNonFinite(headName, elements: (rows.lowerBound * C)..<(rows.upperBound * C))
         guard n > 0 else { return }
         reported.insert(shown)
-        nonFinite("tensor \(shown) holds \(n) non-finite value\(n == 1 ? "" : "s") in rows \(rows.lowerBound)..<\(rows.upperBound)"
-                  + " (first at flat index \(rows.lowerBound * C + first))")
+        nonFinite(ValidationReport.nonFiniteText(name: shown, count: n, firstIndex: rows.lowerBound * C + first,
+                                                 part: "rows \(rows.lowerBound)..<\(rows.upperBound)"))
     }
 
     /// (number of NaN/±Inf values, index of the first or -1); concrete for
@@ -169,7 +169,6 @@ package final class StreamedWeights<T: BinaryFloatingPoint>: WeightProvider {
         let (count, first) = nonFiniteCount(values)
         guard count > 0 else { return }
         reported.insert(shown)
-        nonFinite("tensor \(shown) holds \(count) non-finite value\(count == 1 ? "" : "s")"
-                  + (rows.map { " in \($0)" } ?? "") + " (first at flat index \(flat(first)))")
+        nonFinite(ValidationReport.nonFiniteText(name: shown, count: count, firstIndex: flat(first), part: rows))
     }
 }

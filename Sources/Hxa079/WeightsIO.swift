@@ -49,7 +49,14 @@ public struct ValidationReport: Sendable, Equatable {
 
     /// One line per non-finite tensor, for warnings.
     public var nonFiniteDescriptions: [String] {
-        nonFinite.map { "tensor \($0.name) holds \($0.count) non-finite value\($0.count == 1 ? "" : "s") (first at flat index \($0.firstIndex))" }
+        nonFinite.map { Self.nonFiniteText(name: $0.name, count: $0.count, firstIndex: $0.firstIndex) }
+    }
+
+    /// `tensor NAME holds N non-finite values[ in PART] (first at flat index I)`: the one wording of
+    /// these warnings (validation here, the check as read in StreamedWeights.swift).
+    static func nonFiniteText(name: String, count: Int, firstIndex: Int, part: String? = nil) -> String {
+        "tensor \(name) holds \(count) non-finite value\(count == 1 ? "" : "s")" + (part.map { " in \($0)" } ?? "")
+            + " (first at flat index \(firstIndex))"
     }
 
     /// Structural problems followed by the non-finite tensors.

@@ -26,31 +26,13 @@ private let fastPackageRoot: String = URL(fileURLWithPath: #filePath)
     func streamedEqualsInMemoryBitwise(_ level: FastKernels.Level, _ c: StreamingCase) throws {
         try FastKernels.withLevel(level) {
             let (directory, keep) = try c.directory(packageRoot: fastPackageRoot)
-            let V = directory.config.vocabSize
             for blockRows in [nil, 7] {
                 let inMemory = try FastModel(directory: directory, keepBF16: true, headBlockRows: blockRows)
                 let streamed = blockRows == nil ? try FastModel(streaming: directory)
                     : FastModel(packed: try PackedModel(streaming: try StreamedWeights<Float>(directory: directory, headBlockRows: blockRows)))
                 #expect(streamed.isStreamed && !inMemory.isStreamed)
-                inMemory.poisonScratch = true
-                streamed.poisonScratch = true
-                for plan in streamingPlans {
-                    let tokens = tokenList(plan.calls.reduce(0, +), vocab: V, seed: c.seed)
-                    var a = inMemory.initialState(), b = a
-                    var start = 0
-                    for n in plan.calls {
-                        let call = Array(tokens[start..<(start + n)])
-                        start += n
-                        let x = try inMemory.forward(tokens: call, state: &a, chunkSize: plan.chunk)
-                        let y = try streamed.forward(tokens: call, state: &b, chunkSize: plan.chunk)
-                        #expect(mismatches(bitPatterns(x), bitPatterns(y)) == 0, "\(c) blocks \(blockRows ?? 0) plan \(plan.calls): logits differ")
-                        #expect(mismatches(bitPatterns(a), bitPatterns(b)) == 0, "\(c) plan \(plan.calls): states differ")
-                    }
-                    let p = try inMemory.prefill(tokens: tokens, state: &a, chunkSize: plan.chunk)
-                    let q = try streamed.prefill(tokens: tokens, state: &b, chunkSize: plan.chunk)
-                    #expect(mismatches(bitPatterns(p), bitPatterns(q)) == 0, "\(c) plan \(plan.calls): prefill logits differ")
-                    #expect(mismatches(bitPatterns(a), bitPatterns(b)) == 0)
-                }
+                try expectSameRuns(inMemory, streamed, vocab: directory.config.vocabSize, case: c,
+                                   label: "blocks \(blockRows ?? 0)", prefill: true)
             }
             withExtendedLifetime(keep) {}
         }
@@ -62,25 +44,36 @@ private let fastPackageRoot: String = URL(fileURLWithPath: #filePath)
     func streamedEqualsInMemoryBitwiseInFloat64(_ level: FastKernels.Level, _ c: StreamingCase) throws {
         try FastKernels.withLevel(level) {
             let (directory, keep) = try c.directory(packageRoot: fastPackageRoot)
-            let V = directory.config.vocabSize
-            let inMemory = try FastModel64(directory: directory, keepBF16: true)
-            let streamed = try FastModel64(streaming: directory)
-            inMemory.poisonScratch = true
-            streamed.poisonScratch = true
-            for plan in streamingPlans {
-                let tokens = tokenList(plan.calls.reduce(0, +), vocab: V, seed: c.seed)
-                var a = inMemory.initialState(), b = a
-                var start = 0
-                for n in plan.calls {
-                    let call = Array(tokens[start..<(start + n)])
-                    start += n
-                    let x = try inMemory.forward(tokens: call, state: &a, chunkSize: plan.chunk)
-                    let y = try streamed.forward(tokens: call, state: &b, chunkSize: plan.chunk)
-                    #expect(mismatches(bitPatterns(x), bitPatterns(y)) == 0, "\(c) plan \(plan.calls): logits differ")
-                    #expect(mismatches(bitPatterns(a), bitPatterns(b)) == 0, "\(c) plan \(plan.calls): states differ")
-                }
-            }
+            try expectSameRuns(try FastModel64(directory: directory, keepBF16: true), try FastModel64(streaming: directory),
+                               vocab: directory.config.vocabSize, case: c, label: "f64", prefill: false)
             withExtendedLifetime(keep) {}
+        }
+    }
+
+    /// Every plan of `streamingPlans` through both engines (scratch poisoned):
+    /// logits and states equal bit for bit after each call, and after a
+    /// whole-sequence prefill when `prefill`.
+    private func expectSameRuns<Real: FastScalar>(_ inMemory: FastEngine<Real>, _ streamed: FastEngine<Real>, vocab V: Int,
+                                                  case c: StreamingCase, label: String, prefill: Bool) throws {
+        inMemory.poisonScratch = true
+        streamed.poisonScratch = true
+        for plan in streamingPlans {
+            let tokens = tokenList(plan.calls.reduce(0, +), vocab: V, seed: c.seed)
+            var a = inMemory.initialState(), b = a
+            var start = 0
+            for n in plan.calls {
+                let call = Array(tokens[start..<(start + n)])
+                start += n
+                let x = try inMemory.forward(tokens: call, state: &a, chunkSize: plan.chunk)
+                let y = try streamed.forward(tokens: call, state: &b, chunkSize: plan.chunk)
+                #expect(mismatches(bitPatterns(x), bitPatterns(y)) == 0, "\(c) \(label) plan \(plan.calls): logits differ")
+                #expect(mismatches(bitPatterns(a), bitPatterns(b)) == 0, "\(c) \(label) plan \(plan.calls): states differ")
+            }
+            guard prefill else { continue }
+            let p = try inMemory.prefill(tokens: tokens, state: &a, chunkSize: plan.chunk)
+            let q = try streamed.prefill(tokens: tokens, state: &b, chunkSize: plan.chunk)
+            #expect(mismatches(bitPatterns(p), bitPatterns(q)) == 0, "\(c) \(label) plan \(plan.calls): prefill logits differ")
+            #expect(mismatches(bitPatterns(a), bitPatterns(b)) == 0)
         }
     }
 
