@@ -172,7 +172,19 @@ class Runner:
             self.engine(["--tokens", ",".join(map(str, self.tokens)), "--format", fmt,
                          "--calls", ",".join(map(str, calls)), "--chunk-sizes", ",".join(map(str, chunks)),
                          "--dump", out] + extra)
+        self._check_layout(out)
         return out
+
+    def _check_layout(self, path):
+        """The dump holds exactly the fixture's names (§4.3 and §4.4) with its shapes."""
+        d = H64.read_safetensors(path)
+        shapes = {c["name"]: tuple(c["shape"]) for c in self.manifest["checkpoints"]}
+        if set(d) != set(shapes):
+            raise CheckFailed(f"{os.path.basename(path)}: names differ from the fixture's: "
+                              f"extra {sorted(set(d) - set(shapes))[:3]}, missing {sorted(set(shapes) - set(d))[:3]}")
+        bad = [k for k in d if tuple(d[k].shape) != shapes[k]]
+        if bad:
+            raise CheckFailed(f"{os.path.basename(path)}: {bad[0]} has shape {d[bad[0]].shape}, fixture {shapes[bad[0]]}")
 
     def _token_by_token_via_files(self, fmt, out):
         """One engine process per token, the state carried in §4.4 state files;
@@ -235,8 +247,7 @@ def acceptance(r: Runner, fmt, log, failures):
         ok = rc == 0
         log(f"  [{'ok' if ok else 'FAIL'}] {fmt} honest, plan {plan}: compare exit {rc}"
             + ("" if ok else f", first failing {first}"))
-        if r.verbose or not ok or plan == "one_call":
-            log(indent(text))
+        log(indent(text) if (r.verbose or not ok or plan == "one_call") else summary(text))
         if not ok:
             failures.append(f"{fmt}: honest engine fails compare --profile {fmt} on plan {plan} (first {first})")
     plants = mutant_plants(r)
@@ -252,10 +263,16 @@ def acceptance(r: Runner, fmt, log, failures):
         ok = rc == 1 and first == expect
         log(f"  [{'ok' if ok else 'FAIL'}] {fmt} plant {plant}, plan {plan}: compare exit {rc}, "
             f"first failing {first} (want exit 1 at {expect})")
-        if r.verbose or not ok or plant == "removal_from_decayed_state":
-            log(indent(text))
+        log(indent(text) if (r.verbose or not ok or plant == "removal_from_decayed_state") else summary(text))
         if not ok:
             failures.append(f"{fmt}: plant {plant} gives exit {rc}, first failing {first}; want exit 1 at {expect}")
+
+
+def summary(text):
+    """compare's first lines (what was compared) and its verdict line."""
+    lines = text.rstrip().splitlines()
+    keep = lines[:1] + [l for l in lines[1:] if l.startswith("hxa079:")]
+    return "\n".join("      " + l for l in keep)
 
 
 def indent(text, n=60):
