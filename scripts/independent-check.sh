@@ -24,11 +24,7 @@ cd "$ROOT"
 START=$(date +%s)
 
 source "$ROOT/scripts/lib.sh"
-hxa079_venv
-if ! "$VENV/bin/python" -c "import numpy, safetensors" 2>/dev/null; then
-    echo "== installing numpy safetensors"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check numpy safetensors
-fi
+hxa079_numpy
 
 hxa079_binary
 

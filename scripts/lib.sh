@@ -1,6 +1,7 @@
 # Shared by the scripts (sourced, not run): the Python venv and the CLI.
 #
 #   hxa079_venv     sets VENV to $HXA079_VENV or <repo>/.venv, creating it with ${PYTHON:-python3} if missing
+#   hxa079_numpy    hxa079_venv, then installs numpy and safetensors into it if missing
 #   hxa079_binary   sets BIN to $HXA079_BIN if given, else builds `hxa079` (debug, default
 #                   scratch path) and uses that; exits 2 if there is no executable
 
@@ -9,6 +10,15 @@ hxa079_venv() {
     if [[ ! -x "$VENV/bin/python" ]]; then
         echo "== creating venv $VENV"
         "${PYTHON:-python3}" -m venv "$VENV"
+    fi
+}
+
+# hxa079_numpy: hxa079_venv, with numpy and safetensors installed into it if missing.
+hxa079_numpy() {
+    hxa079_venv
+    if ! "$VENV/bin/python" -c "import numpy, safetensors" 2>/dev/null; then
+        echo "== installing numpy safetensors"
+        "$VENV/bin/pip" install --quiet --disable-pip-version-check numpy safetensors
     fi
 }
 

@@ -23,6 +23,8 @@ echo "== safetensors interop with Python"
 SWIFT_TEST_FLAGS="${FLAGS[*]} --skip-build" bash scripts/interop-check.sh
 echo "== independent NumPy implementation"
 bash scripts/independent-check.sh
+echo "== independent bf16/f16 engine against compare --profile (issue 19 acceptance)"
+bash scripts/lowp-check.sh
 # The .pth converter round trip with PyTorch in the venv (a CPU wheel from /opt/wheels when the
 # machine has one, else PyPI's; HXA079_PTH_CHECK=0 skips it, e.g. offline).
 if [[ "${HXA079_PTH_CHECK:-1}" != 0 ]]; then

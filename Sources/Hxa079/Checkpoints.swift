@@ -47,6 +47,17 @@ public enum StateCheckpoints: Sendable, Equatable {
     case perToken
 }
 
+/// An observer that replaces checkpoint values: stage-local replay (SPEC.md
+/// §4.8). After an engine reports a checkpoint it asks `substitute`; when that
+/// returns values, the engine continues with them instead of its own, so every
+/// later stage reads them. Only the readable reference honours it (through
+/// `record(_:shape:_:)` with an `inout` array); other engines ignore it.
+public protocol CheckpointSubstituting: CheckpointObserver {
+    /// The values to continue with after the checkpoint `name` of `shape`
+    /// (row-major, the count of `shape`), or nil to keep the engine's own.
+    func substitute(_ name: String, shape: [Int]) -> [Double]?
+}
+
 extension CheckpointObserver {
     /// No state checkpoints.
     public var stateCheckpoints: StateCheckpoints { .none }
@@ -60,6 +71,23 @@ extension Optional where Wrapped == any CheckpointObserver {
         let n = name()
         guard observer.wants(n) else { return }
         try observer.observe(Checkpoint(name: n, shape: shape, values: values.map { Double($0) }))
+    }
+
+    /// Reports `values` like `record(_:shape:_:)`, then replaces them in place
+    /// when the observer substitutes this checkpoint (`CheckpointSubstituting`,
+    /// SPEC.md §4.8). Returns true when it did.
+    @inlinable
+    @discardableResult
+    public func record<T: BinaryFloatingPoint>(_ name: @autoclosure () -> String, shape: [Int], _ values: inout [T]) throws -> Bool {
+        guard let observer = self else { return false }
+        let n = name()
+        if observer.wants(n) {
+            try observer.observe(Checkpoint(name: n, shape: shape, values: values.map { Double($0) }))
+        }
+        guard let substituting = observer as? any CheckpointSubstituting,
+              let replacement = substituting.substitute(n, shape: shape), replacement.count == values.count else { return false }
+        for i in values.indices { values[i] = T(replacement[i]) }
+        return true
     }
 
     /// What the attached observer asks for (`.none` without one).

@@ -256,6 +256,19 @@ extension GQAWeights {
     }
 }
 
+extension LayerWeights {
+    /// The same layer with `f` applied to every parameter.
+    public func mapped<U: BinaryFloatingPoint>(_ f: (T) -> U) -> LayerWeights<U> {
+        let m: MixerWeights<U>
+        switch mixer {
+        case .rwkv(let w): m = .rwkv(w.mapped(f))
+        case .gqa(let w): m = .gqa(w.mapped(f))
+        }
+        return LayerWeights<U>(inputNorm: inputNorm.map(f), postAttentionNorm: postAttentionNorm.map(f), mixer: m,
+                               mlp: MLPWeights<U>(gate: mlp.gate.mapped(f), up: mlp.up.mapped(f), down: mlp.down.mapped(f)))
+    }
+}
+
 extension ModelWeights {
     /// The same model with `f` applied to every parameter (one walk over the
     /// parameters: `converted(to:)` and the reference's precision profiles use it).
@@ -263,19 +276,7 @@ extension ModelWeights {
         ModelWeights<U>(
             config: config,
             embedding: embedding.map(f),
-            layers: layers.map { layer in
-                let mixer: MixerWeights<U>
-                switch layer.mixer {
-                case .rwkv(let w): mixer = .rwkv(w.mapped(f))
-                case .gqa(let w): mixer = .gqa(w.mapped(f))
-                }
-                return LayerWeights<U>(inputNorm: layer.inputNorm.map(f),
-                                       postAttentionNorm: layer.postAttentionNorm.map(f),
-                                       mixer: mixer,
-                                       mlp: MLPWeights<U>(gate: layer.mlp.gate.mapped(f),
-                                                          up: layer.mlp.up.mapped(f),
-                                                          down: layer.mlp.down.mapped(f)))
-            },
+            layers: layers.map { $0.mapped(f) },
             finalNorm: finalNorm.map(f),
             lmHead: lmHead?.mapped(f))
     }

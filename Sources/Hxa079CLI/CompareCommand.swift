@@ -1,10 +1,15 @@
 // CompareCommand: `hxa079 compare` — hold another engine's dump against a
 // fixture and name the first checkpoint that fails its budget.
 //
-//   hxa079 compare --fixture DIR --candidate FILE [--split NAME] [--tolerance-scale S] [--failures-only]
+//   hxa079 compare --fixture DIR --candidate FILE [--split NAME] [--profile f64|f32|bf16|f16]
+//                  [--tolerance-scale S] [--no-replay] [--failures-only]
 //
 // Contract: the comparison is Hxa079Fixtures' `compare` (the one shared with
-// `step --compare` and the Oracle). Exit status and the first stderr line:
+// `step --compare` and the Oracle), under the budgets of --profile or, without
+// it, of each tensor's dtype. Where the candidate also holds a stage's inputs
+// the stage is re-run in float64 on them (stage-local replay, SPEC.md §4.8;
+// the fixture's model is streamed once; --no-replay skips it, and a model that
+// cannot be found is said in the report, not failed). Exit status and the first stderr line:
 //   0  every checkpoint present in the candidate passes (stderr empty);
 //      candidate checkpoints outside the fixture's checkpoint selection are
 //      listed as "not in this fixture" and never fail;
@@ -17,6 +22,8 @@
 import ArgumentParser
 import Hxa079
 import Hxa079Fixtures
+
+extension BudgetClass: ExpressibleByArgument {}
 
 extension HXA079 {
     struct Compare: ParsableCommand {
@@ -34,9 +41,15 @@ extension HXA079 {
         @Option(name: .long, help: "Split plan whose truth to compare with (default one_call).")
         var split: String = "one_call"
 
+        @Option(name: .long, help: "Budgets to hold the candidate to: f64, f32, bf16 or f16 (default: each tensor's dtype: F64 f64, BF16 bf16, F16 f16, others f32).")
+        var profile: BudgetClass?
+
         @Option(name: .long, parsing: .unconditional,
-                help: "Widen every tolerance by this factor (NMSE by its square), e.g. for bf16 engines.")
+                help: "An explicit extra factor on every tolerance (NMSE by its square).")
         var toleranceScale: Double = 1
+
+        @Flag(name: .long, help: "Skip the stage-local replay (global figures only; no model is read).")
+        var noReplay = false
 
         @Flag(name: .long, help: "Print only the failing checkpoints.")
         var failuresOnly = false
@@ -50,7 +63,13 @@ extension HXA079 {
             do {
                 let f = try Fixture(path: fixture)
                 let c = try CandidateTensor.load(path: candidate)
-                report = try compare(fixture: f, plan: split, candidate: c, toleranceScale: toleranceScale)
+                var replay: [String: [Double]]? = nil, note: String? = nil
+                if !noReplay {
+                    do { replay = try f.stageReplay(plan: split, candidate: c) } catch { note = "stage-local replay skipped: \(error)" }
+                }
+                var r = try compare(fixture: f, plan: split, candidate: c, profile: profile, toleranceScale: toleranceScale, replay: replay)
+                r.replayNote = note ?? (noReplay ? "stage-local replay skipped (--no-replay)" : nil)
+                report = r
             } catch {
                 printError("\(error)")
                 throw ExitCode(2)

@@ -116,6 +116,9 @@ extension HXA079.Fixtures {
         @Option(name: .long, help: "Mutants to record: all (default; none for a large model; those that cannot act here are skipped and recorded), none, or a comma-separated list (each must act).")
         var mutants: String?
 
+        @Option(name: .long, help: "Profiles whose budgets to measure beside the f32 one: all (default: f32 local, bf16, f16; none for a large model), none, or a comma-separated list of f32, bf16, f16 (SPEC.md §4.6).")
+        var profiles: String?
+
         @Option(name: .long, help: "reference (default) or fast: the f64 truth from the fast f64 engine, checked by the reference on the first tokens, and f32.safetensors from the fast f32 engine.")
         var engine: EngineKind = .reference
 
@@ -218,6 +221,20 @@ extension HXA079.Fixtures {
                 if let mutants, mutants != "all" || large || engine == .fast { command += " --mutants \(mutants)" }
                 if engine != .reference { command += " --engine \(engine.rawValue)" }
                 if let k = crossCheckTokens { command += " --cross-check-tokens \(k)" }
+                let profileList: [BudgetClass]
+                switch profiles {
+                case nil: profileList = large ? [] : FixtureSpec.allProfiles
+                case "all": profileList = FixtureSpec.allProfiles
+                case "none": profileList = []
+                case let text?:
+                    profileList = try text.split(separator: ",", omittingEmptySubsequences: false).map { item in
+                        guard let p = BudgetClass(rawValue: String(item)), p != .float64 else {
+                            throw usageError("--profiles: \"\(item)\" is not f32, bf16 or f16 (or give all / none)")
+                        }
+                        return p
+                    }
+                }
+                if let profiles { command += " --profiles \(profiles)" }
 
                 let name = String(out.split(separator: "/").last ?? "fixture")
                 var maker = FixtureMaker()
@@ -235,7 +252,8 @@ extension HXA079.Fixtures {
                 let manifest: Manifest
                 do {
                     manifest = try maker.make(FixtureSpec(name: name, model: source, tokens: ids, plans: planList,
-                                                          mutants: mutantList, checkpoints: selection, command: command), out: out)
+                                                          mutants: mutantList, checkpoints: selection, command: command,
+                                                          profiles: profileList), out: out)
                 } catch let disagreement as CrossCheckDisagreement {
                     progressLine.finish()
                     printError(disagreement.description)

@@ -74,6 +74,9 @@ extension HXA079 {
         @Option(name: .long, help: "Another engine's dump (safetensors with checkpoint names) to compare at each pause.")
         var compare: String?
 
+        @Option(name: .long, help: "With --compare and --fixture: the budgets to hold the dump to: f64, f32, bf16 or f16 (default: each tensor's dtype).")
+        var profile: BudgetClass?
+
         @Flag(name: .long, help: "Stop at the first checkpoint holding a NaN or Inf and name the element (exit status 3).")
         var watchNan = false
 
@@ -126,7 +129,7 @@ extension HXA079 {
                     printError("--break \(unmatched.map { "\"\($0)\"" }.joined(separator: ", ")) matches no checkpoint of this model (names look like layers.0.rwkv.wkv)")
                     throw ExitCode.validationFailure
                 }
-                let comparator = try compare.map { try DumpComparator(path: $0, fixture: fixtureForTruth) }
+                let comparator = try compare.map { try DumpComparator(path: $0, fixture: fixtureForTruth, profile: profile, model: model, ignoreModelHash: ignoreModelHash) }
 
                 let style = TerminalStyle.forStdout()
                 let session = DebuggerSession(

@@ -14,7 +14,12 @@
 //   3. non-finite — a NaN or ±Inf where the reference is finite: fails, with
 //      the NaN and Inf counts and the first such element;
 //   4. compared — max abs, max rel, NMSE against the reference, judged by the
-//      budget rule (Budget.swift) or left unmarked.
+//      budget rule (Budget.swift) of the comparison's profile (`--profile`,
+//      else the candidate dtype's) or left unmarked. Then, where the
+//      candidate also holds the stage's inputs, the local figures against the
+//      stage-local replay (StageReplay.swift, SPEC.md §4.8) under the local
+//      budget; for `logits` the logits metrics (LogitsMetrics.swift). A
+//      checkpoint fails if any of them fails, and says which.
 // Missing (in the fixture, not in the candidate), not in this fixture (a
 // checkpoint name of the fixture's model that its checkpoint selection left
 // out) and unknown (any other candidate name) are lists of the report; none
@@ -56,8 +61,21 @@ public struct CheckpointComparison: Sendable {
     public var worstCandidate: Double
     public var worstTruth: Double
 
-    /// False only for a failing verdict.
-    public var passed: Bool { verdict != .fail }
+    /// Against the stage-local replay (SPEC.md §4.8), where the candidate holds the stage's inputs.
+    public var local: LocalComparison?
+    /// `logits` only: the next-token distribution metrics (SPEC.md §4.6).
+    public var logits: LogitsComparison?
+
+    /// False when the global verdict fails, or the local one, or the logits metrics.
+    public var passed: Bool { verdict != .fail && (local?.passed ?? true) && (logits?.passed ?? true) }
+
+    /// Which figure failed first: `global` (against the truth), `local` (against the replay), `logits`; nil when passed.
+    public var failedFigure: String? {
+        if verdict == .fail { return "global" }
+        if local?.passed == false { return "local" }
+        if logits?.passed == false { return "logits" }
+        return nil
+    }
 
     /// Why the tensor could not be compared by its metrics (nil for `.compared`).
     public var problem: String? {
@@ -80,6 +98,14 @@ public struct CheckpointComparison: Sendable {
     }
 }
 
+/// A candidate's stage output against the float64 stage re-run on its own inputs.
+public struct LocalComparison: Sendable {
+    public var metrics: ErrorMetrics
+    /// The scaled local budget; nil: reported, not judged (no local budget in the fixture).
+    public var tolerance: Tolerance?
+    public var passed: Bool { tolerance.map { $0.admits(metrics) } ?? true }
+}
+
 /// How a compared tensor is judged.
 public enum Verdict: Sendable, Equatable {
     case pass
@@ -90,8 +116,8 @@ public enum Verdict: Sendable, Equatable {
 
 /// What a comparison measures against.
 public enum ComparisonJudge: Sendable {
-    /// The fixture's truth: the checkpoint's budget (nil: compared exactly) by the budget rule.
-    case budget(Budget?, toleranceScale: Double)
+    /// The fixture's truth, judged by this rule (BudgetRule: the profile's global and local budgets).
+    case rule(BudgetRule, profile: BudgetClass)
     /// Metrics only.
     case unmarked
 }
@@ -134,7 +160,8 @@ package func elementLocation(name: String, shape: [Int], index: Int) -> String {
 ///     accepts integer candidates.
 package func compareCheckpoint(name: String, candidate: CandidateTensor, reference: [Double], referenceShape: [Int],
                               referenceIsInteger: Bool = false, judge: ComparisonJudge) -> CheckpointComparison {
-    let cls = BudgetClass(dtype: candidate.dtype)
+    var cls = BudgetClass(dtype: candidate.dtype)
+    if case .rule(_, let profile) = judge { cls = profile }
     var result = CheckpointComparison(
         name: name, shape: referenceShape, candidateShape: candidate.shape, candidateDType: candidate.dtype, budgetClass: cls,
         tolerance: nil, metrics: ErrorMetrics(reference: [Double](), candidate: [Double]()), outcome: .compared, verdict: .fail,
@@ -172,9 +199,9 @@ package func compareCheckpoint(name: String, candidate: CandidateTensor, referen
     let metrics = ErrorMetrics(reference: reference, candidate: values)
     result.metrics = metrics
     var rule: BudgetRule? = nil
-    if case .budget(let budget, let scale) = judge {
-        rule = BudgetRule(budget: budget, candidateDType: candidate.dtype, toleranceScale: scale)
-        result.tolerance = rule?.tolerance
+    if case .rule(let r, _) = judge {
+        rule = r
+        result.tolerance = r.tolerance
     }
     if let first {
         result.outcome = .nonFinite(nan: nan, inf: inf)
@@ -205,6 +232,12 @@ public struct ComparisonReport: Sendable {
     public var fixture: String
     public var plan: String
     public var toleranceScale: Double
+    /// The profile named by the caller; nil: each tensor's dtype chose.
+    public var profile: BudgetClass? = nil
+    /// Why the stage-local replay did not run (nil when it ran or nothing had its inputs).
+    public var replayNote: String? = nil
+    /// Checkpoints judged against the replay too.
+    public var locallyCompared: Int { results.filter { $0.local != nil }.count }
     /// Checkpoints present in the candidate, in execution order.
     public var results: [CheckpointComparison]
     /// Fixture checkpoints the candidate did not provide.
@@ -227,9 +260,15 @@ public struct ComparisonReport: Sendable {
 
 /// Compares `candidate` with the truth of `plan` in `fixture`.
 ///
-/// - Throws: `Hxa079Error.invalidArgument` for an unknown plan; errors reading the fixture.
+/// - Parameters:
+///   - profile: the budgets to apply (`--profile`); nil: each tensor's dtype chooses.
+///   - replay: the stage-local replay of this candidate (`stageReplay`, name → the
+///     float64 stage on the candidate's inputs); nil: global figures only.
+/// - Throws: `Hxa079Error.invalidArgument` for an unknown plan, or when the fixture has
+///   no budget of the profile (`MissingBudget`'s text); errors reading the fixture.
 package func compare(fixture: Fixture, plan: String, candidate: [String: CandidateTensor],
-                    toleranceScale: Double = 1) throws -> ComparisonReport {
+                    profile: BudgetClass? = nil, toleranceScale: Double = 1,
+                    replay: [String: [Double]]? = nil) throws -> ComparisonReport {
     guard fixture.manifest.plans.contains(where: { $0.name == plan }) else {
         throw Hxa079Error.invalidArgument("fixture \(fixture.manifest.name) has no plan \"\(plan)\" (plans: \(fixture.manifest.plans.map { $0.name }.joined(separator: ", ")))")
     }
@@ -237,10 +276,8 @@ package func compare(fixture: Fixture, plan: String, candidate: [String: Candida
     var missing: [String] = []
     for record in fixture.manifest.checkpoints {
         guard let c = candidate[record.name] else { missing.append(record.name); continue }
-        let truth = try fixture.truth(plan: plan, name: record.name)
-        results.append(compareCheckpoint(name: record.name, candidate: c, reference: truth, referenceShape: record.shape,
-                                         referenceIsInteger: !(DType(rawValue: record.dtype)?.isFloatingPoint ?? true),
-                                         judge: .budget(record.budget, toleranceScale: toleranceScale)))
+        results.append(try compare(record: record, candidate: c, fixture: fixture, plan: plan, profile: profile,
+                                   toleranceScale: toleranceScale, replay: replay))
     }
     let known = Set(fixture.manifest.checkpoints.map { $0.name })
     let unselected = fixture.manifest.unselectedCheckpointNames   // in execution order
@@ -248,6 +285,43 @@ package func compare(fixture: Fixture, plan: String, candidate: [String: Candida
     let outside = Set(others).intersection(unselected)
     var report = ComparisonReport(fixture: fixture.manifest.name, plan: plan, toleranceScale: toleranceScale,
                                   results: results, missing: missing, unknown: others.filter { !outside.contains($0) }.sorted())
+    report.profile = profile
     report.notInFixture = unselected.filter { outside.contains($0) }
     return report
+}
+
+/// One fixture checkpoint of `plan` against one candidate tensor: the outcome
+/// and global verdict by the profile's budget rule, then the local figures
+/// against `replay` and, for `logits`, the logits metrics (the contract above).
+/// `compare(fixture:…)` and `step --compare` both judge through this.
+///
+/// - Throws: `Hxa079Error.invalidArgument` when the fixture has no budget of the profile; read errors.
+package func compare(record: Manifest.CheckpointRecord, candidate c: CandidateTensor, fixture: Fixture, plan: String,
+                     profile: BudgetClass?, toleranceScale: Double, replay: [String: [Double]]?) throws -> CheckpointComparison {
+    let truth = try fixture.truth(plan: plan, name: record.name)
+    let chosen = profile ?? BudgetClass(dtype: c.dtype)
+    let rule: BudgetRule
+    do {
+        rule = try BudgetRule(checkpoint: record.name, budget: record.budget, profiles: record.profiles, profile: chosen,
+                              plan: plan, toleranceScale: toleranceScale)
+    } catch let e as MissingBudget {
+        throw Hxa079Error.invalidArgument(e.description)
+    }
+    var result = compareCheckpoint(name: record.name, candidate: c, reference: truth, referenceShape: record.shape,
+                                   referenceIsInteger: !(DType(rawValue: record.dtype)?.isFloatingPoint ?? true),
+                                   judge: .rule(rule, profile: chosen))
+    guard result.outcome == .compared else { return result }
+    if let local = replay?[record.name], local.count == c.values.count, local.allSatisfy({ $0.isFinite }) {
+        result.local = LocalComparison(metrics: ErrorMetrics(reference: local, candidate: c.values), tolerance: rule.local)
+    }
+    if record.name == CheckpointName.logits {
+        let s = toleranceScale
+        let tolerance = record.logitsBudgets[chosen]?[plan].map { b in
+            LogitsMeasure(meanKL: b.tolerance.meanKL * s * s, maxKL: b.tolerance.maxKL * s * s,
+                          maxDeltaP: b.tolerance.maxDeltaP * s, maxAbs: b.tolerance.maxAbs * s)
+        }
+        result.logits = LogitsComparison(truth: truth, candidate: c.values, vocab: fixture.manifest.model.config.vocabSize,
+                                         gaps: try fixture.topLogitGaps(plan: plan), tolerance: chosen == .float64 ? nil : tolerance)
+    }
+    return result
 }

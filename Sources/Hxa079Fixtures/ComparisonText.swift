@@ -64,11 +64,18 @@ extension CheckpointComparison {
         }
     }
 
-    /// `pass`, `FAIL`, `FAIL (why)`; a batch of one is said.
+    /// `pass`, `FAIL`, `FAIL (why)`, `FAIL (local)`, `FAIL (logits: …)`; a batch of one is said.
     public var resultText: String {
         if let p = problem { return "FAIL (\(p))" }
-        let base = verdict == .pass ? "pass" : (verdict == .fail ? "FAIL" : "-")
-        return base + (batchOfOne ? " (leading axis of 1 read as a batch of one)" : "")
+        var base = verdict == .pass ? "pass" : (verdict == .fail ? "FAIL" : "-")
+        if verdict != .fail, local?.passed == false { base = "FAIL (local: the stage computes another function)" }
+        if verdict != .fail, local?.passed != false, let l = logits?.failure { base = "FAIL (logits: \(l))" }
+        if batchOfOne { base += " (leading axis of 1 read as a batch of one)" }
+        if let l = logits, verdict != .unmarked {
+            base += " [mean KL \(formatNumber(l.measure.meanKL)), top-1 \(formatNumber(l.top1Agreement))"
+                + (l.nearTies.isEmpty ? "" : ", \(l.nearTies.count) near-tie(s) differ") + "]"
+        }
+        return base
     }
 }
 
@@ -78,10 +85,13 @@ extension ComparisonReport {
         var lines: [String] = []
         lines.append("fixture \(fixture), plan \(plan): \(results.count) checkpoints compared, \(missing.count) missing, "
                      + (notInFixture.isEmpty ? "" : "\(notInFixture.count) not in this fixture, ") + "\(unknown.count) unknown"
-                     + (toleranceScale != 1 ? ", tolerance scale \(toleranceScale)" : ""))
+                     + (toleranceScale != 1 ? ", tolerance scale \(toleranceScale)" : "")
+                     + ", profile " + (profile?.rawValue ?? "by dtype")
+                     + ", \(locallyCompared) also against the stage-local replay")
         let nameWidth = max(10, (results.map { $0.name.count }.max() ?? 10) + 2)
         lines.append(pad("checkpoint", nameWidth) + pad("budget", 8) + pad("max abs", 11, right: true) + pad("max rel", 11, right: true)
-                     + pad("tol rel", 11, right: true) + pad("NMSE", 11, right: true) + pad("dB", 9, right: true) + "  result")
+                     + pad("tol rel", 11, right: true) + pad("NMSE", 11, right: true) + pad("dB", 9, right: true)
+                     + pad("local rel", 11, right: true) + pad("tol", 11, right: true) + "  result")
         for r in results where verbose || !r.passed {
             let measured = r.problem == nil || isNonFinite(r)
             lines.append(pad(r.name, nameWidth) + pad(isNonFinite(r) ? r.budgetClass.rawValue : r.budgetLabel, 8)
@@ -89,7 +99,9 @@ extension ComparisonReport {
                          + pad(measured ? formatNumber(r.metrics.maxRel) : "-", 11, right: true)
                          + pad(r.tolerance.map { formatNumber($0.maxRel) } ?? "-", 11, right: true)
                          + pad(measured ? formatNumber(r.metrics.nmse) : "-", 11, right: true)
-                         + pad(measured ? formatDecibels(r.metrics.nmse) : "-", 9, right: true) + "  " + r.resultText)
+                         + pad(measured ? formatDecibels(r.metrics.nmse) : "-", 9, right: true)
+                         + pad(r.local.map { formatNumber($0.metrics.maxRel) } ?? "-", 11, right: true)
+                         + pad(r.local?.tolerance.map { formatNumber($0.maxRel) } ?? "-", 11, right: true) + "  " + r.resultText)
         }
         if let f = firstFailure {
             lines.append("FIRST FAILURE: " + f.failureLine)
@@ -103,6 +115,7 @@ extension ComparisonReport {
             lines.append("not in this fixture (checkpoints of the model outside the fixture's checkpoint selection; not compared): "
                          + notInFixture.prefix(8).joined(separator: ", ") + (notInFixture.count > 8 ? ", …" : ""))
         }
+        if let replayNote { lines.append(replayNote) }
         if !unknown.isEmpty { lines.append("unknown names (ignored): " + unknown.prefix(8).joined(separator: ", ") + (unknown.count > 8 ? ", …" : "")) }
         return lines.joined(separator: "\n")
     }
@@ -117,6 +130,13 @@ extension CheckpointComparison {
     /// `NAME at LOCATION: candidate …, truth …; max rel … (tolerance …), NMSE … (tolerance …)` or `NAME: problem`.
     public var failureLine: String {
         if let p = problem { return "\(name): \(p)" }
+        if verdict != .fail, let l = local, !l.passed {
+            return "\(name) (local: against the stage re-run in float64 on the candidate's own inputs; "
+                + "against the truth it is within its budget): max rel \(formatNumber(l.metrics.maxRel)) "
+                + "(local tolerance \(l.tolerance.map { formatNumber($0.maxRel) } ?? "-")), NMSE \(formatNumber(l.metrics.nmse)) "
+                + "(local tolerance \(l.tolerance.map { formatNumber($0.nmse) } ?? "-"))"
+        }
+        if verdict != .fail, let f = logits?.failure { return "\(name) (logits metrics): \(f)" }
         return "\(name) at \(worstLocation): candidate \(formatNumber(worstCandidate)), truth \(formatNumber(worstTruth)); "
             + "max rel \(formatNumber(metrics.maxRel)) (tolerance \(tolerance.map { formatNumber($0.maxRel) } ?? "exact")), "
             + "NMSE \(formatNumber(metrics.nmse)) (tolerance \(tolerance.map { formatNumber($0.nmse) } ?? "exact"))"

@@ -61,6 +61,15 @@ public struct Fixture {
         try values(truthFile, "\(plan)/\(name)")
     }
 
+    /// The truth's top-1 minus top-2 logit per position under `plan`
+    /// (`<plan>/logits_top_gap` in f64.safetensors; computed from the truth's
+    /// logits for a fixture that predates it); [] without logits.
+    public func topLogitGaps(plan: String) throws -> [Double] {
+        if truthFile.info("\(plan)/logits_top_gap") != nil { return try values(truthFile, "\(plan)/logits_top_gap") }
+        guard manifest.checkpoint(CheckpointName.logits) != nil else { return [] }
+        return Hxa079Fixtures.topLogitGaps(try truth(plan: plan, name: CheckpointName.logits), vocab: manifest.model.config.vocabSize)
+    }
+
     /// This package's float32 values of `name` under `plan`.
     public func float32(plan: String, name: String) throws -> [Double] {
         try values(float32File, "\(plan)/\(name)")

@@ -56,9 +56,17 @@ package struct FixtureSpec {
     public var checkpoints: [String]?
     /// The command line recorded as provenance.
     public var command: String
+    /// The profiles whose budgets the fixture holds beside the f32 global one
+    /// (SPEC.md §4.6): `.float32` = the f32 local budgets, `.bfloat16`/`.float16`
+    /// = that profile's global and local budgets; `.float64` is ignored (fixed).
+    public var profiles: [BudgetClass]
+
+    /// Every profile: the default of `fixtures make` below the large-model threshold.
+    public static let allProfiles: [BudgetClass] = [.float32, .bfloat16, .float16]
 
     public init(name: String, model: ModelSource, tokens: [Int], plans: [SplitPlan], mutants: [Mutant],
-                checkpoints: [String]? = nil, command: String) {
+                checkpoints: [String]? = nil, command: String, profiles: [BudgetClass] = FixtureSpec.allProfiles) {
+        self.profiles = profiles.filter { $0 != .float64 }
         self.name = name
         self.model = model
         self.tokens = tokens
@@ -274,7 +282,8 @@ package struct FixtureMaker {
             : crossCheckTokens ?? ReferenceCrossCheck.defaultTokens(plans: spec.plans, tokens: spec.tokens.count)
         let baselinePlans = truthEngine == nil ? 0 : Set(toRun.map { $0.1.name }).count
         var tracker = ProgressTracker(tokens: spec.tokens.count, layers: config.numLayers,
-                                      runs: 2 * spec.plans.count + toRun.count + baselinePlans + (crossCheckK == nil ? 0 : 1),
+                                      runs: 2 * spec.plans.count + toRun.count + baselinePlans + (crossCheckK == nil ? 0 : 1)
+                                          + ProfileBudgetRuns.runCount(plans: spec.plans.count, profiles: spec.profiles),
                                       extraTokens: crossCheckK.map { $0 - spec.tokens.count } ?? 0, report: progress)
 
         // 2. Inputs.
@@ -296,6 +305,7 @@ package struct FixtureMaker {
         var order: [(String, [Int])] = []
         var worst: [String: ErrorMetrics] = [:]
         var truthByPlan: [String: [Checkpoint]] = [:]
+        var float32ByPlan: [String: [Checkpoint]] = [:]
         for plan in spec.plans {
             let truth = try tracker.run(self.truthEngine == nil ? "float64 truth" : "float64 truth (\(truthEngineName))", plan: plan.name) { report in
                 try runPlan(plan, tokens: spec.tokens, engine: truthEngine, scratchDirectory: scratch, keep: keep, progress: report)
@@ -306,9 +316,14 @@ package struct FixtureMaker {
             let f32ByName = Dictionary(single.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
             if order.isEmpty { order = truth.map { ($0.name, $0.shape) } }
             truthByPlan[plan.name] = truth
+            if spec.profiles.contains(.float32) { float32ByPlan[plan.name] = single }
             for c in truth {
                 try truthWriter.add("\(plan.name)/\(c.name)", shape: c.shape, c.name == CheckpointName.statePosition
                                     ? .i64(c.values.map { Int64($0) }) : .f64(c.values))
+                if c.name == CheckpointName.logits {   // the truth's top-1/top-2 gap per position (SPEC.md §4.6)
+                    let gaps = topLogitGaps(c.values, vocab: config.vocabSize)
+                    try truthWriter.add("\(plan.name)/logits_top_gap", shape: [gaps.count], .f64(gaps))
+                }
                 guard let f = f32ByName[c.name] else { continue }
                 try f32Writer.add("\(plan.name)/\(c.name)", shape: f.shape, c.name == CheckpointName.statePosition
                                   ? .i64(f.values.map { Int64($0) }) : .f32(f.values.map { Float($0) }))
@@ -338,9 +353,17 @@ package struct FixtureMaker {
         try inputs.write(to: out + "/inputs.safetensors")
         try truthWriter.write(to: out + "/f64.safetensors")
         try f32Writer.write(to: out + "/f32.safetensors")
+        // 3b. The other profiles' budgets: bf16/f16 from the honest emulations, f32 local (ProfileBudgets.swift).
+        let measured = try ProfileBudgetRuns(plans: spec.plans, tokens: spec.tokens, keep: keep, scratch: scratch,
+                                             weights64: weights64, weights32: weights32, vocab: config.vocabSize)
+            .measure(profiles: spec.profiles, truthByPlan: truthByPlan, float32ByPlan: float32ByPlan, tracker: &tracker)
+        float32ByPlan = [:]
         let checkpoints = order.map { (name, shape) in
-            Manifest.CheckpointRecord(name: name, shape: shape, dtype: name == CheckpointName.statePosition ? "I64" : "F64",
-                                      budget: name == CheckpointName.statePosition ? nil : worst[name].map { Budget(deriving: $0) })
+            var record = Manifest.CheckpointRecord(name: name, shape: shape, dtype: name == CheckpointName.statePosition ? "I64" : "F64",
+                                                   budget: name == CheckpointName.statePosition ? nil : worst[name].map { Budget(deriving: $0) })
+            if record.budget != nil { record.profiles = measured.budgets[name] ?? [:] }
+            if name == CheckpointName.logits { record.logitsBudgets = measured.logits }
+            return record
         }
 
         // 4. Mutants: run, find where they first differ and where they leave each budget;
@@ -573,6 +596,6 @@ extension FixtureSpec {
             return mutant
         }
         self.init(name: m.name, model: model, tokens: m.tokens, plans: m.plans, mutants: mutants,
-                  checkpoints: m.checkpointSelection, command: m.command)
+                  checkpoints: m.checkpointSelection, command: m.command, profiles: m.budgetProfiles)
     }
 }

@@ -72,6 +72,11 @@ public struct Manifest: Sendable {
         public var dtype: String
         /// The float32 budget (nil for `state.position`, compared exactly).
         public var budget: Budget?
+        /// The per-plan budgets of the other profiles: bf16 and f16 global and
+        /// local, f32 local (SPEC.md §4.6, §4.8); empty in a fixture made without them.
+        public var profiles: [BudgetClass: ProfileBudget] = [:]
+        /// `logits` only: the budgets of the logits metrics per profile and plan (SPEC.md §4.6).
+        public var logitsBudgets: [BudgetClass: [String: LogitsBudget]] = [:]
     }
 
     public struct MutantRecord: Sendable {
@@ -131,6 +136,89 @@ public struct Manifest: Sendable {
 
 // MARK: - JSON
 
+private func toleranceJSON(_ t: Tolerance) -> JSONValue {
+    .object([("max_rel", .number(t.maxRel)), ("nmse", .number(t.nmse))])
+}
+
+private func derivedJSON(_ d: DerivedTolerance) -> JSONValue {
+    .object([("measured", .object([("max_rel", .number(d.measuredMaxRel)), ("nmse", .number(d.measuredNMSE))])),
+             ("tolerance", toleranceJSON(d.tolerance))])
+}
+
+private func derivedTolerance(_ j: JSONValue?) -> DerivedTolerance? {
+    guard let j, let t = j["tolerance"], let mr = t["max_rel"]?.doubleValue, let nm = t["nmse"]?.doubleValue else { return nil }
+    return DerivedTolerance(measuredMaxRel: j["measured"]?["max_rel"]?.doubleValue ?? 0, measuredNMSE: j["measured"]?["nmse"]?.doubleValue ?? 0,
+                            tolerance: Tolerance(maxRel: mr, nmse: nm))
+}
+
+private func logitsMeasureJSON(_ m: LogitsMeasure) -> JSONValue {
+    .object([("mean_kl", .number(m.meanKL)), ("max_kl", .number(m.maxKL)), ("max_dp", .number(m.maxDeltaP)), ("max_abs", .number(m.maxAbs))])
+}
+
+private func logitsMeasure(_ j: JSONValue?) -> LogitsMeasure? {
+    guard let j, let a = j["mean_kl"]?.doubleValue, let b = j["max_kl"]?.doubleValue, let c = j["max_dp"]?.doubleValue,
+          let d = j["max_abs"]?.doubleValue else { return nil }
+    return LogitsMeasure(meanKL: a, maxKL: b, maxDeltaP: c, maxAbs: d)
+}
+
+extension Manifest {
+    /// `f32_local`, `bf16`, `f16` of a checkpoint's `budget` object, plans in manifest order.
+    fileprivate static func profileJSON(_ c: CheckpointRecord, plans: [String]) -> [(String, JSONValue)] {
+        var out: [(String, JSONValue)] = []
+        if let f32 = c.profiles[.float32], !f32.local.isEmpty {
+            out.append(("f32_local", .object(plans.compactMap { p in f32.local[p].map { (p, derivedJSON($0)) } })))
+        }
+        for profile in [BudgetClass.bfloat16, .float16] {
+            guard let b = c.profiles[profile], !b.global.isEmpty else { continue }
+            out.append((profile.rawValue, .object(plans.compactMap { p in
+                guard let g = b.global[p] else { return nil }
+                return (p, .object([("global", derivedJSON(g))] + (b.local[p].map { [("local", derivedJSON($0))] } ?? [])))
+            })))
+        }
+        return out
+    }
+
+    fileprivate static func logitsJSON(_ c: CheckpointRecord, plans: [String]) -> JSONValue {
+        .object(BudgetClass.allCases.compactMap { profile in
+            guard let byPlan = c.logitsBudgets[profile] else { return nil }
+            return (profile.rawValue, .object(plans.compactMap { p in
+                byPlan[p].map { (p, .object([("measured", logitsMeasureJSON($0.measured)), ("tolerance", logitsMeasureJSON($0.tolerance))])) }
+            }))
+        })
+    }
+
+    /// Reads what `profileJSON` and `logitsJSON` wrote.
+    fileprivate static func readProfiles(_ c: JSONValue) -> ([BudgetClass: ProfileBudget], [BudgetClass: [String: LogitsBudget]]) {
+        var profiles: [BudgetClass: ProfileBudget] = [:]
+        if let local = c["budget"]?["f32_local"]?.objectValue {
+            var b = ProfileBudget()
+            for (plan, v) in local { b.local[plan] = derivedTolerance(v) }
+            profiles[.float32] = b
+        }
+        for profile in [BudgetClass.bfloat16, .float16] {
+            guard let byPlan = c["budget"]?[profile.rawValue]?.objectValue else { continue }
+            var b = ProfileBudget()
+            for (plan, v) in byPlan {
+                b.global[plan] = derivedTolerance(v["global"])
+                b.local[plan] = derivedTolerance(v["local"])
+            }
+            profiles[profile] = b
+        }
+        var logits: [BudgetClass: [String: LogitsBudget]] = [:]
+        for profile in BudgetClass.allCases {
+            guard let byPlan = c["logits_budget"]?[profile.rawValue]?.objectValue else { continue }
+            var m: [String: LogitsBudget] = [:]
+            for (plan, v) in byPlan {
+                if let measured = logitsMeasure(v["measured"]), let tolerance = logitsMeasure(v["tolerance"]) {
+                    m[plan] = LogitsBudget(measured: measured, tolerance: tolerance)
+                }
+            }
+            logits[profile] = m
+        }
+        return (profiles, logits)
+    }
+}
+
 private func metricsJSON(_ m: ErrorMetrics) -> JSONValue {
     .object([("max_abs", .number(m.maxAbs)), ("max_rel", .number(m.maxRel)), ("nmse", .number(m.nmse)),
              ("max_ulp", .number(m.maxULP)), ("count", .number(Double(m.count)))])
@@ -176,7 +264,8 @@ extension Manifest {
                     ("f32", .object([("measured", metricsJSON(b.measured)), ("safety_factor", .number(b.safetyFactor)),
                                      ("tolerance", .object([("max_rel", .number(b.tolerance.maxRel)), ("nmse", .number(b.tolerance.nmse))]))])),
                     ("f64", .object([("tolerance", .object([("max_rel", .number(Tolerance.float64.maxRel)), ("nmse", .number(Tolerance.float64.nmse))]))])),
-                ])))
+                ] + Manifest.profileJSON(c, plans: plans.map { $0.name }))))
+                if !c.logitsBudgets.isEmpty { fields.append(("logits_budget", Manifest.logitsJSON(c, plans: plans.map { $0.name }))) }
             } else {
                 fields.append(("budget", .object([("exact", .bool(true))])))
             }
@@ -213,7 +302,7 @@ extension Manifest {
             ("files", .object([("truth", .string("f64.safetensors")), ("float32", .string("f32.safetensors")),
                                ("mutants", .string("mutants.safetensors")),
                                ("naming", .string("<plan>/<checkpoint>, e.g. one_call/layers.0.out; mutants: <mutant>/<checkpoint>"))])),
-            ("budget_rule", .string("pass iff max_rel <= tolerance.max_rel and nmse <= tolerance.nmse; f32 tolerance = max(safety·measured, floor) with floors 2^-22 (max_rel) and 2^-44 (nmse); F64 candidates use the f64 tolerance")),
+            ("budget_rule", .string("pass iff max_rel <= tolerance.max_rel and nmse <= tolerance.nmse, against the truth and, where the candidate holds the stage's inputs, against the stage-local replay (local budgets); the profile is --profile or the candidate dtype's (F64 f64, BF16 bf16, F16 f16, else f32); f32 tolerance = max(10·measured.max_rel, 2^-22), max(100·measured.nmse, 2^-44); bf16/f16 per plan: worst honest variant (stage_outputs, every_intermediate, binary64_arithmetic, chunked_16), max(4·max_rel, 2u), max(4·nmse, u^2) with u = 2^-9 (bf16), 2^-11 (f16); f64 tolerance 1e-10 / 1e-20; logits: mean/max KL, max |dp| within the logits_budget, a top-1 disagreement fails where the truth's top-1/top-2 gap exceeds 2·logits_budget.tolerance.max_abs")),
             ("plans", .array(plansJSON)),
         ] + (checkpointSelection.map { [("checkpoint_selection", JSONValue.array($0.map { .string($0) }))] } ?? [])
           + (referenceCrossCheck.map { [("reference_cross_check", Manifest.json($0))] } ?? []) + [
@@ -299,7 +388,9 @@ extension Manifest {
                 budget = Budget(measured: measured, safetyFactor: f32["safety_factor"]?.doubleValue ?? Budget.safety,
                                 tolerance: Tolerance(maxRel: mr, nmse: nm))
             }
-            return CheckpointRecord(name: n, shape: shape, dtype: c["dtype"]?.stringValue ?? "F64", budget: budget)
+            var record = CheckpointRecord(name: n, shape: shape, dtype: c["dtype"]?.stringValue ?? "F64", budget: budget)
+            (record.profiles, record.logitsBudgets) = Manifest.readProfiles(c)
+            return record
         }
         if let selection = json["checkpoint_selection"] {
             guard let globs = selection.arrayValue?.compactMap({ $0.stringValue }), globs.count == selection.arrayValue?.count else {
@@ -339,6 +430,12 @@ extension Manifest {
 
     /// Layer kinds in order, from the layer map (`R` RWKV, `A` GQA).
     public var layerKinds: [LayerKind] { model.layerMap.map { $0 == "A" ? .gqa : .rwkv } }
+
+    /// The profiles whose budgets the checkpoints hold beside the f32 global
+    /// one (what `fixtures make --profiles` gave), in `FixtureSpec.allProfiles` order.
+    public var budgetProfiles: [BudgetClass] {
+        FixtureSpec.allProfiles.filter { p in checkpoints.contains { $0.profiles[p] != nil } }
+    }
 
     /// Checkpoint names of this fixture's model that the truth does not hold
     /// (outside `checkpointSelection`), in execution order; empty for a fixture of every checkpoint.

@@ -84,16 +84,25 @@ public struct EngineRunner {
     /// The readable reference in `T` on the model `weights` provides
     /// (`StreamedWeights`: each layer read from the files when it runs,
     /// SPEC.md §2.8), optionally as a mutant.
-    package static func reference<T: ReferenceScalar>(weights: any WeightProvider<T>, mutant: Mutant? = nil) -> EngineRunner {
+    ///
+    /// - Parameters:
+    ///   - profile: the precision profile the run emulates (SPEC.md §4.7; the
+    ///     weights must already be stored in it, `ModelWeights.stored(in:)`).
+    ///   - chunkSize: nil: each call's WKV form from the plan; L: every call chunked at L
+    ///     (0: every call recurrent).
+    package static func reference<T: ReferenceScalar>(weights: any WeightProvider<T>, mutant: Mutant? = nil,
+                                                     profile: PrecisionProfile = .f32, chunkSize: Int? = nil) -> EngineRunner {
         let config = weights.config, kinds = weights.layerKinds
         let box = StateBox(ModelState<T>(config: config, layerKinds: kinds))
         let dtype: SafeTensorsDTypeName = T.self == Double.self ? .f64 : .f32
         return EngineRunner(
-            name: "reference \(dtype.rawValue)" + (mutant.map { " mutant \($0.rawValue)" } ?? ""),
+            name: "reference \(dtype.rawValue)" + (mutant.map { " mutant \($0.rawValue)" } ?? "")
+                + (profile.rounds ? " profile \(profile.format.rawValue)" : ""),
             reset: { box.state = ModelState(config: config, layerKinds: kinds) },
             run: { tokens, chunk, observer in
                 _ = try Reference.forward(weights: weights, tokens: tokens, state: &box.state,
-                                          options: ForwardOptions(chunkSize: chunk, mutant: mutant), observer: observer)
+                                          options: ForwardOptions(chunkSize: chunkSize ?? chunk, mutant: mutant, profile: profile),
+                                          observer: observer)
             },
             saveAndRestore: { path in
                 try box.state.write(to: path, dtype: dtype == .f64 ? .F64 : .F32)

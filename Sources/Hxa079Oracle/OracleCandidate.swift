@@ -133,7 +133,7 @@ public struct OracleCandidate: Sendable, OracleCandidateConvertible {
             // A shapeless tensor of another length keeps its length as its shape,
             // so the comparison reports "candidate [n] vs truth […]".
             if elementCount(shape) != t.values.count { shape = [t.values.count] }
-            let dtype = t.dtype ?? (name == CheckpointName.statePosition ? .I64 : (t.precision == .float64 ? .F64 : .F32))
+            let dtype = t.dtype ?? (name == CheckpointName.statePosition ? .I64 : t.precision.dtype)
             out[name] = CandidateTensor(dtype: dtype, shape: shape, values: t.values)
         }
         return out
@@ -228,4 +228,16 @@ public final class OracleObserver: CheckpointObserver, OracleCandidateConvertibl
 
     /// The collected checkpoints (same as `candidate()`).
     public func oracleCandidate() throws -> OracleCandidate { candidate() }
+}
+
+extension BudgetClass {
+    /// The dtype that chooses this profile (`BudgetClass(dtype:)`): F64, F32, BF16, F16.
+    var dtype: DType {
+        switch self {
+        case .float64: return .F64
+        case .float32: return .F32
+        case .bfloat16: return .BF16
+        case .float16: return .F16
+        }
+    }
 }

@@ -123,12 +123,14 @@ public struct OracleFixture {
     /// The shape of checkpoint `name` over the whole sequence, nil when the fixture has no such checkpoint.
     public func shape(of name: String) -> [Int]? { fixture.manifest.checkpoint(name)?.shape }
 
-    /// The tolerance a candidate of `precision` is held to at `name`, after
-    /// `scale` (max rel × scale, NMSE × scale²); nil when the checkpoint is
-    /// compared exactly (`state.position`) or unknown.
-    public func tolerance(of name: String, precision: BudgetClass = .float32, scale: Double = 1) -> Tolerance? {
-        guard let budget = fixture.manifest.checkpoint(name)?.budget else { return nil }
-        return (precision == .float64 ? Tolerance.float64 : budget.tolerance).scaled(scale)
+    /// The tolerance a candidate of profile `precision` is held to at `name`
+    /// against the truth of `plan`, after `scale` (max rel × scale, NMSE ×
+    /// scale²); nil when the checkpoint is compared exactly (`state.position`),
+    /// unknown, or has no budget of that profile.
+    public func tolerance(of name: String, precision: BudgetClass = .float32, plan: String = "one_call", scale: Double = 1) -> Tolerance? {
+        guard let r = fixture.manifest.checkpoint(name) else { return nil }
+        return (try? BudgetRule(checkpoint: name, budget: r.budget, profiles: r.profiles, profile: precision, plan: plan,
+                                toleranceScale: scale))?.tolerance
     }
 
     // MARK: - Values

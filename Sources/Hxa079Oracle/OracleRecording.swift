@@ -31,7 +31,8 @@ extension OracleFixture {
     /// held in memory (`loadModel`) bit for bit. The model is checked as
     /// `withModelDirectory` says.
     ///
-    /// - Parameter precision: `.float64` (the truth's own arithmetic) or `.float32`.
+    /// - Parameter precision: `.float64` (the truth's own arithmetic), `.float32`,
+    ///   or `.bfloat16` / `.float16`: the reference emulating that profile (SPEC.md §4.7).
     public func runReference(plan: String = "one_call", precision: BudgetClass = .float64,
                              model: String? = nil, ignoreModelHash: Bool = false) throws -> OracleCandidate {
         try withModelDirectory(model: model, ignoreModelHash: ignoreModelHash) { dir in
@@ -43,6 +44,10 @@ extension OracleFixture {
             case .float32:
                 return try record(plan: plan, engine: .reference(weights: try StreamedWeights<Float>(directory: directory, checkFinite: false)),
                                   precision: .float32)
+            case .bfloat16, .float16:   // the profile's emulation (SPEC.md §4.7): binary32 arithmetic, storage rounded
+                let profile = PrecisionProfile(format: precision == .bfloat16 ? .bf16 : .f16)
+                let weights = StoredWeights(try StreamedWeights<Float>(directory: directory, checkFinite: false), in: profile)
+                return try record(plan: plan, engine: .reference(weights: weights, profile: profile), precision: precision)
             }
         }
     }

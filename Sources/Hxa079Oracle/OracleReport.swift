@@ -152,18 +152,26 @@ extension OracleFixture {
     ///   - toleranceScale: widens every tolerance (max rel × s, NMSE × s²), e.g. for bf16 engines.
     /// - Throws: `Hxa079Error.invalidArgument` for an unknown plan or a
     ///   non-positive scale; errors reading the fixture.
-    public func check(_ candidate: some OracleCandidateConvertible, plan: String = "one_call",
-                      toleranceScale: Double = 1) throws -> OracleReport {
+    ///   - profile: the budgets to apply (f64, f32, bf16, f16); nil: each tensor's precision class chooses.
+    ///   - stageReplay: re-run each stage whose inputs the candidate holds in
+    ///     float64 on them and hold it to the local budget too (SPEC.md §4.8;
+    ///     streams the fixture's model once, found as `withModelDirectory` says).
+    ///   - model: the fixture's model where it lives now, when it moved (for the replay).
+    public func check(_ candidate: some OracleCandidateConvertible, plan: String = "one_call", profile: BudgetClass? = nil,
+                      toleranceScale: Double = 1, stageReplay: Bool = true, model: String? = nil) throws -> OracleReport {
         guard toleranceScale > 0, toleranceScale.isFinite else {
             throw Hxa079Error.invalidArgument("tolerance scale must be a positive number, got \(toleranceScale)")
         }
         _ = try self.plan(plan)
         let tensors = try candidate.oracleCandidate().resolved(against: fixture)
-        return OracleReport(comparison: try compare(fixture: fixture, plan: plan, candidate: tensors, toleranceScale: toleranceScale))
+        let replay = stageReplay ? try fixture.stageReplay(plan: plan, candidate: tensors, model: model) : nil
+        return OracleReport(comparison: try compare(fixture: fixture, plan: plan, candidate: tensors, profile: profile,
+                                                    toleranceScale: toleranceScale, replay: replay))
     }
 
     /// Checks a safetensors dump (checkpoint names, any float dtype, any subset), like `hxa079 compare`.
-    public func check(dump path: String, plan: String = "one_call", toleranceScale: Double = 1) throws -> OracleReport {
-        try check(try OracleCandidate(dump: path), plan: plan, toleranceScale: toleranceScale)
+    public func check(dump path: String, plan: String = "one_call", profile: BudgetClass? = nil, toleranceScale: Double = 1,
+                      stageReplay: Bool = true) throws -> OracleReport {
+        try check(try OracleCandidate(dump: path), plan: plan, profile: profile, toleranceScale: toleranceScale, stageReplay: stageReplay)
     }
 }

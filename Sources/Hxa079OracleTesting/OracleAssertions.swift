@@ -19,9 +19,10 @@ import XCTest
 
 /// Checks `candidate` and returns the report and the failure text, if any.
 func evaluate<C: OracleCandidateConvertible>(_ candidate: () throws -> C, fixture: () throws -> OracleFixture, plan: String,
-                                             toleranceScale: Double, requireAllCheckpoints: Bool) -> (OracleReport?, String?, (any Error)?) {
+                                             profile: BudgetClass?, toleranceScale: Double,
+                                             requireAllCheckpoints: Bool) -> (OracleReport?, String?, (any Error)?) {
     do {
-        let report = try fixture().check(try candidate(), plan: plan, toleranceScale: toleranceScale)
+        let report = try fixture().check(try candidate(), plan: plan, profile: profile, toleranceScale: toleranceScale)
         return (report, report.failureMessage(requireAllCheckpoints: requireAllCheckpoints), nil)
     } catch {
         return (nil, "hxa079 oracle: could not check the candidate (plan \(plan)): \(error)", error)
@@ -49,17 +50,18 @@ func evaluate<C: OracleCandidateConvertible>(_ candidate: () throws -> C, fixtur
 ///   - candidate: an `OracleCandidate`, an `OracleObserver`, or a
 ///     `[String: [Float]]` / `[String: [Double]]` of checkpoint values
 ///     (shapes from the fixture). A thrown error is recorded as the issue.
-///   - toleranceScale: widens every tolerance (max rel × s, NMSE × s²).
+///   - profile: the budgets (f64, f32, bf16, f16); nil: each tensor's precision class chooses.
+///   - toleranceScale: an explicit extra factor on every tolerance (max rel × s, NMSE × s²).
 ///   - requireAllCheckpoints: also fail when the candidate lacks some of the fixture's checkpoints.
 /// - Returns: the report, nil when the check could not be made.
 @discardableResult
 public func expectMatchesFixture<C: OracleCandidateConvertible>(
     _ candidate: @autoclosure () throws -> C, fixture: OracleFixture, plan: String = "one_call",
-    toleranceScale: Double = 1, requireAllCheckpoints: Bool = false,
+    profile: BudgetClass? = nil, toleranceScale: Double = 1, requireAllCheckpoints: Bool = false,
     fileID: String = #fileID, filePath: String = #filePath, line: Int = #line, column: Int = #column
 ) -> OracleReport? {
     let sourceLocation = SourceLocation(fileID: fileID, filePath: filePath, line: line, column: column)
-    let (report, failure, error) = evaluate(candidate, fixture: { fixture }, plan: plan, toleranceScale: toleranceScale,
+    let (report, failure, error) = evaluate(candidate, fixture: { fixture }, plan: plan, profile: profile, toleranceScale: toleranceScale,
                                             requireAllCheckpoints: requireAllCheckpoints)
     recordOutcome(failure: failure, error: error, at: sourceLocation)
     return report
@@ -69,12 +71,12 @@ public func expectMatchesFixture<C: OracleCandidateConvertible>(
 @discardableResult
 public func expectMatchesFixture<C: OracleCandidateConvertible>(
     _ candidate: @autoclosure () throws -> C, fixture path: String, plan: String = "one_call",
-    toleranceScale: Double = 1, requireAllCheckpoints: Bool = false,
+    profile: BudgetClass? = nil, toleranceScale: Double = 1, requireAllCheckpoints: Bool = false,
     fileID: String = #fileID, filePath: String = #filePath, line: Int = #line, column: Int = #column
 ) -> OracleReport? {
     let sourceLocation = SourceLocation(fileID: fileID, filePath: filePath, line: line, column: column)
     let (report, failure, error) = evaluate(candidate, fixture: { try OracleFixture(path: path) }, plan: plan,
-                                            toleranceScale: toleranceScale, requireAllCheckpoints: requireAllCheckpoints)
+                                            profile: profile, toleranceScale: toleranceScale, requireAllCheckpoints: requireAllCheckpoints)
     recordOutcome(failure: failure, error: error, at: sourceLocation)
     return report
 }
@@ -105,10 +107,10 @@ private func recordOutcome(failure: String?, error: (any Error)?, at sourceLocat
 @discardableResult
 public func XCTAssertMatchesFixture<C: OracleCandidateConvertible>(
     _ candidate: @autoclosure () throws -> C, fixture: OracleFixture, plan: String = "one_call",
-    toleranceScale: Double = 1, requireAllCheckpoints: Bool = false,
+    profile: BudgetClass? = nil, toleranceScale: Double = 1, requireAllCheckpoints: Bool = false,
     _ message: @autoclosure () -> String = "", file: StaticString = #filePath, line: UInt = #line
 ) -> OracleReport? {
-    let (report, failure, _) = evaluate(candidate, fixture: { fixture }, plan: plan, toleranceScale: toleranceScale,
+    let (report, failure, _) = evaluate(candidate, fixture: { fixture }, plan: plan, profile: profile, toleranceScale: toleranceScale,
                                         requireAllCheckpoints: requireAllCheckpoints)
     if let failure {
         let extra = message()
@@ -121,11 +123,11 @@ public func XCTAssertMatchesFixture<C: OracleCandidateConvertible>(
 @discardableResult
 public func XCTAssertMatchesFixture<C: OracleCandidateConvertible>(
     _ candidate: @autoclosure () throws -> C, fixture path: String, plan: String = "one_call",
-    toleranceScale: Double = 1, requireAllCheckpoints: Bool = false,
+    profile: BudgetClass? = nil, toleranceScale: Double = 1, requireAllCheckpoints: Bool = false,
     _ message: @autoclosure () -> String = "", file: StaticString = #filePath, line: UInt = #line
 ) -> OracleReport? {
     let (report, failure, _) = evaluate(candidate, fixture: { try OracleFixture(path: path) }, plan: plan,
-                                        toleranceScale: toleranceScale, requireAllCheckpoints: requireAllCheckpoints)
+                                        profile: profile, toleranceScale: toleranceScale, requireAllCheckpoints: requireAllCheckpoints)
     if let failure {
         let extra = message()
         XCTFail(extra.isEmpty ? failure : failure + "\n" + extra, file: file, line: line)

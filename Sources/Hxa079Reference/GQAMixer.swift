@@ -52,9 +52,9 @@ extension GQAWeights where T: ReferenceScalar {
         profile.store(&q)
         profile.store(&k)   // stored: the cache rows (27) are in the format
         profile.store(&v)
-        try observer.record(name("q"), shape: [tokens, H, N], q)
-        try observer.record(name("k"), shape: [tokens, Hkv, N], k)
-        try observer.record(name("v"), shape: [tokens, Hkv, N], v)
+        try observer.record(name("q"), shape: [tokens, H, N], &q)
+        try observer.record(name("k"), shape: [tokens, Hkv, N], &k)
+        try observer.record(name("v"), shape: [tokens, Hkv, N], &v)
 
         // (27a) RWKV-Infer's window (off by default): evict the oldest rows once, before the call's rows
         if let window = options.kvWindow { cache.evictOldest(window: window, tokens: tokens) }
@@ -97,12 +97,12 @@ extension GQAWeights where T: ReferenceScalar {
             }
         }
         profile.store(&attn)
-        try observer.record(name("attn"), shape: [tokens, H, N], attn)
+        try observer.record(name("attn"), shape: [tokens, H, N], &attn)
 
         // (31) out = concat_h(o_h)·Woᵀ (+ bo)
         var out = output.applyRows(attn, rows: tokens)
         profile.store(&out)
-        try observer.record(name("mixer_out"), shape: [tokens, C], out)
+        try observer.record(name("mixer_out"), shape: [tokens, C], &out)
         return out
     }
 }

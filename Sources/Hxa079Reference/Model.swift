@@ -95,7 +95,7 @@ public enum Reference {
         // (1) x⁰_t = E[token_t]: x [T][C]
         var x = try weights.embeddingRows(tokens)
         profile.store(&x)   // storage point (SPEC.md §4.7); identity when E is stored in the format
-        try observer.record(CheckpointName.embed, shape: [T_, C], x)
+        try observer.record(CheckpointName.embed, shape: [T_, C], &x)
 
         var first: FirstLayerValues<T>? = nil
         for i in 0..<cfg.numLayers {
@@ -103,7 +103,7 @@ public enum Reference {
             // (33) h = x + Mixer(RMSNorm(x; ln1))
             var xhat = rmsNormRows(x, rows: T_, count: C, weight: layer.inputNorm, eps: eps)
             profile.store(&xhat)
-            try observer.record(CheckpointName.norm1(i), shape: [T_, C], xhat)
+            try observer.record(CheckpointName.norm1(i), shape: [T_, C], &xhat)
             let mixed: [T]
             switch (layer.mixer, s.layers[i]) {
             case (.rwkv(let w), .rwkv(var wkv)):
@@ -120,24 +120,24 @@ public enum Reference {
             var h = [T](repeating: 0, count: T_ * C)
             for e in 0..<h.count { h[e] = x[e] + mixed[e] }
             profile.store(&h)   // the residual stream
-            try observer.record(CheckpointName.mixerResidual(i), shape: [T_, C], h)
+            try observer.record(CheckpointName.mixerResidual(i), shape: [T_, C], &h)
 
             // (34) x' = h + MLP(RMSNorm(h; ln2))
             var u = rmsNormRows(h, rows: T_, count: C, weight: layer.postAttentionNorm, eps: eps)
             profile.store(&u)
-            try observer.record(CheckpointName.norm2(i), shape: [T_, C], u)
+            try observer.record(CheckpointName.norm2(i), shape: [T_, C], &u)
             var m = layer.mlp.apply(u, rows: T_, profile: profile)
             profile.store(&m)
-            try observer.record(CheckpointName.mlpOut(i), shape: [T_, C], m)
+            try observer.record(CheckpointName.mlpOut(i), shape: [T_, C], &m)
             for e in 0..<x.count { x[e] = h[e] + m[e] }
             profile.store(&x)   // the residual stream
-            try observer.record(CheckpointName.layerOut(i), shape: [T_, C], x)
+            try observer.record(CheckpointName.layerOut(i), shape: [T_, C], &x)
         }
 
         // (35) final norm, (36) logits = x̂·W_headᵀ (tied: W_head = E)
         var xf = rmsNormRows(x, rows: T_, count: C, weight: try weights.finalNormWeights(), eps: eps)
         profile.store(&xf)
-        try observer.record(CheckpointName.finalNorm, shape: [T_, C], xf)
+        try observer.record(CheckpointName.finalNorm, shape: [T_, C], &xf)
         // W_head is applied in blocks of rows [r0, r1): logits[t][r0 + o] = block row o · x̂_t
         var logits = [T](repeating: 0, count: T_ * V)
         var r0 = 0
@@ -149,7 +149,7 @@ public enum Reference {
             r0 = r1
         }
         profile.store(&logits)
-        try observer.record(CheckpointName.logits, shape: [T_, V], logits)
+        try observer.record(CheckpointName.logits, shape: [T_, V], &logits)
 
         // (37) advance the position; commit the state
         s.position += T_

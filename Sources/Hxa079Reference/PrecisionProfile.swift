@@ -9,9 +9,10 @@
 // it), the RoPE cos/sin table, the kernel inputs g = −exp(w) and β, and the
 // WKV state at the end of each call. Everything else — norms, softmax, the
 // WKV recurrence inside a call, every dot-product accumulation — runs in the
-// run's 𝔽, which must be binary32 for `bf16` and `f16` (Float; the rounding
-// goes through Float, so a Double run would round twice). This is
-// RWKV-Infer's storage model (rwkvengine/hrwkv7.py @5baa490; see SPEC.md §4.7).
+// run's 𝔽: binary32 (Float) for the profile itself, binary64 (Double) for its
+// wide-accumulation variant (d), which rounds binary64 values to the format
+// directly (one rounding). This is RWKV-Infer's storage model
+// (rwkvengine/hrwkv7.py @5baa490; see SPEC.md §4.7).
 //
 // With the `f32` profile every call below returns at its first line: the run
 // is bitwise the plain reference.
@@ -67,14 +68,22 @@ public struct PrecisionProfile: Sendable, Equatable {
     /// True when the profile rounds anything.
     public var rounds: Bool { format != .f32 }
 
-    /// `x` rounded to the format (through Float; exact for T = Float). The
-    /// storage point of one value (the RoPE cos/sin table entries, the weights).
+    /// `x` rounded to the format: from Float for T = Float, directly from
+    /// Double otherwise (one rounding either way). The storage point of one
+    /// value (the RoPE cos/sin table entries, the weights).
     @inlinable
     public func rounded<T: BinaryFloatingPoint>(_ x: T) -> T {
+        if T.self == Float.self {
+            switch format {
+            case .f32: return x
+            case .bf16: return T(roundedToBF16(Float(x)))
+            case .f16: return T(roundedToF16(Float(x)))
+            }
+        }
         switch format {
         case .f32: return x
-        case .bf16: return T(roundedToBF16(Float(x)))
-        case .f16: return T(roundedToF16(Float(x)))
+        case .bf16: return T(roundedToBF16(Double(x)))
+        case .f16: return T(roundedToF16(Double(x)))
         }
     }
 
@@ -104,8 +113,8 @@ public struct PrecisionProfile: Sendable, Equatable {
 
     /// Why this profile cannot run with `options` in scalar type `T`, or nil.
     func problem<T>(scalar: T.Type, options: ForwardOptions) -> String? {
-        if rounds && T.self != Float.self {
-            return "precision profile \(format.rawValue) runs in Float (binary32), not \(T.self)"
+        if rounds && T.self != Float.self && T.self != Double.self {
+            return "precision profile \(format.rawValue) runs in Float or Double, not \(T.self)"
         }
         if stateRounding == .perToken && rounds {
             if options.chunkSize > 0 { return "state rounding per token needs the recurrent WKV (chunk size 0), got chunk size \(options.chunkSize)" }
@@ -117,11 +126,32 @@ public struct PrecisionProfile: Sendable, Equatable {
     }
 }
 
-extension ModelWeights where T == Float {
+extension ModelWeights {
     /// Storage point of the weights: every parameter rounded once to the
     /// profile's format, as a loader converting the checkpoint would (the
     /// identity for a BF16 checkpoint under `bf16`). Run the profile on these.
-    public func stored(in profile: PrecisionProfile) -> ModelWeights<Float> {
+    public func stored(in profile: PrecisionProfile) -> ModelWeights<T> {
         profile.rounds ? mapped { profile.rounded($0) } : self
     }
+}
+
+/// A model whose every parameter is rounded to a profile's format as it is
+/// read (storage point W for a streamed model; `ModelWeights.stored(in:)`
+/// rounds one held in memory): the same values, part by part.
+package struct StoredWeights<T: BinaryFloatingPoint>: WeightProvider {
+    package let base: any WeightProvider<T>
+    package let profile: PrecisionProfile
+
+    package init(_ base: any WeightProvider<T>, in profile: PrecisionProfile) {
+        self.base = base
+        self.profile = profile
+    }
+
+    package var config: ModelConfig { base.config }
+    package var layerKinds: [LayerKind] { base.layerKinds }
+    package var headBlockRows: Int { base.headBlockRows }
+    package func embeddingRows(_ tokens: [Int]) throws -> [T] { try base.embeddingRows(tokens).map { profile.rounded($0) } }
+    package func layer(_ i: Int) throws -> LayerWeights<T> { try base.layer(i).mapped { profile.rounded($0) } }
+    package func finalNormWeights() throws -> [T] { try base.finalNormWeights().map { profile.rounded($0) } }
+    package func headRows(_ rows: Range<Int>) throws -> [T] { try base.headRows(rows).map { profile.rounded($0) } }
 }

@@ -60,9 +60,9 @@ extension RWKVWeights where T: ReferenceScalar {
         profile.store(&r)
         profile.store(&k)
         profile.store(&v)
-        try observer.record(name("r"), shape: [tokens, H, N], r)
-        try observer.record(name("k"), shape: [tokens, Hkv, N], k)
-        try observer.record(name("v"), shape: [tokens, Hkv, N], v)
+        try observer.record(name("r"), shape: [tokens, H, N], &r)
+        try observer.record(name("k"), shape: [tokens, Hkv, N], &k)
+        try observer.record(name("v"), shape: [tokens, Hkv, N], &v)
 
         // (8)–(10) the first RWKV layer captures k_first/v_first; later layers
         // mix toward them in KV-head space, before the expansion.
@@ -101,8 +101,8 @@ extension RWKVWeights where T: ReferenceScalar {
         }
         profile.store(&kMixed)
         profile.store(&vMixed)
-        try observer.record(name("k_mixed"), shape: [tokens, Hkv, N], kMixed)
-        try observer.record(name("v_mixed"), shape: [tokens, Hkv, N], vMixed)
+        try observer.record(name("k_mixed"), shape: [tokens, Hkv, N], &kMixed)
+        try observer.record(name("v_mixed"), shape: [tokens, Hkv, N], &vMixed)
 
         // (11) expansion to H heads: head h reads KV head ⌊h/G⌋ (repeat_interleave)
         var kH = [T](repeating: 0, count: tokens * H * N)   // [T][H][N]
@@ -142,8 +142,8 @@ extension RWKVWeights where T: ReferenceScalar {
         }
         profile.store(&w)
         profile.store(&a)
-        try observer.record(name("w"), shape: [tokens, H, N], w)
-        try observer.record(name("a"), shape: [tokens, H, N], a)
+        try observer.record(name("w"), shape: [tokens, H, N], &w)
+        try observer.record(name("a"), shape: [tokens, H, N], &a)
 
         // (12) kk_h = k_h / max(‖k_h‖₂, 1e-12), from the unscaled expanded k.
         // ε = 1e-12 is PyTorch F.normalize's default, used by RWKV-Infer.
@@ -174,9 +174,9 @@ extension RWKVWeights where T: ReferenceScalar {
         for i in 0..<kScaled.count { kScaled[i] = kH[i] * (1 - w[i] + a[i]) }
         if mutant == .kScaledWithDecay { for i in 0..<kScaled.count { kScaled[i] = kH[i] * (1 - decay[i] + a[i]) } }   // MUTANT k_scaled_with_decay
         profile.store(&kScaled)
-        try observer.record(name("kk"), shape: [tokens, H, N], kk)
-        try observer.record(name("k_scaled"), shape: [tokens, H, N], kScaled)
-        try observer.record(name("decay"), shape: [tokens, H, N], decay)
+        try observer.record(name("kk"), shape: [tokens, H, N], &kk)
+        try observer.record(name("k_scaled"), shape: [tokens, H, N], &kScaled)
+        try observer.record(name("decay"), shape: [tokens, H, N], &decay)   // reported; the WKV reads g, made from w
 
         // (16) α = −kk, β = kk ⊙ a
         var alpha = [T](repeating: 0, count: tokens * H * N)
@@ -219,7 +219,7 @@ extension RWKVWeights where T: ReferenceScalar {
                 try observer.record(CheckpointName.stateWKV(layer), shape: [H, N, N], s)
             }
         }
-        try observer.record(name("wkv"), shape: [tokens, H, N], o)
+        try observer.record(name("wkv"), shape: [tokens, H, N], &o)
 
         // (22) bonus_h = (Σ_n r_{h,n}·k̃_{h,n}·r_k[h,n])·v_h
         var bonus = [T](repeating: 0, count: tokens * H * N)
@@ -232,7 +232,7 @@ extension RWKVWeights where T: ReferenceScalar {
             }
         }
         profile.store(&bonus)
-        try observer.record(name("bonus"), shape: [tokens, H, N], bonus)
+        try observer.record(name("bonus"), shape: [tokens, H, N], &bonus)
 
         // (23) gate = σ(x̂·g1)·g2
         var gate = [T](repeating: 0, count: tokens * H * N)
@@ -245,7 +245,7 @@ extension RWKVWeights where T: ReferenceScalar {
             for i in 0..<(H * N) { gate[t * H * N + i] = z[i] }
         }
         profile.store(&gate)
-        try observer.record(name("gate"), shape: [tokens, H, N], gate)
+        try observer.record(name("gate"), shape: [tokens, H, N], &gate)
 
         // (21) y = o·N^−½, (22) y += bonus, (24) out = (y ⊙ gate)·Woᵀ (+ bo)
         let scale: T = mutant == .wkvScaleMissing ? 1 : inverseSquareRoot(N)   // c_N, SPEC.md (21a); MUTANT wkv_scale_missing: 1
@@ -254,7 +254,7 @@ extension RWKVWeights where T: ReferenceScalar {
         profile.storeIntermediate(&gated)
         var out = output.applyRows(gated, rows: tokens)
         profile.store(&out)
-        try observer.record(name("mixer_out"), shape: [tokens, C], out)
+        try observer.record(name("mixer_out"), shape: [tokens, C], &out)
         return out
     }
 }

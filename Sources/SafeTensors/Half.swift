@@ -101,3 +101,34 @@ public func roundedToBF16(_ x: Float) -> Float { floatFromBF16(bf16Bits(x)) }
 /// `floatFromF16(f16Bits(x))`. Idempotent.
 @inlinable
 public func roundedToF16(_ x: Float) -> Float { floatFromF16(f16Bits(x)) }
+
+/// `x` rounded directly from binary64 to the nearest bfloat16 value, ties to
+/// even, overflow to ±infinity: one rounding (going through Float would round
+/// twice). Equals `Double(roundedToBF16(Float(x)))` whenever `x` is a Float.
+@inlinable
+public func roundedToBF16(_ x: Double) -> Double {
+    roundedToFormat(x, significandBits: 8, minExponent: -126, maxFinite: 0x1.FEp127)
+}
+
+/// `x` rounded directly from binary64 to the nearest IEEE binary16 value,
+/// ties to even, through its subnormals, overflow to ±infinity.
+@inlinable
+public func roundedToF16(_ x: Double) -> Double {
+    roundedToFormat(x, significandBits: 11, minExponent: -14, maxFinite: 65504)
+}
+
+/// Round to nearest even onto the grid of a binary format with `p`
+/// significand bits (the leading one included) and smallest normal exponent
+/// `emin`: the grid step at x is 2^(max(⌊log2|x|⌋, emin) − p + 1), so the
+/// subnormals share the step of the smallest binade. A result above
+/// `maxFinite` overflowed (it is 2^(emax+1)): ±infinity, as IEEE's
+/// round-to-nearest does from maxFinite + ½ulp on. NaN, ±∞ and ±0 are kept.
+@inlinable
+func roundedToFormat(_ x: Double, significandBits p: Int, minExponent emin: Int, maxFinite: Double) -> Double {
+    guard x.isFinite, x != 0 else { return x }
+    let e = max(Int(x.exponent), emin)
+    let step = Double(sign: .plus, exponent: e - (p - 1), significand: 1)
+    let r = (x / step).rounded(.toNearestOrEven) * step   // both products exact: powers of two
+    if abs(r) > maxFinite { return r < 0 ? -.infinity : .infinity }
+    return r
+}

@@ -156,9 +156,10 @@ struct FixtureMakeCLITests {
         let session = try runHxa079InTerminal(["fixtures", "make", "--model", tmp.sub("m"), "--tokens", tokens, "--out", tmp.sub("fx")], steps: [])
         #expect(session.exitedNormally && session.status == 0, "\(session)")
         #expect(session.output.contains("fixtures make: hashing the model files"), "\(session)")
-        // 4 standard plans × 2 precisions + 9 mutants = 17 runs
-        #expect(session.output.contains("fixtures make: run 1 of 17, plan one_call, float64 truth, layer 1 of 4"), "\(session)")
-        #expect(session.output.contains("run 2 of 17, plan one_call, float32 reference, layer 1 of 4"), "\(session)")
+        // 4 standard plans × 2 precisions + 9 mutants + the profiles' budgets (ProfileBudgetRuns.runCount):
+        // 4 plans × (1 f32 replay + 2 formats × 4 variants × (emulation + replay)) = 17 + 68 = 85 runs
+        #expect(session.output.contains("fixtures make: run 1 of 85, plan one_call, float64 truth, layer 1 of 4"), "\(session)")
+        #expect(session.output.contains("run 2 of 85, plan one_call, float32 reference, layer 1 of 4"), "\(session)")
         #expect(session.output.contains(", head (after layer 4 of 4)"), "\(session)")
         #expect(session.output.contains(" elapsed · ETA "), "\(session)")
         let piped = try runHxa079(["fixtures", "make", "--model", tmp.sub("m"), "--tokens", tokens, "--out", tmp.sub("fx2")])

@@ -128,9 +128,11 @@ private func run<T: ReferenceScalar>(_ model: ModelWeights<T>, _ tokens: [Int], 
     }
 }
 
-@Test func roundingProfilesRunOnlyInFloatAndRejectUndefinedVariants() throws {
+@Test func roundingProfilesRunInDoubleTooAndRejectUndefinedVariants() throws {
     let model64 = ModelWeights<Double>.random(shape: profileShape, seed: 5)
-    #expect(throws: Hxa079Error.self) { try run(model64, [1, 2], profile: .bf16) }
+    // Variant (d), binary64 arithmetic: every recorded value is a bf16 value (rounded from binary64 directly).
+    let wide = try run(model64.stored(in: .bf16), [1, 2], profile: .bf16)
+    #expect(wide.checkpoints.allSatisfy { c in c.values.allSatisfy { roundedToBF16($0) == $0 } })
     _ = try run(model64, [1, 2], profile: .f32)
     let model = model64.converted(to: Float.self)
     let perToken = PrecisionProfile(format: .bf16, stateRounding: .perToken)

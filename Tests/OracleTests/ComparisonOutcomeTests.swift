@@ -35,7 +35,8 @@ struct ComparisonOutcomeTests {
         try candidate.set(CheckpointName.logits, logits, shape: [1, 12, 256])
         let batch = try #require(try tiny.check(candidate).result(CheckpointName.logits))
         #expect(batch.passed && batch.batchOfOne && batch.outcome == .compared)
-        #expect(batch.resultText == "pass (leading axis of 1 read as a batch of one)")
+        // The logits row adds its metrics after the verdict (SPEC.md §4.6 "Logits metrics").
+        #expect(batch.resultText == "pass (leading axis of 1 read as a batch of one) [mean KL 0, top-1 1.00e+00]")
         try candidate.set(CheckpointName.logits, logits, shape: [12, 1, 256])
         let other = try #require(try tiny.check(candidate).result(CheckpointName.logits))
         #expect(!other.passed && other.outcome == .shapeMismatch(candidate: [12, 1, 256], truth: [12, 256]))

@@ -150,3 +150,38 @@ import Testing
         #expect(floatFromF16(0x7C00) == .infinity)
     }
 }
+
+// MARK: - Rounding directly from binary64 (the profiles' binary64-arithmetic variant)
+
+@Test func roundingFromDoubleAgreesWithTheFloatPathOnEveryFloat() {
+    // A Float widened to Double rounds to the same value through either path (one rounding each).
+    var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+    for i in 0..<200_000 {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        let bits = i < 65_536 ? UInt32(i) << 16 | UInt32(i & 0xFFFF) : UInt32(truncatingIfNeeded: state >> 32)
+        let x = Float(bitPattern: bits)
+        if x.isNaN { continue }
+        #expect(roundedToBF16(Double(x)) == Double(roundedToBF16(x)), "bf16 0x\(String(bits, radix: 16))")
+        #expect(roundedToF16(Double(x)) == Double(roundedToF16(x)), "f16 0x\(String(bits, radix: 16))")
+    }
+}
+
+@Test func roundingFromDoubleIsNearestEvenWhereGoingThroughFloatWouldRoundTwice() {
+    // 1 + 2⁻⁸ + 2⁻³⁰: above the bf16 tie 1 + 2⁻⁸, so it rounds up to 1 + 2⁻⁷ directly; through Float
+    // it first becomes the tie 1 + 2⁻⁸ (2⁻³⁰ is below binary32's half ulp) and then goes down to 1 (even).
+    let x = 1 + 0x1p-8 + 0x1p-30
+    #expect(roundedToBF16(x) == 1 + 0x1p-7)
+    #expect(Double(roundedToBF16(Float(x))) == 1)
+    // The same for binary16 at 1 + 2⁻¹¹ + 2⁻³⁰.
+    let y = 1 + 0x1p-11 + 0x1p-30
+    #expect(roundedToF16(y) == 1 + 0x1p-10)
+    #expect(Double(roundedToF16(Float(y))) == 1)
+    // Overflow, subnormals, signs and specials (binary64 inputs throughout).
+    let roundedToBF16: (Double) -> Double = SafeTensors.roundedToBF16, roundedToF16: (Double) -> Double = SafeTensors.roundedToF16
+    #expect(roundedToBF16(0x1.FEp127) == 0x1.FEp127)
+    #expect(roundedToBF16(0x1.FFp127) == .infinity)            // the tie above the largest finite (odd) overflows
+    #expect(roundedToF16(65519.99) == 65504 && roundedToF16(65520) == .infinity && roundedToF16(-70000) == -.infinity)
+    #expect(roundedToF16(0x1p-25) == 0 && roundedToF16(0x1.8p-25) == 0x1p-24)   // tie to even (0), above it up
+    #expect(roundedToBF16(0x1p-134) == 0 && roundedToBF16(0x1.8p-134) == 0x1p-133)
+    #expect(roundedToBF16(-0.0).sign == .minus && roundedToBF16(Double.nan).isNaN && roundedToF16(-Double.infinity) == -.infinity)
+}
