@@ -405,8 +405,10 @@ def measure(r: Runner, fmt, log, failures):
         plan, path = runs[k]
         worst = max(figs[k]["checkpoints"].items(), key=lambda kv: kv[1]["scale_needed"])
         s = worst[1]["scale_needed"]
-        rc_hi = r.compare(path, plan, ["--tolerance-scale", f"{s * 1.001:.6g}"])[0]
-        rc_lo, first_lo, _ = r.compare(path, plan, ["--tolerance-scale", f"{s / 1.001:.6g}"])
+        # held to the f32 budgets (--profile f32 where compare has profiles: a BF16 dump picks bf16 by itself)
+        f32 = ["--profile", "f32", "--no-replay"] if r.has_profile else []
+        rc_hi = r.compare(path, plan, f32 + ["--tolerance-scale", f"{s * 1.001:.6g}"])[0]
+        rc_lo, first_lo, _ = r.compare(path, plan, f32 + ["--tolerance-scale", f"{s / 1.001:.6g}"])
         figs[k]["scale_needed"] = {"scale": s, "at": worst[0], "compare_exit_at_1.001s": rc_hi,
                                    "compare_exit_at_s/1.001": rc_lo}
         ok = rc_hi == 0 and rc_lo == 1
@@ -494,6 +496,7 @@ def main():
         log("== " + " ".join(cmd))
         log(indent(run(cmd).stdout))
         r = Runner(a.bin, model, fx, work, a.verbose)
+        r.has_profile = has_profile
         r.m64 = H64.load_model(model)
         r.manifest_kinds = r.m64.kinds
         log(f"== self-check: --format f32 vs the float64 NumPy forward (bound {SELF_TOL:.0e})")

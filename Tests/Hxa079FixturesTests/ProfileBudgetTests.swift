@@ -120,6 +120,23 @@ struct ProfileBudgetTests {
         }
     }
 
+    @Test(arguments: ["tiny", "small"])
+    func anHonestEnginePassesTheCommittedFixtures(name: String) throws {
+        let fixture = try Fixture(path: packageRoot + "/Fixtures/" + name)
+        let scratch = try makeTemporaryDirectory()
+        defer { removeTree(scratch) }
+        let (model, _) = try ModelDirectory(path: try fixture.modelDirectory(scratch: scratch)).load(as: Float.self)
+        for format in [StorageFormat.bf16, .f16] {
+            let profile = PrecisionProfile(format: format, intermediates: .everyIntermediate)
+            for plan in fixture.manifest.plans {
+                let candidate = try emulate(model, plan: plan, tokens: fixture.tokens, profile: profile, chunkSize: 16)
+                let report = try compare(fixture: fixture, plan: plan.name, candidate: candidate,
+                                         replay: fixture.stageReplay(plan: plan.name, candidate: candidate))
+                #expect(report.passed, "\(name) \(format) \(plan.name): \(report.firstFailure?.failureLine ?? "")")
+            }
+        }
+    }
+
     @Test(arguments: [StorageFormat.bf16, .f16])
     func everyMutantInTheProfilesEmulationFailsAtItsFirstAffectedCheckpoint(format: StorageFormat) throws {
         let (fixture, model) = try profileFixture.get()
@@ -152,7 +169,7 @@ struct ProfileBudgetTests {
         let plan = try #require(fixture.manifest.plans.first { $0.name == "one_call" })
         // (1) The state rounded to bf16 after every token (variant (c)), compared on one_call: another
         // storage model. Its WKV is honest but stores what one_call's budget does not expect; it fails
-X
+        // locally at the first RWKV layer's wkv (measured 2026-12-04: local NMSE 1.6e-5 against a
         // tolerance of 1.16e-5) — compare such an engine on token_by_token, whose budget rounds the state
         // at every token (there it is the profile itself).
         let perToken = try emulate(model32, plan: plan, tokens: fixture.tokens,
