@@ -294,6 +294,8 @@ final class DebuggerSession: CheckpointObserver {
         guard firstFailure == nil else { return }
         if let problem = d.problem {
             firstFailure = "\(c.name): \(problem)"
+        } else if d.verdict != .fail {   // within the global budget: the local figure or the logits metrics failed
+            firstFailure = d.failureLine
         } else {
             firstFailure = "\(c.name) at \(d.worstLocation): "
                 + "max rel \(formatNumber(d.metrics.maxRel)), NMSE \(formatNumber(d.metrics.nmse))"

@@ -80,6 +80,13 @@ enum DebuggerView {
         }
         if d.batchOfOne { line += " (leading axis of 1 read as a batch of one)" }
         var lines = [line]
+        if let l = d.local {   // the stage re-run in float64 on the dump's own inputs (SPEC.md §4.8)
+            lines.append("  " + pad("local", StatsTable.labelWidth)
+                         + "max abs \(formatNumber(l.metrics.maxAbs))  max rel \(formatNumber(l.metrics.maxRel))  NMSE \(formatNumber(l.metrics.nmse))"
+                         + "  (dump vs this stage re-run in float64 on the dump's inputs)"
+                         + (l.tolerance.map { "  " + (l.passed ? style.green("pass") : style.red("FAIL"))
+                             + " (local budget: max rel ≤ \(formatNumber($0.maxRel)), NMSE ≤ \(formatNumber($0.nmse)))" } ?? ""))
+        }
         if let worst = d.worstIndex, d.metrics.maxAbs > 0 || d.metrics.nonFiniteMismatches > 0 {
             lines.append("  " + pad("", StatsTable.labelWidth) + "worst at " + elementLocation(name: d.name, shape: d.shape, index: worst)
                          + ": dump \(formatNumber(d.worstCandidate)), \(against) \(formatNumber(d.worstTruth))"
