@@ -2,7 +2,7 @@
 // fixture and name the first checkpoint that fails its budget.
 //
 //   hxa079 compare --fixture DIR --candidate FILE [--split NAME] [--profile f64|f32|bf16|f16]
-//                  [--tolerance-scale S] [--no-replay] [--failures-only]
+//                  [--tolerance-scale S] [--no-replay] [--model DIR] [--ignore-model-hash] [--failures-only]
 //
 // Contract: the comparison is Hxa079Fixtures' `compare` (the one shared with
 // `step --compare` and the Oracle), under the budgets of --profile or, without
@@ -51,6 +51,12 @@ extension HXA079 {
         @Flag(name: .long, help: "Skip the stage-local replay (global figures only; no model is read).")
         var noReplay = false
 
+        @Option(name: .long, help: "For the replay: the fixture's model where it lives now, when it moved.")
+        var model: String?
+
+        @Flag(name: .long, help: "For the replay: run a model whose files differ from the manifest's SHA-256 (warns on stderr).")
+        var ignoreModelHash = false
+
         @Flag(name: .long, help: "Print only the failing checkpoints.")
         var failuresOnly = false
 
@@ -65,7 +71,8 @@ extension HXA079 {
                 let c = try CandidateTensor.load(path: candidate)
                 var replay: [String: [Double]]? = nil, note: String? = nil
                 if !noReplay {
-                    do { replay = try f.stageReplay(plan: split, candidate: c) } catch { note = "stage-local replay skipped: \(error)" }
+                    do { replay = try f.stageReplay(plan: split, candidate: c, model: model, ignoreModelHash: ignoreModelHash) }
+                    catch { note = "stage-local replay skipped: \(error)" }
                 }
                 var r = try compare(fixture: f, plan: split, candidate: c, profile: profile, toleranceScale: toleranceScale, replay: replay)
                 r.replayNote = note ?? (noReplay ? "stage-local replay skipped (--no-replay)" : nil)
