@@ -3,7 +3,9 @@
 // Contract: a plain description any language can read: format version,
 // conventions, provenance (the exact command, package version, weight
 // hashes), the token inputs and split plans, every checkpoint in execution
-// order with its dtype, shape and error budget, and the mutants with their
+// order with its dtype, shape and error budgets (f32, f64, and per plan the
+// bf16/f16 global and local and the f32 local ones; `logits` also its logits
+// metrics' budgets), and the mutants with their
 // measured distance from the truth. Serialised deterministically (no
 // timestamps), so regenerating a fixture is byte-identical.
 
