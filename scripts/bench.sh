@@ -4,7 +4,7 @@
 #
 # Usage: scripts/bench.sh [--quick] [--out DIR]
 #   --quick                  passes --quick to both (no reka-layer, fewer tokens and repetitions; a
-#                            smoke run of about 1 min; its ratios are not the benchmark)
+#                            smoke run of 1–3 min; its ratios are not the benchmark)
 #   --out DIR                keep hxa079.json, pytorch.json and ratios.md in DIR (default: a temporary
 #                            directory, removed at the end)
 #   env HXA079_BIN=PATH      the hxa079 executable (default: `swift build -c release --product hxa079`,
