@@ -220,8 +220,9 @@ class TorchHxa079:
     def wkv(S, r, kt, v, alpha, beta, d):
         """(18)–(20), a loop over tokens, all heads at once. S [H, N(value), N(key)] float32 (updated in
         place); inputs [T, H, N] float32. Returns o [T, H, N]. The matrix-vector products are a
-        broadcast multiply and a sum (2.3× faster here than a batched bmm with a 1-column matrix,
-        which goes through the GEMM path), the rank-1 updates in-place baddbmm_."""
+        broadcast multiply and a sum (1.2–2.5× faster here than a batched bmm with a 1-column
+        matrix, which goes through the GEMM path: 512-token loops, 2 threads, 2026-12-04), the rank-1
+        updates in-place baddbmm_."""
         o = torch.empty_like(r)
         for t in range(r.shape[0]):
             sa = (S * alpha[t].unsqueeze(1)).sum(-1, keepdim=True)       # (18) S·α from the old state
