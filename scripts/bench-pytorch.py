@@ -116,16 +116,13 @@ def random_tensors(p: dict, seed: int) -> dict[str, torch.Tensor]:
             t[a + "w0"] = (-6 + 5 * x ** (0.85 + math.sqrt(ratio)) + 0.3 * torch.randn(HN, generator=g,
                                                                                      dtype=torch.float64)
                            ).float().reshape(1, 1, HN)
-            for p0, p1, p2, D, out, up in [("w0", "w1", "w2", Dw, HN, 0.1 / math.sqrt(Dw)),
-                                           ("a0", "a1", "a2", Da, HN, 0.1 / math.sqrt(Da)),
-                                           ("v0", "v1", "v2", Dv, KN, 0.1 / math.sqrt(Dv)),
-                                           ("k0", "k1", "k2", Dk, KN, 0.1 / math.sqrt(Dk))]:
-                if p0 == "a0":
-                    normal(a + p0, (1, 1, out), 0.3)
-                elif p0 != "w0":
-                    normal(a + p0, (1, 1, out), 0.3, 0.5)
-                normal(a + p1, (C, D), C ** -0.5)
-                normal(a + p2, (D, out), up)
+            normal(a + "a0", (1, 1, HN), 0.3)
+            normal(a + "v0", (1, 1, KN), 0.3, 0.5)
+            normal(a + "k0", (1, 1, KN), 0.3, 0.5)
+            for first, second, D, out in [("w1", "w2", Dw, HN), ("a1", "a2", Da, HN),
+                                          ("v1", "v2", Dv, KN), ("k1", "k2", Dk, KN)]:
+                normal(a + first, (C, D), C ** -0.5)
+                normal(a + second, (D, out), 0.1 / math.sqrt(D))
             normal(a + "g1", (C, Dg), C ** -0.5)
             normal(a + "g2", (Dg, HN), Dg ** -0.5)
             normal(a + "r_k", (H, N), 0.1)
