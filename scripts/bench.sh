@@ -46,21 +46,7 @@ else
 fi
 [[ -x "$BIN" ]] || { echo "hxa079 executable not found: $BIN" >&2; exit 2; }
 
-hxa079_venv
-PY="$VENV/bin/python"
-if ! "$PY" -c 'import torch' 2>/dev/null; then
-    TORCH="${HXA079_TORCH:-}"
-    if [[ -z "$TORCH" ]]; then
-        TAG=$("$PY" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
-        TORCH=$(ls "${HXA079_WHEELS:-/opt/wheels}"/torch-*+cpu-"$TAG"-"$TAG"-*linux*_"$(uname -m)".whl 2>/dev/null | sort -V | tail -1 || true)
-        TORCH="${TORCH:-torch}"
-    fi
-    echo "== pip install $TORCH"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check "$TORCH"
-fi
-if ! "$PY" -c 'import safetensors, numpy' 2>/dev/null; then
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check safetensors numpy
-fi
+hxa079_torch
 
 if [[ -n "$OUTDIR" ]]; then
     mkdir -p "$OUTDIR"

@@ -2,6 +2,7 @@
 #
 #   hxa079_venv     sets VENV to $HXA079_VENV or <repo>/.venv, creating it with ${PYTHON:-python3} if missing
 #   hxa079_numpy    hxa079_venv, then installs numpy and safetensors into it if missing
+#   hxa079_torch    hxa079_venv with PyTorch (the /opt/wheels CPU wheel when present), safetensors, numpy; sets PY
 #   hxa079_binary   sets BIN to $HXA079_BIN if given, else builds `hxa079` (debug, default
 #                   scratch path) and uses that; exits 2 if there is no executable
 
@@ -19,6 +20,29 @@ hxa079_numpy() {
     if ! "$VENV/bin/python" -c "import numpy, safetensors" 2>/dev/null; then
         echo "== installing numpy safetensors"
         "$VENV/bin/pip" install --quiet --disable-pip-version-check numpy safetensors
+    fi
+}
+
+# hxa079_torch: hxa079_venv, then PyTorch installed into it unless it imports already:
+# $HXA079_TORCH if set, else the CPU wheel for this Python in ${HXA079_WHEELS:-/opt/wheels}, else
+# PyPI's "torch"; then safetensors and numpy. Sets PY to the venv's python.
+hxa079_torch() {
+    hxa079_venv
+    PY="$VENV/bin/python"
+    if ! "$PY" -c 'import torch' 2>/dev/null; then
+        local torch="${HXA079_TORCH:-}" tag start
+        if [[ -z "$torch" ]]; then
+            tag=$("$PY" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
+            torch=$(ls "${HXA079_WHEELS:-/opt/wheels}"/torch-*+cpu-"$tag"-"$tag"-*linux*_"$(uname -m)".whl 2>/dev/null | sort -V | tail -1 || true)
+            torch="${torch:-torch}"
+        fi
+        echo "== pip install $torch"
+        start=$(date +%s)
+        "$VENV/bin/pip" install --quiet --disable-pip-version-check "$torch"
+        echo "   installed in $(( $(date +%s) - start ))s"
+    fi
+    if ! "$PY" -c 'import safetensors, numpy' 2>/dev/null; then
+        "$VENV/bin/pip" install --quiet --disable-pip-version-check safetensors numpy
     fi
 }
 

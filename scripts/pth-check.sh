@@ -29,21 +29,7 @@ MEASURE=0
 if [[ "${1:-}" == "--measure" ]]; then MEASURE=1; shift; fi
 
 hxa079_binary
-hxa079_venv
-PY="$VENV/bin/python"
-if ! "$PY" -c 'import torch' 2>/dev/null; then
-    TORCH="${HXA079_TORCH:-}"
-    if [[ -z "$TORCH" ]]; then
-        TAG=$("$PY" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
-        TORCH=$(ls "${HXA079_WHEELS:-/opt/wheels}"/torch-*+cpu-"$TAG"-"$TAG"-*linux*_"$(uname -m)".whl 2>/dev/null | sort -V | tail -1 || true)
-        TORCH="${TORCH:-torch}"
-    fi
-    echo "== pip install $TORCH"
-    start=$(date +%s)
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check "$TORCH"
-    echo "   installed in $(( $(date +%s) - start ))s"
-fi
-"$VENV/bin/pip" install --quiet --disable-pip-version-check safetensors numpy
+hxa079_torch
 "$PY" -c 'import torch, safetensors; print("torch", torch.__version__, "safetensors", safetensors.__version__)'
 
 T="$(mktemp -d "${TMPDIR:-/tmp}/hxa079-pth.XXXXXX")"
