@@ -42,10 +42,7 @@ struct DumpComparator {
         self.records = records
         for (name, t) in tensors.sorted(by: { $0.key < $1.key }) {
             guard let r = records[name] else { continue }
-            do {
-                _ = try BudgetRule(checkpoint: r.name, budget: r.budget, profiles: r.profiles, profile: profile ?? BudgetClass(dtype: t.dtype),
-                                   plan: Self.plan, toleranceScale: 1)
-            } catch let e as MissingBudget { throw Hxa079Error.invalidArgument(e.description) }
+            _ = try r.rule(profile: profile ?? BudgetClass(dtype: t.dtype), plan: Self.plan, toleranceScale: 1)
         }
         // Stage-local replay (SPEC.md §4.8): once, for every stage whose inputs the dump holds.
         replay = try fixture?.stageReplay(plan: Self.plan, candidate: tensors, model: model, ignoreModelHash: ignoreModelHash)

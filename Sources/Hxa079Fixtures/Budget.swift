@@ -81,8 +81,12 @@ public struct Budget: Sendable, Equatable {
     public init(deriving measured: ErrorMetrics) {
         self.measured = measured
         self.safetyFactor = Budget.safety
-        self.tolerance = Tolerance(maxRel: max(Budget.safety * measured.maxRel, Budget.floorMaxRel),
-                                   nmse: max(Budget.safety * Budget.safety * measured.nmse, Budget.floorNMSE))
+        self.tolerance = Budget.tolerance(maxRel: measured.maxRel, nmse: measured.nmse)
+    }
+
+    /// The f32 rule: max(safety · max rel, 2⁻²²), max(safety² · NMSE, 2⁻⁴⁴).
+    public static func tolerance(maxRel: Double, nmse: Double) -> Tolerance {
+        Tolerance(maxRel: max(safety * maxRel, floorMaxRel), nmse: max(safety * safety * nmse, floorNMSE))
     }
 }
 
@@ -176,9 +180,9 @@ public enum ReducedPrecisionRule {
 
     /// The f32 rule of `Budget(deriving:)` for a local f32 measurement.
     public static func deriveFloat32(maxRel: Double, nmse: Double) -> DerivedTolerance {
-        DerivedTolerance(measuredMaxRel: threeDigits(maxRel), measuredNMSE: threeDigits(nmse),
-                         tolerance: Tolerance(maxRel: threeDigits(max(Budget.safety * maxRel, Budget.floorMaxRel), up: true),
-                                              nmse: threeDigits(max(Budget.safety * Budget.safety * nmse, Budget.floorNMSE), up: true)))
+        let t = Budget.tolerance(maxRel: maxRel, nmse: nmse)
+        return DerivedTolerance(measuredMaxRel: threeDigits(maxRel), measuredNMSE: threeDigits(nmse),
+                                tolerance: Tolerance(maxRel: threeDigits(t.maxRel, up: true), nmse: threeDigits(t.nmse, up: true)))
     }
 
     /// `x` to 3 significant decimal digits (rounded up with `up`, so a
@@ -229,13 +233,6 @@ public struct BudgetRule: Sendable {
             tolerance = g.tolerance.scaled(toleranceScale)
             local = profiles[profile]?.local[plan]?.tolerance.scaled(toleranceScale)
         }
-    }
-
-    /// The f32 / f64 rule alone (no per-profile budgets: the debugger without a fixture's plans).
-    public init(budget: Budget?, candidateDType: DType, toleranceScale: Double) {
-        guard let budget else { tolerance = nil; local = nil; return }
-        tolerance = (candidateDType == .F64 ? Tolerance.float64 : budget.tolerance).scaled(toleranceScale)
-        local = nil
     }
 
     /// The verdict for `metrics` (`candidate` and `truth` for exact comparisons).

@@ -300,13 +300,7 @@ package func compare(record: Manifest.CheckpointRecord, candidate c: CandidateTe
                      profile: BudgetClass?, toleranceScale: Double, replay: [String: [Double]]?) throws -> CheckpointComparison {
     let truth = try fixture.truth(plan: plan, name: record.name)
     let chosen = profile ?? BudgetClass(dtype: c.dtype)
-    let rule: BudgetRule
-    do {
-        rule = try BudgetRule(checkpoint: record.name, budget: record.budget, profiles: record.profiles, profile: chosen,
-                              plan: plan, toleranceScale: toleranceScale)
-    } catch let e as MissingBudget {
-        throw Hxa079Error.invalidArgument(e.description)
-    }
+    let rule = try record.rule(profile: chosen, plan: plan, toleranceScale: toleranceScale)
     var result = compareCheckpoint(name: record.name, candidate: c, reference: truth, referenceShape: record.shape,
                                    referenceIsInteger: !(DType(rawValue: record.dtype)?.isFloatingPoint ?? true),
                                    judge: .rule(rule, profile: chosen))
@@ -315,13 +309,23 @@ package func compare(record: Manifest.CheckpointRecord, candidate c: CandidateTe
         result.local = LocalComparison(metrics: ErrorMetrics(reference: local, candidate: c.values), tolerance: rule.local)
     }
     if record.name == CheckpointName.logits {
-        let s = toleranceScale
-        let tolerance = record.logitsBudgets[chosen]?[plan].map { b in
-            LogitsMeasure(meanKL: b.tolerance.meanKL * s * s, maxKL: b.tolerance.maxKL * s * s,
-                          maxDeltaP: b.tolerance.maxDeltaP * s, maxAbs: b.tolerance.maxAbs * s)
-        }
+        let tolerance = record.logitsBudgets[chosen]?[plan]?.tolerance.scaled(toleranceScale)
         result.logits = LogitsComparison(truth: truth, candidate: c.values, vocab: fixture.manifest.model.config.vocabSize,
                                          gaps: try fixture.topLogitGaps(plan: plan), tolerance: chosen == .float64 ? nil : tolerance)
     }
     return result
+}
+
+extension Manifest.CheckpointRecord {
+    /// This checkpoint's budget rule under `profile` on `plan`.
+    ///
+    /// - Throws: `Hxa079Error.invalidArgument` with `MissingBudget`'s text when the fixture has no such budget.
+    package func rule(profile: BudgetClass, plan: String, toleranceScale: Double) throws -> BudgetRule {
+        do {
+            return try BudgetRule(checkpoint: name, budget: budget, profiles: profiles, profile: profile, plan: plan,
+                                  toleranceScale: toleranceScale)
+        } catch let e as MissingBudget {
+            throw Hxa079Error.invalidArgument(e.description)
+        }
+    }
 }

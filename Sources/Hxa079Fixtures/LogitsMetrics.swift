@@ -40,6 +40,11 @@ public struct LogitsMeasure: Sendable, Equatable {
         self.maxAbs = maxAbs
     }
 
+    /// The tolerances widened by `scale` (the linear figures by s, the KLs by s²), as `Tolerance.scaled`.
+    public func scaled(_ s: Double) -> LogitsMeasure {
+        LogitsMeasure(meanKL: meanKL * s * s, maxKL: maxKL * s * s, maxDeltaP: maxDeltaP * s, maxAbs: maxAbs * s)
+    }
+
     /// Element-wise maximum.
     public static func worse(_ a: LogitsMeasure, _ b: LogitsMeasure) -> LogitsMeasure {
         LogitsMeasure(meanKL: max(a.meanKL, b.meanKL), maxKL: max(a.maxKL, b.maxKL), maxDeltaP: max(a.maxDeltaP, b.maxDeltaP),

@@ -65,6 +65,13 @@ package func stageInputs(of name: String, layerKinds: [LayerKind]) -> [String]? 
     }
 }
 
+/// True when `candidate` holds checkpoint `name` and every input of its stage
+/// (and the stage has one): where a replayed value is a local reference.
+package func isLocallyComparable(_ name: String, in candidate: [String: CandidateTensor], layerKinds: [LayerKind]) -> Bool {
+    guard candidate[name] != nil, let inputs = stageInputs(of: name, layerKinds: layerKinds), !inputs.isEmpty else { return false }
+    return inputs.allSatisfy { candidate[$0] != nil }
+}
+
 /// Substitutes a candidate's values, call by call: a call that starts at
 /// position p reads rows p ..< p + T of each candidate tensor (the plans
 /// start at position 0 and concatenate their calls along the token axis).
@@ -121,12 +128,8 @@ extension EngineRunner {
 package func stageReplay(plan: SplitPlan, tokens: [Int], weights: any WeightProvider<Double>,
                          candidate: [String: CandidateTensor], scratchDirectory: String) throws -> [String: [Double]] {
     let kinds = weights.layerKinds
-    let applicable = { (name: String) -> Bool in
-        guard let inputs = stageInputs(of: name, layerKinds: kinds), !inputs.isEmpty else { return false }
-        return candidate[name] != nil && inputs.allSatisfy { candidate[$0] != nil }
-    }
     let run = try runPlan(plan, tokens: tokens, engine: .replay(weights: weights, candidate: candidate),
-                          scratchDirectory: scratchDirectory, keep: applicable)
+                          scratchDirectory: scratchDirectory, keep: { isLocallyComparable($0, in: candidate, layerKinds: kinds) })
     var out: [String: [Double]] = [:]
     for c in run { out[c.name] = c.values }
     return out
@@ -143,11 +146,7 @@ extension Fixture {
             throw Hxa079Error.invalidArgument("fixture \(manifest.name) has no plan \"\(name)\"")
         }
         let kinds = manifest.layerKinds
-        let any = candidate.keys.contains { n in
-            guard let inputs = stageInputs(of: n, layerKinds: kinds), !inputs.isEmpty else { return false }
-            return inputs.allSatisfy { candidate[$0] != nil }
-        }
-        guard any else { return nil }
+        guard candidate.keys.contains(where: { isLocallyComparable($0, in: candidate, layerKinds: kinds) }) else { return nil }
         let scratch = try makeTemporaryDirectory(prefix: "hxa079-replay")
         defer { removeTree(scratch) }
         let directory = try ModelDirectory(path: try modelDirectory(scratch: scratch, model: model, ignoreModelHash: ignoreModelHash))
