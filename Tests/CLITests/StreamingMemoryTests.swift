@@ -36,6 +36,22 @@ func statusKiB(_ text: String, _ key: String) -> Int? {
     return line.split(separator: " ").dropFirst().first.flatMap { Int($0) }
 }
 
+/// Runs the executable with `args` as a child `repeats` times (a command that can be repeated),
+/// sampling its /proc status: (the first non-zero exit status or −signal, else 0; the largest RssAnon
+/// seen in bytes; the largest VmHWM seen in bytes; the stderr of that run). Sampling can only miss a
+/// peak, never invent one: a short run on a loaded machine may be seen only right after its exec
+/// (measured 2026-12-04 in CI: an 8-layer f64 forward seen at 44 KiB RssAnon, 404 KiB VmHWM, where
+/// other runs see 4.7 MiB), so the largest over several runs is the better estimate of the peak.
+func runSamplingMemory(_ args: [String], repeats: Int) throws -> (status: Int32, anonPeak: Int, hwm: Int, stderr: String) {
+    var best = try runSamplingMemory(args)
+    for _ in 1..<max(repeats, 1) {
+        let r = try runSamplingMemory(args)
+        if best.status == 0 && r.status != 0 { return r }
+        best = (best.status, max(best.anonPeak, r.anonPeak), max(best.hwm, r.hwm), best.stderr)
+    }
+    return best
+}
+
 /// Runs the executable with `args` as a child, sampling its /proc status:
 /// (exit status or −signal, largest RssAnon seen in bytes, last VmHWM seen in bytes, stderr).
 func runSamplingMemory(_ args: [String]) throws -> (status: Int32, anonPeak: Int, hwm: Int, stderr: String) {
@@ -86,8 +102,8 @@ func runSamplingMemory(_ args: [String]) throws -> (status: Int32, anonPeak: Int
         #expect(inspect.status == 0 && inspect.stdout.contains("memory      reference f64") && inspect.stdout.contains("disk read"), "\(inspect)")
         for (engine, bytes) in [(["--precision", "f64"], 8), (["--precision", "f32"], 4), (["--engine", "fast"], 4)] {
             let tokens = ["--tokens", "1,2,3,4,5,6,7,8"]
-            let a = try runSamplingMemory(["forward", "--model", shallow.path] + tokens + engine)
-            let b = try runSamplingMemory(["forward", "--model", deep.path] + tokens + engine)
+            let a = try runSamplingMemory(["forward", "--model", shallow.path] + tokens + engine, repeats: 3)
+            let b = try runSamplingMemory(["forward", "--model", deep.path] + tokens + engine, repeats: 3)
             #expect(a.status == 0 && b.status == 0, "\(engine): \(a.stderr) \(b.stderr)")
             let growth = b.anonPeak - a.anonPeak
             let heldExtra = 40 * perLayer * bytes   // what holding layers 8..<48 would add (MLP alone)
