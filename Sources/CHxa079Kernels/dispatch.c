@@ -13,6 +13,9 @@ static int cpu_level(void) {
     int cpu = HXA_LEVEL_PORTABLE;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) cpu = HXA_LEVEL_AVX2;
     if (cpu == HXA_LEVEL_AVX2 && __builtin_cpu_supports("avx512f")) cpu = HXA_LEVEL_AVX512;
+    if (cpu == HXA_LEVEL_AVX512 && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")
+        && __builtin_cpu_supports("avx512bf16"))
+        cpu = HXA_LEVEL_AVX512BF16;
     return cpu;
 #else
     return HXA_LEVEL_PORTABLE;
@@ -38,6 +41,7 @@ static int initial_level(void) {
     if (want) {
         if (strcmp(want, "portable") == 0) return HXA_LEVEL_PORTABLE;
         if (strcmp(want, "avx2") == 0) return cpu < HXA_LEVEL_AVX2 ? cpu : HXA_LEVEL_AVX2;
+        if (strcmp(want, "avx512") == 0) return cpu < HXA_LEVEL_AVX512 ? cpu : HXA_LEVEL_AVX512;
     }
     return cpu;
 }
@@ -61,6 +65,7 @@ int hxa_kernel_set_level(int l) {
 
 const char *hxa_kernel_level_name(int l) {
     switch (l) {
+    case HXA_LEVEL_AVX512BF16: return "avx512bf16";
     case HXA_LEVEL_AVX512: return "avx512f";
     case HXA_LEVEL_AVX2: return "avx2+fma";
     default: return "portable";
@@ -71,6 +76,7 @@ const char *hxa_kernel_level_name(int l) {
 #define DISPATCH(name, args)                                      \
     do {                                                          \
         switch (hxa_kernel_level()) {                             \
+        case HXA_LEVEL_AVX512BF16:                                \
         case HXA_LEVEL_AVX512: name##_avx512 args; break;         \
         case HXA_LEVEL_AVX2: name##_avx2 args; break;             \
         default: name##_portable args; break;                     \
@@ -119,6 +125,39 @@ void hxa_residual_mix(const float *raw, const float *first, const float *z, cons
 }
 void hxa_unary(enum hxa_unary_op op, const float *x, float *y, long n) {
     DISPATCH(unary, ((int)op, x, y, n));
+}
+
+void hxa_bf16_round(float *x, long n) {
+    DISPATCH(bf16_round, (x, n));
+}
+void hxa_bf16_pack(const float *x, uint16_t *y, long n) {
+    DISPATCH(bf16_pack, (x, y, n));
+}
+void hxa_gemm_bf16(const uint16_t *a, long lda, const uint16_t *w, long ldw, long K, float *c, long ldc, long M,
+                   long n0, long n1, int accumulate) {
+#if defined(__x86_64__)
+    if (hxa_kernel_level() >= HXA_LEVEL_AVX512BF16) {
+        hxa_gemm_bf16_avx512bf16(a, lda, w, ldw, K, c, ldc, M, n0, n1, accumulate);
+        return;
+    }
+#endif
+    hxa_gemm_bf16_scalar(a, lda, w, ldw, K, c, ldc, M, n0, n1, accumulate);
+}
+void hxa_gemv_bf16(const uint16_t *w, long ldw, long K, const uint16_t *x, float *y, long r0, long r1) {
+#if defined(__x86_64__)
+    if (hxa_kernel_level() >= HXA_LEVEL_AVX512BF16) {
+        hxa_gemv_bf16_avx512bf16(w, ldw, K, x, y, r0, r1);
+        return;
+    }
+#endif
+    hxa_gemv_bf16_scalar(w, ldw, K, x, y, r0, r1);
+}
+float hxa_bf16_peak_loop(long iters) {
+#if defined(__x86_64__)
+    if (hxa_kernel_level() >= HXA_LEVEL_AVX512BF16) return hxa_bf16_peak_loop_avx512bf16(iters);
+#endif
+    (void)iters;
+    return -1;
 }
 
 // MARK: float64

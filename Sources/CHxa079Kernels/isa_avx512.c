@@ -11,5 +11,6 @@
 #include "wkv_chunked_body.h"
 #include "gemv_body.h"
 #include "rows_body.h"
+#include "bf16_body.h"
 #pragma clang attribute pop
 #endif

@@ -20,3 +20,4 @@
 #include "wkv_chunked_body.h"
 #include "gemv_body.h"
 #include "rows_body.h"
+#include "bf16_body.h"

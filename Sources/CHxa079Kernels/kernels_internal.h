@@ -43,6 +43,24 @@ static inline long hxa_chunk_floats(long L, long K, long V) {
         + hxa_chunk_group(L) * L * (5 * Kp + 2 * Vp) + 16;
 }
 
+/// bf16 storage rounding (bf16_body.h), float builds only.
+#define HXA_DECLARE_BF16(sfx) \
+    void bf16_round_##sfx(float *x, long n); \
+    void bf16_pack_##sfx(const float *x, uint16_t *y, long n);
+HXA_DECLARE_BF16(portable)
+/// The bf16 matrix products (isa_avx512bf16.c): the scalar twins everywhere, vdpbf16ps on x86-64.
+void hxa_gemm_bf16_scalar(const uint16_t *a, long lda, const uint16_t *w, long ldw, long K, float *c, long ldc,
+                          long M, long n0, long n1, int accumulate);
+void hxa_gemv_bf16_scalar(const uint16_t *w, long ldw, long K, const uint16_t *x, float *y, long r0, long r1);
+#if defined(__x86_64__)
+HXA_DECLARE_BF16(avx2)
+HXA_DECLARE_BF16(avx512)
+void hxa_gemm_bf16_avx512bf16(const uint16_t *a, long lda, const uint16_t *w, long ldw, long K, float *c, long ldc,
+                              long M, long n0, long n1, int accumulate);
+void hxa_gemv_bf16_avx512bf16(const uint16_t *w, long ldw, long K, const uint16_t *x, float *y, long r0, long r1);
+float hxa_bf16_peak_loop_avx512bf16(long iters);
+#endif
+
 HXA_DECLARE(portable, float, hxa_wkv_args)
 HXA_DECLARE(f64_portable, double, hxa_wkv_args_f64)
 #if defined(__x86_64__)

@@ -12,9 +12,17 @@
 import SafeTensors
 
 extension ModelState {
-    /// Adds the state tensors to `writer`, as F64 when `dtype == .F64`, else F32.
+    /// Adds the state tensors to `writer`, as F64 when `dtype == .F64`, BF16
+    /// when `.BF16` (a bf16 engine's state: its values are bf16 already, so
+    /// the file holds them exactly), else F32.
     public func add(to writer: inout SafeTensorsWriter, dtype: DType) throws {
-        func data(_ v: [T]) -> TensorData { dtype == .F64 ? .f64(v.map { Double($0) }) : .f32(v.map { Float($0) }) }
+        func data(_ v: [T]) -> TensorData {
+            switch dtype {
+            case .F64: return .f64(v.map { Double($0) })
+            case .BF16: return .bf16(v.map { bf16Bits(Float($0)) })
+            default: return .f32(v.map { Float($0) })
+            }
+        }
         try writer.add(CheckpointName.statePosition, shape: [1], .i64([Int64(position)]))
         for (i, layer) in layers.enumerated() {
             switch layer {

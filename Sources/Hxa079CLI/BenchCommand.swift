@@ -53,9 +53,21 @@ extension HXA079 {
         @Flag(name: .long, help: "Fewer repetitions and tokens, skip reka-layer (a smoke run, about 30 s).")
         var quick = false
 
+        @Option(name: .long, help: ArgumentHelp("Only these sections, comma-separated: small, medium, reka-layer, wkv (the machine ceilings always run).", valueName: "LIST"))
+        var only: String?
+
+        func validate() throws {
+            if let only {
+                let known = ["small", "medium", "reka-layer", "wkv"]
+                for part in only.split(separator: ",", omittingEmptySubsequences: false) where !known.contains(String(part)) {
+                    throw ValidationError("--only: unknown section \"\(part)\" (small, medium, reka-layer, wkv)")
+                }
+            }
+        }
+
         func run() throws {
             try runReportingErrors {
-                var bench = Benchmark(quick: quick)
+                var bench = Benchmark(quick: quick, only: only.map { Set($0.split(separator: ",").map(String.init)) })
                 try bench.runAll()
                 print(bench.table())
                 if let json {
@@ -82,10 +94,11 @@ fileprivate struct BenchRow {
     var note: String = ""
     /// Decode rows: weight bytes read per step (for the bandwidth floor).
     var stepBytes: Double? = nil
-    /// The GEMM ceiling the GFLOP/s are a share of: sgemm for f32 rows, dgemm for f64 rows.
+    /// The GEMM ceiling the GFLOP/s are a share of: sgemm for f32 rows, dgemm for f64 rows,
+    /// our bf16 GEMM for the bf16 engine's rows.
     var peak: Peak = .sgemm
 
-    enum Peak: String { case sgemm, dgemm }
+    enum Peak: String { case sgemm, dgemm, bf16 = "bf16 GEMM" }
 }
 
 fileprivate struct Benchmark {
@@ -93,21 +106,34 @@ fileprivate struct Benchmark {
     var rows: [BenchRow] = []
     var sgemmPeak = 0.0
     var dgemmPeak = 0.0
+    /// Our bf16 GEMM on n³ (the bf16 engine's product) and vdpbf16ps on registers (nil below avx512bf16), GFLOP/s.
+    var bf16Peak = 0.0
+    var bf16InstructionPeak: Double? = nil
     var bandwidth = 0.0
     var peakRSS: [(String, Double)] = []
     var machine: [(String, String)] = []
 
-    init(quick: Bool) { self.quick = quick }
+    /// The sections to run (nil: all; reka-layer never with --quick).
+    let only: Set<String>?
+
+    init(quick: Bool, only: Set<String>? = nil) {
+        self.quick = quick
+        self.only = only
+    }
+
+    func runs(_ section: String) -> Bool { only?.contains(section) ?? true }
 
     mutating func runAll() throws {
         machine = [("cpu", cpuModel()), ("cores", "\(sysconf(Int32(_SC_NPROCESSORS_ONLN)))"),
                    ("openblas_core", BlasInfo.coreName), ("openblas_threads", "\(BlasInfo.threads)"),
                    ("kernels", FastKernels.name)]
         ceilings()
-        try preset("small", shape: Preset.small.shape, prefill: 512, refPrefill: quick ? 16 : 64, refDecode: quick ? 2 : 8)
-        try preset("medium", shape: Preset.medium.shape, prefill: quick ? 128 : 512, refPrefill: quick ? 4 : 16, refDecode: quick ? 1 : 4)
-        if !quick { try rekaLayer() }
-        try wkvOp()
+        if runs("small") { try preset("small", shape: Preset.small.shape, prefill: 512, refPrefill: quick ? 16 : 64, refDecode: quick ? 2 : 8) }
+        if runs("medium") {
+            try preset("medium", shape: Preset.medium.shape, prefill: quick ? 128 : 512, refPrefill: quick ? 4 : 16, refDecode: quick ? 1 : 4)
+        }
+        if !quick && runs("reka-layer") { try rekaLayer() }
+        if runs("wkv") { try wkvOp() }
         ceilings(again: true)
     }
 
@@ -127,11 +153,18 @@ fileprivate struct Benchmark {
         let t64 = bestTime(quick ? 2 : 3) { BlasInfo.squareGemm(a64, b64, n: n, into: &c64) }
         dgemmPeak = max(dgemmPeak, 2 * Double(n * n * n) / t64 / 1e9)
         bandwidth = max(bandwidth, streamingReadBandwidth(bytes: quick ? 256 << 20 : 1 << 30))
+        let tb = BF16Peak.squareGemmSeconds(n: n, reps: quick ? 2 : 3, now: benchClock)
+        bf16Peak = max(bf16Peak, 2 * Double(n * n * n) / tb / 1e9)
+        if let p = BF16Peak.gflops(rounds: quick ? 1 << 19 : 1 << 21, now: benchClock) {
+            bf16InstructionPeak = max(bf16InstructionPeak ?? 0, p)
+        }
         if again {
             rows[0].fast = sgemmPeak
             rows[1].fast = dgemmPeak
             rows[2].fast = bandwidth
-            for i in 0..<3 { rows[i].note = "best of start and end of run" }
+            rows[3].fast = bf16Peak
+            if let p = bf16InstructionPeak { rows[4].fast = p }
+            for i in 0..<(bf16InstructionPeak == nil ? 4 : 5) { rows[i].note = "best of start and end of run" }
             return
         }
         rows.append(BenchRow(preset: "machine", measure: "sgemm \(n)³, OpenBLAS \(BlasInfo.threads) threads", fast: sgemmPeak,
@@ -140,6 +173,12 @@ fileprivate struct Benchmark {
                              unit: "GFLOP/s", reference: nil))
         rows.append(BenchRow(preset: "machine", measure: "streaming read, \(min(2, cores())) threads", fast: bandwidth,
                              unit: "GB/s", reference: nil))
+        rows.append(BenchRow(preset: "machine", measure: "bf16 GEMM \(n)³, ours (\(FastKernels.name))", fast: bf16Peak,
+                             unit: "GFLOP/s", reference: nil))
+        if let p = bf16InstructionPeak {
+            rows.append(BenchRow(preset: "machine", measure: "vdpbf16ps on registers, \(min(2, cores())) threads", fast: p,
+                                 unit: "GFLOP/s", reference: nil))
+        }
         noteRSS("ceilings")
     }
 
@@ -247,6 +286,26 @@ fileprivate struct Benchmark {
             }
         }
 
+        // the bf16 engine (f32 only): the same prefill forms, against our bf16 GEMM, with the ratio to the f32 row
+        let bf16Engine: FastEngine<Float>? = f64 ? nil : try FastEngine<Float>(bf16: weights.converted(to: Float.self))
+        if let b = bf16Engine {
+            for (label, L, all) in forms {
+                let tokensF = tokens
+                var state = b.initialState()
+                _ = try b.forward(tokens: Array(tokensF.prefix(8)), state: &state, chunkSize: L)   // warm-up
+                let t = try bestTimeThrowing(reps) {
+                    var s = b.initialState()
+                    if all { _ = try b.forward(tokens: tokensF, state: &s, chunkSize: L) }
+                    else { _ = try b.prefill(tokens: tokensF, state: &s, chunkSize: L) }
+                }
+                let rate = Double(T) / t
+                let f32Rate = rows.last { $0.preset == name && $0.measure == "prefill T=\(T), \(label)" }?.fast ?? .nan
+                rows.append(BenchRow(preset: name, measure: "prefill T=\(T), \(label), bf16 engine", fast: rate, unit: "tok/s",
+                                     reference: nil, gflops: (all ? allLogitsFlops : lastLogitsFlops) / t / 1e9,
+                                     note: "\(fmt(rate / f32Rate))× the f32 row", peak: .bf16))
+            }
+        }
+
         // decode after a 64-token prefill: full-precision matrices, and (f32) bf16 matrices
         let prefix = Array(tokens.prefix(64))
         let decodeTokens = (0..<decodeSteps).map { _ in rng.int(below: V) }
@@ -265,6 +324,22 @@ fileprivate struct Benchmark {
                                  fast: 1 / perToken, unit: "tok/s", reference: nil,
                                  gflops: decodeFlops / perToken / 1e9, gbps: Double(m.decodeWeightBytes) / perToken / 1e9,
                                  note: "", stepBytes: Double(m.decodeWeightBytes), peak: peak))
+        }
+        if let b = bf16Engine {
+            var state = b.initialState()
+            _ = try b.forward(tokens: prefix, state: &state, chunkSize: chunk)
+            let saved = state
+            let t = try bestTimeThrowing(reps) {
+                var s = saved
+                for tok in decodeTokens { _ = try b.forward(tokens: [tok], state: &s) }
+            }
+            let perToken = t / Double(decodeSteps)
+            let f32Rate = rows.last { $0.preset == name && $0.measure == "decode after 64" }?.fast ?? .nan
+            rows.append(BenchRow(preset: name, measure: "decode after 64, bf16 engine", fast: 1 / perToken, unit: "tok/s",
+                                 reference: nil, gflops: decodeFlops / perToken / 1e9,
+                                 gbps: Double(b.decodeWeightBytes) / perToken / 1e9,
+                                 note: "\(fmt(perToken > 0 ? 1 / perToken / f32Rate : .nan))× the f32 row",
+                                 stepBytes: Double(b.decodeWeightBytes), peak: .bf16))
         }
         if refDecode > 0, let i = rows.lastIndex(where: { $0.preset == name && $0.measure == "decode after 64\(tag)" }) {
             let short = Array(tokens.prefix(max(refPrefill, 1)))
@@ -338,12 +413,14 @@ fileprivate struct Benchmark {
         for r in rows {
             let ref = r.reference.map { "\(fmt($0)) (\(r.referenceNote))" } ?? "—"
             let ratio = r.reference.map { "\(fmt(r.fast / $0))×" } ?? "—"
-            let gf = r.gflops.map { "\(fmt($0)) (\(fmt(100 * $0 / (r.peak == .dgemm ? dgemmPeak : sgemmPeak)))% of \(r.peak.rawValue))" } ?? "—"
+            let ceiling = r.peak == .dgemm ? dgemmPeak : r.peak == .bf16 ? bf16Peak : sgemmPeak
+            let gf = r.gflops.map { "\(fmt($0)) (\(fmt(100 * $0 / ceiling))% of \(r.peak.rawValue))" } ?? "—"
             let gb = r.gbps.map { "\(fmt($0)) (\(fmt(100 * $0 / bandwidth))% of stream)" } ?? "—"
             var note = r.note
             if let bytes = r.stepBytes {
                 let floor = bandwidth * 1e9 / bytes
                 note = "bandwidth floor \(fmt(floor)) tok/s (\(fmt(bytes / 1e6)) MB/step): \(fmt(100 * r.fast / floor))% of it"
+                    + (r.note.isEmpty ? "" : "; " + r.note)
             }
             out += "| \(r.preset) | \(r.measure) | \(fmt(r.fast)) \(r.unit) | \(ref) | \(ratio) | \(gf) | \(gb) | \(note) |\n"
         }
@@ -370,6 +447,7 @@ fileprivate struct Benchmark {
         func n(_ x: Double?) -> String { x.map { $0.isFinite ? "\($0)" : "null" } ?? "null" }
         var out = "{\n  \"machine\": {" + machine.map { "\(q($0.0)): \(q($0.1))" }.joined(separator: ", ") + "},\n"
         out += "  \"sgemm_gflops\": \(n(sgemmPeak)),\n  \"dgemm_gflops\": \(n(dgemmPeak)),\n  \"stream_read_gbps\": \(n(bandwidth)),\n"
+        out += "  \"bf16_gemm_gflops\": \(n(bf16Peak)),\n  \"bf16_instruction_gflops\": \(n(bf16InstructionPeak)),\n"
         out += "  \"peak_rss_mb\": {" + peakRSS.map { "\(q($0.0)): \(n($0.1))" }.joined(separator: ", ") + "},\n"
         out += "  \"rows\": [\n"
         out += rows.map { r in

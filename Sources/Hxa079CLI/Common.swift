@@ -5,6 +5,7 @@ import Hxa079
 import Hxa079Fixtures
 import Hxa079Fast
 import Hxa079Reference
+import SafeTensors
 
 #if canImport(Glibc)
 import Glibc
@@ -15,7 +16,7 @@ import Darwin
 /// How a forward pass is computed: the options every subcommand that runs a
 /// model shares (`forward`, `step`), declared once.
 struct RunOptions: ParsableArguments {
-    @Option(name: .long, help: "Arithmetic precision: f64 (default) or f32.")
+    @Option(name: .long, help: "Precision: f64 (the reference's default), f32 (the fast engine's default), or bf16 (the bf16 storage model of SPEC.md §4.7: the fast bf16 engine, or the reference's bf16 profile in Float).")
     var precision: Precision?
 
     @Option(name: .long, help: "Engine: reference (default) or fast (default f32).")
@@ -66,9 +67,19 @@ struct RunOptions: ParsableArguments {
     var resolvedPrecision: Precision { precision ?? (engine == .fast ? .f32 : .f64) }
 }
 
-/// Precision of a reference run.
+/// Precision of a run: Float64, Float32, or the bf16 storage model (SPEC.md
+/// §4.7: values stored in bfloat16, Float arithmetic in between).
 enum Precision: String, ExpressibleByArgument, CaseIterable {
-    case f64, f32
+    case f64, f32, bf16
+
+    /// The dtype a run in this precision writes its dumps and states in (exact).
+    var dtype: DType {
+        switch self {
+        case .f64: return .F64
+        case .f32: return .F32
+        case .bf16: return .BF16
+        }
+    }
 }
 
 /// Which engine computes the forward pass.

@@ -67,16 +67,22 @@ extension HXA079 {
                 case (.reference, .f32): result = try runReference(Float.self, directory: directory, tokens: ids, selection: selection)
                 case (.fast, .f64): result = try runFast(Double.self, directory: directory, tokens: ids, selection: selection)
                 case (.fast, .f32): result = try runFast(Float.self, directory: directory, tokens: ids, selection: selection)
+                case (.reference, .bf16): result = try runReference(Float.self, directory: directory, tokens: ids, selection: selection, bf16: true)
+                case (.fast, .bf16): result = try runFast(Float.self, directory: directory, tokens: ids, selection: selection, bf16: true)
                 }
                 print(result.summary)
             }
         }
 
-        /// Runs the reference in `T`, writes the dump and the state.
+        /// Runs the reference in `T`, writes the dump and the state; `bf16`: its
+        /// bf16 profile (weights rounded as read, SPEC.md §4.7), written as BF16.
         func runReference<T: ReferenceScalar>(_: T.Type, directory: ModelDirectory, tokens: [Int],
-                                              selection: CheckpointSelection) throws -> ForwardResult {
+                                              selection: CheckpointSelection, bf16: Bool = false) throws -> ForwardResult {
             // layers read as they run, checked for NaN/Inf as they are read (SPEC.md §2.8)
-            let weights = try StreamedWeights<T>(directory: directory, checkFinite: false, nonFinite: printWarning)
+            let streamed = try StreamedWeights<T>(directory: directory, checkFinite: false, nonFinite: printWarning)
+            let weights: any WeightProvider<T> = bf16 ? StoredWeights(streamed, in: .bf16) : streamed
+            var options = runOptions.forwardOptions
+            if bf16 { options.profile = .bf16 }
             try selection.requireMatches(layerKinds: weights.layerKinds)
             var state = try stateIn.map { try ModelState<T>(path: $0, config: weights.config, layerKinds: weights.layerKinds) }
                 ?? ModelState(config: weights.config, layerKinds: weights.layerKinds)
@@ -84,22 +90,23 @@ extension HXA079 {
             let collector = CheckpointCollector(filter: selection.matches)
             let progress = ProgressObserver(inner: dump == nil ? nil : collector, layers: weights.config.numLayers)
             let logits = try Reference.forward(weights: weights, tokens: tokens, state: &state,
-                                               options: runOptions.forwardOptions,
+                                               options: options,
                                                observer: progress.observer)
             progress.finish()
-            let dtype: DType = T.self == Double.self ? .F64 : .F32
-            try finish(collector: collector, state: state, dtype: dtype, selection: selection)
+            let precision: Precision = bf16 ? .bf16 : T.self == Double.self ? .f64 : .f32
+            try finish(collector: collector, state: state, dtype: precision.dtype, selection: selection)
             return ForwardResult(tokens: tokens.count, startPosition: start, vocab: weights.config.vocabSize,
                                  lastLogits: Array(logits.suffix(weights.config.vocabSize)).map { Double($0) },
-                                 precision: T.self == Double.self ? "f64" : "f32", engine: "reference",
+                                 precision: precision.rawValue, engine: "reference",
                                  dump: dump, stateOut: stateOut, compat: runOptions.compatLabel)
         }
 
-        /// Runs the fast engine in `T` (Float: f32, Double: f64), writes the dump and the state.
+        /// Runs the fast engine in `T` (Float: f32, Double: f64; `bf16`: the bf16
+        /// engine, T = Float, written as BF16), writes the dump and the state.
         func runFast<T: FastScalar>(_: T.Type, directory: ModelDirectory, tokens: [Int],
-                                    selection: CheckpointSelection) throws -> ForwardResult {
+                                    selection: CheckpointSelection, bf16: Bool = false) throws -> ForwardResult {
             // layers read as they run, checked for NaN/Inf as they are read (SPEC.md §2.8)
-            let fast = try FastEngine<T>(streaming: directory, nonFinite: printWarning)
+            let fast = try FastEngine<T>.streaming(directory, bf16: bf16, nonFinite: printWarning)
             try selection.requireMatches(layerKinds: fast.layerKinds)
             var state = try stateIn.map { try ModelState<T>(path: $0, config: fast.config, layerKinds: fast.layerKinds) }
                 ?? fast.initialState()
@@ -109,11 +116,11 @@ extension HXA079 {
             let logits = try fast.forward(tokens: tokens, state: &state, chunkSize: chunkSize,
                                           longContext: runOptions.longContext, observer: progress.observer)
             progress.finish()
-            let f64 = T.self == Double.self
-            try finish(collector: collector, state: state, dtype: f64 ? .F64 : .F32, selection: selection)
+            let precision: Precision = bf16 ? .bf16 : T.self == Double.self ? .f64 : .f32
+            try finish(collector: collector, state: state, dtype: precision.dtype, selection: selection)
             return ForwardResult(tokens: tokens.count, startPosition: start, vocab: fast.config.vocabSize,
                                  lastLogits: Array(logits.suffix(fast.config.vocabSize)).map { Double($0) },
-                                 precision: f64 ? "f64" : "f32", engine: "fast", dump: dump, stateOut: stateOut,
+                                 precision: precision.rawValue, engine: "fast", dump: dump, stateOut: stateOut,
                                  compat: runOptions.compatLabel)
         }
 
@@ -121,9 +128,16 @@ extension HXA079 {
         func finish<T: BinaryFloatingPoint>(collector: CheckpointCollector, state: ModelState<T>, dtype: DType,
                                             selection: CheckpointSelection) throws {
             if let dump {
-                var writer = SafeTensorsWriter(metadata: ["generator": "hxa079 forward", "precision": dtype == .F64 ? "f64" : "f32"])
+                let precision = dtype == .F64 ? "f64" : dtype == .BF16 ? "bf16" : "f32"
+                var writer = SafeTensorsWriter(metadata: ["generator": "hxa079 forward", "precision": precision])
                 for c in collector.checkpoints {
-                    try writer.add(c.name, shape: c.shape, dtype == .F64 ? .f64(c.values) : .f32(c.values.map { Float($0) }))
+                    let data: TensorData
+                    switch dtype {
+                    case .F64: data = .f64(c.values)
+                    case .BF16: data = .bf16(c.values.map { bf16Bits(Float($0)) })   // exact: a bf16 run's values
+                    default: data = .f32(c.values.map { Float($0) })
+                    }
+                    try writer.add(c.name, shape: c.shape, data)
                 }
                 if selection.includesState { try state.add(to: &writer, dtype: dtype) }
                 try writer.write(to: dump)

@@ -197,14 +197,16 @@ extension HXA079 {
             case (.reference, .f32): return try referenceEngine(Float.self, directory: directory)
             case (.fast, .f64): return try fastEngine(Double.self, directory: directory)
             case (.fast, .f32): return try fastEngine(Float.self, directory: directory)
+            case (.reference, .bf16): return try referenceEngine(Float.self, directory: directory, bf16: true)
+            case (.fast, .bf16): return try fastEngine(Float.self, directory: directory, bf16: true)
             }
         }
 
-        func fastEngine<T: FastScalar>(_: T.Type, directory: ModelDirectory) throws -> LoadedEngine {
+        func fastEngine<T: FastScalar>(_: T.Type, directory: ModelDirectory, bf16: Bool = false) throws -> LoadedEngine {
             // layers read as they run, checked for NaN/Inf as they are read (SPEC.md §2.8)
-            let fast = try FastEngine<T>(streaming: directory, nonFinite: printWarning)
+            let fast = try FastEngine<T>.streaming(directory, bf16: bf16, nonFinite: printWarning)
             let chunk = chunkSize, longContext = runOptions.longContext
-            let precision = T.self == Double.self ? "f64" : "f32"
+            let precision = bf16 ? "bf16" : T.self == Double.self ? "f64" : "f32"
             return LoadedEngine(config: fast.config, layerKinds: fast.layerKinds, label: "fast \(precision)" + runOptions.compatLabel,
                                 precision: precision) { ids, observer in
                 var state = fast.initialState()
@@ -212,11 +214,13 @@ extension HXA079 {
             }
         }
 
-        func referenceEngine<T: ReferenceScalar>(_: T.Type, directory: ModelDirectory) throws -> LoadedEngine {
+        func referenceEngine<T: ReferenceScalar>(_: T.Type, directory: ModelDirectory, bf16: Bool = false) throws -> LoadedEngine {
             // layers read as they run, checked for NaN/Inf as they are read (SPEC.md §2.8)
-            let weights = try StreamedWeights<T>(directory: directory, checkFinite: false, nonFinite: printWarning)
-            let precision = T.self == Double.self ? "f64" : "f32"
-            let options = runOptions.forwardOptions
+            let streamed = try StreamedWeights<T>(directory: directory, checkFinite: false, nonFinite: printWarning)
+            let weights: any WeightProvider<T> = bf16 ? StoredWeights(streamed, in: .bf16) : streamed
+            let precision = bf16 ? "bf16" : T.self == Double.self ? "f64" : "f32"
+            var options = runOptions.forwardOptions
+            if bf16 { options.profile = .bf16 }
             return LoadedEngine(config: weights.config, layerKinds: weights.layerKinds, label: "reference \(precision)" + runOptions.compatLabel,
                                 precision: precision) { ids, observer in
                 var state = ModelState<T>(config: weights.config, layerKinds: weights.layerKinds)

@@ -15,6 +15,13 @@
 //   `hxa_gemv_rows_bf16`), rows split over the cores;
 //   T > 1: blocks of rows widened into a scratch of T, then GEMM (Float
 //   and Double alike).
+// - bf16 engine (`apply(…, bf16Bits:)`, SPEC.md §4.7 storage model): X holds
+//   bf16 values (the engine rounded it: a storage point), packed once into
+//   bits, and Y = X·Wᵀ with float accumulation: at kernel level avx512bf16
+//   vdpbf16ps on both operands in place (`hxa_gemm_bf16`, T > 1;
+//   `hxa_gemv_bf16`, T = 1; isa_avx512bf16.c); below it the widening paths
+//   above on the same bf16 values — the same products, exact, summed in
+//   float in another order.
 // - mapped: either of the two read in place from a memory-mapped model file
 //   (streamed fast path, SPEC.md §2.8): the same kernels on the same bits as
 //   the owned arrays, so results equal those of the model held in memory
@@ -198,10 +205,17 @@ final class FastMatrix<T: FastScalar> {
     }
 
     /// Y [n][rows] (ldy) = X [n][cols] (ldx) · Wᵀ (+ b). `scratch` holds at
-    /// least `scratchFloats(cols:)` elements (bf16 prefill only).
+    /// least `scratchFloats(cols:)` elements (bf16 prefill only). `bf16Bits`
+    /// (the bf16 engine: X holds bf16 values, W is bf16; scratch of n·cols):
+    /// the bf16 products of `applyBF16` where the kernel level has them.
     func apply(_ x: UnsafePointer<T>, ldx: Int, count n: Int, into y: UnsafeMutablePointer<T>, ldy: Int,
-               scratch: UnsafeMutablePointer<T>) {
+               scratch: UnsafeMutablePointer<T>, bf16Bits: UnsafeMutablePointer<UInt16>? = nil) {
         guard n > 0, rows > 0 else { return }
+        if let bits = bf16Bits, T.self == Float.self, isBF16, bf16DotProducts {
+            packBF16(UnsafeRawPointer(x).assumingMemoryBound(to: Float.self), ldx: ldx, rows: n, cols: cols, into: bits, ldb: cols)
+            applyBF16(bits, count: n, into: UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self), ldy: ldy)
+            return
+        }
         if case .group(let parts) = storage {
             var r0 = 0
             for p in parts {
@@ -238,6 +252,31 @@ final class FastMatrix<T: FastScalar> {
             bias.withUnsafeBufferPointer { bp in
                 guard let b = bp.baseAddress else { return }
                 for t in 0..<n { addInPlace(y + t * ldy, b, rows) }
+            }
+        }
+    }
+
+    /// Y [n][rows] (ldy) = A·Wᵀ (+ b) for A [n][cols] bf16 bits (row stride
+    /// cols) and this bf16 matrix (every part bf16): `gemmBF16` (BF16Products.swift).
+    private func applyBF16(_ a: UnsafePointer<UInt16>, count n: Int, into y: UnsafeMutablePointer<Float>, ldy: Int) {
+        if case .group(let parts) = storage {
+            var r0 = 0
+            for p in parts {
+                p.applyBF16(a, count: n, into: y + r0, ldy: ldy)
+                r0 += p.rows
+            }
+        } else {
+            let R = rows, C = cols
+            _ = withWeights {
+                guard case .bf16(let wb) = $0 else { return }
+                gemmBF16(a, lda: C, wb, ldw: C, k: C, y, ldc: ldy, m: n, n: R)
+            }
+        }
+        if let bias {
+            bias.withUnsafeBufferPointer { bp in
+                guard let b = bp.baseAddress else { return }
+                let bf = UnsafeRawPointer(b).assumingMemoryBound(to: Float.self)
+                for t in 0..<n { addInPlace(y + t * ldy, bf, rows) }
             }
         }
     }

@@ -50,6 +50,7 @@
 
 import CHxa079Kernels
 import Hxa079
+import SafeTensors
 
 /// The fast engine in Float32 (`--engine fast --precision f32`).
 public typealias FastModel = FastEngine<Float>
@@ -58,6 +59,10 @@ public typealias FastModel64 = FastEngine<Double>
 
 public final class FastEngine<Real: FastScalar> {
     let packed: PackedModel<Real>
+    /// The bf16 engine (`--precision bf16`, BF16Engine.swift): values stored
+    /// in bfloat16 at the bf16 profile's storage points (SPEC.md §4.7) and at
+    /// the inputs of the big matrix products; Float arithmetic in between.
+    public let storesBF16: Bool
     private var workspace: Workspace<Real>?
     private var rope = RoPETable<Real>(start: 0, count: 0, headDim: 2, theta: 10)
     /// Tests: NaN-fill all scratch before every pass so unwritten elements show.
@@ -72,6 +77,7 @@ public final class FastEngine<Real: FastScalar> {
     @_specialize(where Real == Double)
     public init(_ weights: ModelWeights<Real>) throws {
         packed = try PackedModel(weights, source: MatrixSource())
+        storesBF16 = false
     }
 
     /// Packs `weights`; with `bf16Matrices` the big matrices (projections,
@@ -84,14 +90,20 @@ public final class FastEngine<Real: FastScalar> {
         var source = MatrixSource()
         source.roundToBF16 = bf16Matrices
         packed = try PackedModel(weights, source: source)
+        storesBF16 = false
     }
 
     /// Tests: packs `weights` with head blocks of `headBlockRows` rows (nil = the default).
     init(_ weights: ModelWeights<Real>, headBlockRows: Int?) throws {
         packed = try PackedModel(weights, source: MatrixSource(), headBlockRows: headBlockRows)
+        storesBF16 = false
     }
 
-    init(packed: PackedModel<Real>) { self.packed = packed }
+    init(packed: PackedModel<Real>, storesBF16: Bool = false) {
+        self.packed = packed
+        self.storesBF16 = storesBF16
+        rope.roundsToBF16 = storesBF16
+    }
 
     /// True when the layers are read from the model files as they run (Loading.swift).
     public var isStreamed: Bool { packed.streamed != nil }
@@ -131,7 +143,7 @@ public final class FastEngine<Real: FastScalar> {
                 var s = state
                 evictForCall(&s, tokens: n, longContext: longContext)
                 try pass(tokens[...], state: &s, chunkSize: chunkSize, longContext: longContext, observer: observer,
-                         logits: out)
+                         logits: out, endsCall: true)
                 state = s
             } else {
                 try runInPasses(tokens, state: &state, chunkSize: chunkSize, longContext: longContext, logits: out,
@@ -219,7 +231,7 @@ public final class FastEngine<Real: FastScalar> {
             let n = min(Self.maxRowsPerPass, total - start)
             let head: HeadRows = lastRowOnly ? (start + n == total ? .lastRow : .none) : .all
             try pass(tokens[start..<(start + n)], state: &s, chunkSize: chunkSize, longContext: longContext,
-                     observer: nil, logits: lastRowOnly ? out : out + start * V, head: head)
+                     observer: nil, logits: lastRowOnly ? out : out + start * V, head: head, endsCall: start + n == total)
             start += n
         }
     }
@@ -238,15 +250,17 @@ public final class FastEngine<Real: FastScalar> {
                        FastMatrix<Real>.scratchFloats(cols: cfg.attentionWidth))
         }
         workspace = nil
-        let w = Workspace<Real>(rows: rows, config: cfg, loraWidth: packed.maxDownWidth, wideFloats: wide)
+        let w = Workspace<Real>(rows: rows, config: cfg, loraWidth: packed.maxDownWidth, wideFloats: wide,
+                                bf16Inputs: storesBF16)
         workspace = w
         return w
     }
 
     /// One pass over T tokens (the call's eviction already done); logits [T][V] written to `logits`.
+    /// `endsCall`: the call's last pass (the bf16 engine stores the WKV states there, §4.7 point 5).
     private func pass(_ tokens: ArraySlice<Int>, state s: inout ModelState<Real>, chunkSize: Int,
                       longContext: LongContextOptions, observer: (any CheckpointObserver)?,
-                      logits: UnsafeMutablePointer<Real>, head: HeadRows = .all) throws {
+                      logits: UnsafeMutablePointer<Real>, head: HeadRows = .all, endsCall: Bool) throws {
         let cfg = config
         let T = tokens.count, C = cfg.hiddenSize, V = cfg.vocabSize
         let ws = workspace(rows: T)
@@ -266,6 +280,7 @@ public final class FastEngine<Real: FastScalar> {
         } else {
             for (t, token) in tokens.enumerated() { packed.embedding.copyRow(token, into: ws.x + t * C) }
         }
+        store(ws.x, T * C)   // storage points: §4.7 point 1 (the identity when E is bf16)
         try report(observer, CheckpointName.embed, [T, C], ws.x)
 
         var haveFirst = false
@@ -275,12 +290,13 @@ public final class FastEngine<Real: FastScalar> {
             layer.inputNorm.withUnsafeBufferPointer { g in
                 if let gb = g.baseAddress { rmsNormRows(ws.x, ws.xn, rows: T, count: C, weight: gb, eps: eps) }
             }
+            store(ws.xn, T * C)
             try report(observer, CheckpointName.norm1(i), [T, C], ws.xn)
             switch (layer.mixer, s.layers[i]) {
             case (.rwkv(let m), .rwkv(var wkv)):
                 s.layers[i] = .rwkv(WKVState(heads: 0, headDim: 0, values: []))   // release: wkv is unique
                 try rwkvMixer(m, layer: i, rows: T, position: s.position, ropeLimit: limit, state: &wkv,
-                              haveFirst: &haveFirst, chunkSize: chunkSize, ws: ws, observer: observer)
+                              haveFirst: &haveFirst, chunkSize: chunkSize, ws: ws, observer: observer, endsCall: endsCall)
                 s.layers[i] = .rwkv(wkv)
             case (.gqa(let m), .gqa(var cache)):
                 s.layers[i] = .gqa(KVCache(kvHeads: 0, headDim: 0))
@@ -290,16 +306,20 @@ public final class FastEngine<Real: FastScalar> {
                 throw Hxa079Error.invalidState(["state.layers.\(i) does not match layer \(i)'s kind"])
             }
             addRows(ws.x, ws.mix, into: ws.h, T * C)
+            store(ws.h, T * C)   // the residual stream (§4.7 point 2)
             try report(observer, CheckpointName.mixerResidual(i), [T, C], ws.h)
 
             // (34) x' = h + MLP(RMSNorm(h; ln2))
             layer.postAttentionNorm.withUnsafeBufferPointer { g in
                 if let gb = g.baseAddress { rmsNormRows(ws.h, ws.xn, rows: T, count: C, weight: gb, eps: eps) }
             }
+            store(ws.xn, T * C)
             try report(observer, CheckpointName.norm2(i), [T, C], ws.xn)
             mlp(layer, rows: T, ws: ws)
+            store(ws.mlpOut, T * C)
             try report(observer, CheckpointName.mlpOut(i), [T, C], ws.mlpOut)
             addRows(ws.h, ws.mlpOut, into: ws.x, T * C)
+            store(ws.x, T * C)
             try report(observer, CheckpointName.layerOut(i), [T, C], ws.x)
         }
 
@@ -307,13 +327,16 @@ public final class FastEngine<Real: FastScalar> {
         packed.finalNorm.withUnsafeBufferPointer { g in
             if let gb = g.baseAddress { rmsNormRows(ws.x, ws.xn, rows: T, count: C, weight: gb, eps: eps) }
         }
+        store(ws.xn, T * C)
         try report(observer, CheckpointName.finalNorm, [T, C], ws.xn)
         switch head {
         case .all:
             try applyHead(ws.xn, rows: T, into: logits, ws: ws)
+            store(logits, T * V)
             try report(observer, CheckpointName.logits, [T, V], logits)
         case .lastRow:
             try applyHead(ws.xn + (T - 1) * C, rows: 1, into: logits, ws: ws)
+            store(logits, V)
         case .none:
             break
         }
@@ -327,14 +350,14 @@ public final class FastEngine<Real: FastScalar> {
     private func applyHead(_ x: UnsafePointer<Real>, rows T: Int, into logits: UnsafeMutablePointer<Real>, ws: Workspace<Real>) throws {
         let C = config.hiddenSize, V = config.vocabSize
         guard packed.streamed != nil else {
-            packed.head.apply(x, ldx: C, count: T, into: logits, ldy: V, scratch: ws.wide)
+            packed.head.apply(x, ldx: C, count: T, into: logits, ldy: V, scratch: ws.wide, bf16Bits: ws.bits)
             return
         }
         var r0 = 0
         while r0 < V {
             let r1 = min(V, r0 + packed.headBlockRows)
             let block = try packed.streamedHeadBlock(r0..<r1)   // in place from the mapping when the kernels can read it
-            block.apply(x, ldx: C, count: T, into: logits + r0, ldy: V, scratch: ws.wide)
+            block.apply(x, ldx: C, count: T, into: logits + r0, ldy: V, scratch: ws.wide, bf16Bits: ws.bits)
             r0 = r1
         }
     }
@@ -343,7 +366,8 @@ public final class FastEngine<Real: FastScalar> {
 
     private func rwkvMixer(_ m: RWKVLayerFast<Real>, layer: Int, rows T: Int, position: Int, ropeLimit: Int?,
                            state: inout WKVState<Real>,
-                           haveFirst: inout Bool, chunkSize: Int, ws: Workspace<Real>, observer: (any CheckpointObserver)?) throws {
+                           haveFirst: inout Bool, chunkSize: Int, ws: Workspace<Real>, observer: (any CheckpointObserver)?,
+                           endsCall: Bool) throws {
         let cfg = config
         let C = cfg.hiddenSize, H = cfg.numHeads, N = cfg.headDim, Hkv = cfg.numKVHeads, G = cfg.groupSize
         let HN = H * N, KN = Hkv * N, D = m.downWidth
@@ -354,11 +378,16 @@ public final class FastEngine<Real: FastScalar> {
         // (5) r, k, v projections (one stacked product)
         projectStacked(m.rkv, rows: T, ws: ws, widths: (HN, KN), into: (ws.r, ws.k, ws.v))
         // (13),(14),(9),(10),(23) first halves: x̂·[w1|a1|v1|k1|g1] in one product
-        m.down.withUnsafeBufferPointer { dp in
-            guard let db = dp.baseAddress else { return }
-            if T == 1 { gemvCols(db, ldw: D, rows: C, cols: D, x: ws.xn, y: ws.lora) }
-            else { Blas.gemmNN(m: T, n: D, k: C, a: ws.xn, lda: C, b: db, ldb: D, c: ws.lora, ldc: D) }
+        if storesBF16, bf16DotProducts, let bits = ws.bits, let db = m.downBits {
+            loraBF16(ws.xn, ldx: C, cols: C, weights: db, rows: T, outputs: D, into: ws.lora, bits: bits)
+        } else {
+            m.down.withUnsafeBufferPointer { dp in
+                guard let db = dp.baseAddress else { return }
+                if T == 1 { gemvCols(db, ldw: D, rows: C, cols: D, x: ws.xn, y: ws.lora) }
+                else { Blas.gemmNN(m: T, n: D, k: C, a: ws.xn, lda: C, b: db, ldb: D, c: ws.lora, ldc: D) }
+            }
         }
+        store(ws.lora, T * D)   // bf16 engine: the LoRA down outputs, inputs of the ups (variant (b), SPEC.md §4.7)
         // (6) optional per-head norms, (7) RoPE on r (H heads) and k (Hkv heads), positions clamped only on request (4a)
         if let g = m.rNorm { g.withUnsafeBufferPointer { gp in
             if let gb = gp.baseAddress { rmsNormRows(ws.r, ws.r, rows: T * H, count: N, weight: gb, eps: eps) } } }
@@ -366,6 +395,7 @@ public final class FastEngine<Real: FastScalar> {
             if let gb = gp.baseAddress { rmsNormRows(ws.k, ws.k, rows: T * Hkv, count: N, weight: gb, eps: eps) } } }
         applyRoPERows(ws.r, rows: T, heads: H, headDim: N, start: position, limit: ropeLimit, table: rope)
         applyRoPERows(ws.k, rows: T, heads: Hkv, headDim: N, start: position, limit: ropeLimit, table: rope)
+        store(ws.r, T * HN); store(ws.k, T * KN); store(ws.v, T * KN)
         try report(observer, name("r"), [T, H, N], ws.r)
         try report(observer, name("k"), [T, Hkv, N], ws.k)
         try report(observer, name("v"), [T, Hkv, N], ws.v)
@@ -380,11 +410,13 @@ public final class FastEngine<Real: FastScalar> {
             if let up = m.valueUp, let bias = m.v0 {
                 loraUp(up, rows: T, width: D, ws: ws, into: ws.zv)
                 residualMix(raw: ws.v, first: ws.vFirst, z: ws.zv, bias: bias, into: ws.vMix, rows: T, width: KN)
+                store(ws.vMix, T * KN)
                 vM = UnsafePointer(ws.vMix)
             }
             if let up = m.keyUp, let bias = m.k0 {
                 loraUp(up, rows: T, width: D, ws: ws, into: ws.zk)
                 residualMix(raw: ws.k, first: ws.kFirst, z: ws.zk, bias: bias, into: ws.kMix, rows: T, width: KN)
+                store(ws.kMix, T * KN)
                 kM = UnsafePointer(ws.kMix)
             }
         }
@@ -399,6 +431,7 @@ public final class FastEngine<Real: FastScalar> {
                 kernels.unary(HXA_SIGMOID, row + m.gateUp.offset, row + m.gateUp.offset, m.gateUp.rank)
             }
         }
+        store(ws.lora, T * D)   // bf16 engine: tanh and σ between down and up (variant (b))
         loraUp(m.decayUp, rows: T, width: D, ws: ws, into: ws.w)
         loraUp(m.iclrUp, rows: T, width: D, ws: ws, into: ws.a)
         loraUp(m.gateUp, rows: T, width: D, ws: ws, into: ws.gate)
@@ -412,6 +445,7 @@ public final class FastEngine<Real: FastScalar> {
                 }
             }
         }}
+        store(ws.w, T * HN); store(ws.a, T * HN)
         try report(observer, name("w"), [T, H, N], ws.w)
         try report(observer, name("a"), [T, H, N], ws.a)
 
@@ -429,9 +463,16 @@ public final class FastEngine<Real: FastScalar> {
                 }
             }
         }
+        if storesBF16 {
+            // the kernel inputs g, α, β (§4.7 point 4) and the checkpoints kk, k̃ stored; d = exp(g) of the
+            // stored g in Float is what the WKV reads, reported as stored (the `decay` checkpoint)
+            store(ws.kk, T * HN); store(ws.kS, T * HN); store(ws.logDecay, T * HN)
+            store(ws.alpha, T * HN); store(ws.beta, T * HN)
+            kernels.unary(HXA_EXP, ws.logDecay, ws.decay, T * HN)
+        }
         try report(observer, name("kk"), [T, H, N], ws.kk)
         try report(observer, name("k_scaled"), [T, H, N], ws.kS)
-        try report(observer, name("decay"), [T, H, N], ws.decay)
+        try report(observer, name("decay"), [T, H, N], ws.decay, stored: true)
 
         // (18)–(20) WKV
         let args = WKVArgs(steps: T, heads: H, keySize: N, valueSize: N, r: ws.r, logDecay: ws.logDecay, decay: ws.decay,
@@ -439,6 +480,7 @@ public final class FastEngine<Real: FastScalar> {
         state.values.withUnsafeMutableBufferPointer { sp in
             guard let sb = sp.baseAddress else { return }
             runWKV(args, state: sb, chunkSize: T > 1 ? chunkSize : 0, workspace: ws.wkv)
+            if endsCall { store(sb, sp.count) }   // the state a call carries (§4.7 point 5)
         }
         // state.layers.{i}.wkv [H, N, N] just before rwkv.wkv (SPEC.md §4.2, §4.4): this
         // engine reports it once per call, also when asked per token.
@@ -448,6 +490,7 @@ public final class FastEngine<Real: FastScalar> {
                 try report(observer, CheckpointName.stateWKV(layer), [H, N, N], sb)
             }
         }
+        store(ws.o, T * HN)
         try report(observer, name("wkv"), [T, H, N], ws.o)
 
         // (22) bonus_h = (Σ_n r·k̃·r_k)·v_h
@@ -463,6 +506,7 @@ public final class FastEngine<Real: FastScalar> {
                 }
             }
         }
+        store(ws.bonus, T * HN); store(ws.gate, T * HN)
         try report(observer, name("bonus"), [T, H, N], ws.bonus)
         try report(observer, name("gate"), [T, H, N], ws.gate)
 
@@ -477,12 +521,18 @@ public final class FastEngine<Real: FastScalar> {
             }
             while e < end { ws.gated[e] = (ws.o[e] * scale[0] + ws.bonus[e]) * ws.gate[e]; e += 1 }
         }
-        m.output.apply(ws.gated, ldx: HN, count: T, into: ws.mix, ldy: C, scratch: ws.wide)
+        store(ws.gated, T * HN)   // bf16 engine: the product's input (variant (b)'s rounding of (24))
+        m.output.apply(ws.gated, ldx: HN, count: T, into: ws.mix, ldy: C, scratch: ws.wide, bf16Bits: ws.bits)
+        store(ws.mix, T * C)
         try report(observer, name("mixer_out"), [T, C], ws.mix)
     }
 
     /// y [T][out] = lora[:, offset..<offset+rank] · W2.
     private func loraUp(_ up: LoRAUp<Real>, rows T: Int, width D: Int, ws: Workspace<Real>, into y: UnsafeMutablePointer<Real>) {
+        if storesBF16, bf16DotProducts, let bits = ws.bits, let wb = up.bits {
+            loraBF16(ws.lora + up.offset, ldx: D, cols: up.rank, weights: wb, rows: T, outputs: up.outFeatures, into: y, bits: bits)
+            return
+        }
         up.weight.withUnsafeBufferPointer { wp in
             guard let w = wp.baseAddress else { return }
             if T == 1 {
@@ -491,6 +541,19 @@ public final class FastEngine<Real: FastScalar> {
                 Blas.gemmNN(m: T, n: up.outFeatures, k: up.rank, a: ws.lora + up.offset, lda: D, b: w,
                             ldb: up.outFeatures, c: y, ldc: up.outFeatures)
             }
+        }
+    }
+
+    /// The bf16 engine's LoRA product: y [T][outputs] = X [T][cols] (ldx, bf16
+    /// values) · Wᵀ for W [outputs][cols] bf16 bits (BF16Products.swift).
+    private func loraBF16(_ x: UnsafePointer<Real>, ldx: Int, cols: Int, weights: [UInt16], rows T: Int, outputs: Int,
+                          into y: UnsafeMutablePointer<Real>, bits: UnsafeMutablePointer<UInt16>) {
+        let xf = UnsafeRawPointer(x).assumingMemoryBound(to: Float.self)
+        let yf = UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self)
+        packBF16(xf, ldx: ldx, rows: T, cols: cols, into: bits, ldb: cols)
+        weights.withUnsafeBufferPointer { wp in
+            guard let wb = wp.baseAddress else { return }
+            gemmBF16(bits, lda: cols, wb, ldw: cols, k: cols, yf, ldc: outputs, m: T, n: outputs)
         }
     }
 
@@ -524,6 +587,7 @@ public final class FastEngine<Real: FastScalar> {
             if let gb = gp.baseAddress { rmsNormRows(q, q, rows: T * H, count: N, weight: gb, eps: eps) } } }
         if let g = m.kNorm { g.withUnsafeBufferPointer { gp in
             if let gb = gp.baseAddress { rmsNormRows(ws.k, ws.k, rows: T * Hkv, count: N, weight: gb, eps: eps) } } }
+        store(q, T * HN); store(ws.k, T * KN); store(ws.v, T * KN)   // the cache rows (§4.7 point 6)
         try report(observer, name("q"), [T, H, N], q)
         try report(observer, name("k"), [T, Hkv, N], ws.k)
         try report(observer, name("v"), [T, Hkv, N], ws.v)
@@ -540,6 +604,14 @@ public final class FastEngine<Real: FastScalar> {
         let scale = 1 / Real(N).squareRoot()
         cache.keys.withUnsafeBufferPointer { kp in cache.values.withUnsafeBufferPointer { vp in
             guard let keys = kp.baseAddress, let values = vp.baseAddress else { return }
+            if storesBF16 && bf16DotProducts && T > 1 {   // no OpenBLAS in the bf16 engine (BF16Products.swift)
+                let f = { (p: UnsafePointer<Real>) in UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
+                attentionBF16(q: f(q), keys: f(keys), values: f(values), rows: T, cached: P, heads: H, kvHeads: Hkv,
+                              headDim: N, block: Self.attentionBlock,
+                              scores: UnsafeMutableRawPointer(scores).assumingMemoryBound(to: Float.self),
+                              out: UnsafeMutableRawPointer(ws.o).assumingMemoryBound(to: Float.self))
+                return
+            }
             for h in 0..<H {
                 let g = h / G
                 if T == 1 {
@@ -568,9 +640,11 @@ public final class FastEngine<Real: FastScalar> {
                 }
             }
         }}
+        store(ws.o, T * HN)
         try report(observer, name("attn"), [T, H, N], ws.o)
         // (31) out = attn·Woᵀ
-        m.output.apply(ws.o, ldx: HN, count: T, into: ws.mix, ldy: C, scratch: ws.wide)
+        m.output.apply(ws.o, ldx: HN, count: T, into: ws.mix, ldy: C, scratch: ws.wide, bf16Bits: ws.bits)
+        store(ws.mix, T * C)
         try report(observer, name("mixer_out"), [T, C], ws.mix)
     }
 
@@ -580,7 +654,7 @@ public final class FastEngine<Real: FastScalar> {
                                 into out: (UnsafeMutablePointer<Real>, UnsafeMutablePointer<Real>, UnsafeMutablePointer<Real>)) {
         let (HN, KN) = widths
         let W = HN + 2 * KN, C = config.hiddenSize
-        m.apply(ws.xn, ldx: C, count: T, into: ws.proj, ldy: W, scratch: ws.wide)
+        m.apply(ws.xn, ldx: C, count: T, into: ws.proj, ldy: W, scratch: ws.wide, bf16Bits: ws.bits)
         parallelRows(T, perRow: W) { t0, t1 in
             for t in t0..<t1 {
                 let row = ws.proj + t * W
@@ -594,28 +668,31 @@ public final class FastEngine<Real: FastScalar> {
     // MARK: - MLP (SPEC.md (32))
 
     private func mlp(_ layer: LayerFast<Real>, rows T: Int, ws: Workspace<Real>) {
-        swiGLU(gateUp: layer.gateUp, down: layer.down, x: ws.xn, rows: T, gu: ws.gu, out: ws.mlpOut, scratch: ws.wide)
+        swiGLU(gateUp: layer.gateUp, down: layer.down, x: ws.xn, rows: T, gu: ws.gu, out: ws.mlpOut, scratch: ws.wide,
+               bf16Bits: storesBF16 ? ws.bits : nil)
     }
 
     // MARK: - Checkpoints
 
     /// Reports `count(shape)` values at `p` if an observer wants `name` (nothing is converted otherwise).
+    /// `stored`: the bf16 engine reports the values rounded to bf16 (a buffer it keeps in Float, `decay`).
     private func report(_ observer: (any CheckpointObserver)?, _ name: @autoclosure () -> String, _ shape: [Int],
-                        _ p: UnsafePointer<Real>) throws {
+                        _ p: UnsafePointer<Real>, stored: Bool = false) throws {
         guard let observer else { return }
         let n = name()
         guard observer.wants(n) else { return }
         let count = shape.reduce(1, *)
+        let rounds = stored && storesBF16
         let values = [Double](unsafeUninitializedCapacity: count) { buf, initialized in
-            for i in 0..<count { buf[i] = Double(p[i]) }
+            for i in 0..<count { buf[i] = rounds ? Double(roundedToBF16(Float(p[i]))) : Double(p[i]) }
             initialized = count
         }
         try observer.observe(Checkpoint(name: n, shape: shape, values: values))
     }
 
     private func report(_ observer: (any CheckpointObserver)?, _ name: @autoclosure () -> String, _ shape: [Int],
-                        _ p: UnsafeMutablePointer<Real>) throws {
-        try report(observer, name(), shape, UnsafePointer(p))
+                        _ p: UnsafeMutablePointer<Real>, stored: Bool = false) throws {
+        try report(observer, name(), shape, UnsafePointer(p), stored: stored)
     }
 }
 
@@ -625,19 +702,23 @@ public final class FastEngine<Real: FastScalar> {
 /// [Wgate; Wup] [2I][C] as one product into gu [T][2I] (scratch; silu(g)·u
 /// overwrites each row's gate half, which W_down then reads with stride 2I);
 /// out [T][C].
+/// `bf16Bits` (the bf16 engine): both products take bf16 inputs — x is
+/// stored already, and each row's h = silu(g)·u is rounded to bf16 here
+/// (variant (b)'s rounding of h, SPEC.md §4.7) — with that scratch.
 func swiGLU<Real: FastScalar>(gateUp: FastMatrix<Real>, down: FastMatrix<Real>, x: UnsafePointer<Real>, rows T: Int,
                               gu: UnsafeMutablePointer<Real>, out: UnsafeMutablePointer<Real>,
-                              scratch: UnsafeMutablePointer<Real>) {
+                              scratch: UnsafeMutablePointer<Real>, bf16Bits: UnsafeMutablePointer<UInt16>? = nil) {
     let siluMul = Real.fastKernels.siluMul
     let C = gateUp.cols, I = gateUp.rows / 2
-    gateUp.apply(x, ldx: C, count: T, into: gu, ldy: 2 * I, scratch: scratch)
+    gateUp.apply(x, ldx: C, count: T, into: gu, ldy: 2 * I, scratch: scratch, bf16Bits: bf16Bits)
     parallelRows(T, perRow: 4 * I) { t0, t1 in
         for t in t0..<t1 {
             let g = gu + t * 2 * I
             siluMul(g, g + I, g, I)
+            if bf16Bits != nil { roundRowToBF16(g, I) }
         }
     }
-    down.apply(gu, ldx: 2 * I, count: T, into: out, ldy: C, scratch: scratch)
+    down.apply(gu, ldx: 2 * I, count: T, into: out, ldy: C, scratch: scratch, bf16Bits: bf16Bits)
 }
 
 /// out = a + b over n values.

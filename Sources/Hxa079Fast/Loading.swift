@@ -36,7 +36,16 @@ extension FastEngine {
     @_specialize(where Real == Double)
     /// `headBlockRows`: nil = `defaultHeadBlockRows` (tests pass small blocks).
     public convenience init(directory: ModelDirectory, keepBF16: Bool = false, headBlockRows: Int? = nil) throws {
+        self.init(packed: try Self.packed(directory: directory, keepBF16: keepBF16, roundToBF16: false,
+                                          headBlockRows: headBlockRows))
+    }
+
+    /// The model in `directory` packed in memory; `roundToBF16` (the bf16
+    /// engine): every parameter rounded to bf16 and the big matrices held as bf16 bits.
+    static func packed(directory: ModelDirectory, keepBF16: Bool, roundToBF16: Bool, headBlockRows: Int?) throws -> PackedModel<Real> {
         var source = MatrixSource()
+        source.roundToBF16 = roundToBF16
+        source.loraBits = roundToBF16
         var big = Set<String>()
         if keepBF16 {
             // internal name → (file, stored name) for the raw bf16 bits
@@ -54,8 +63,9 @@ extension FastEngine {
             }
         }
         let tensors = SkippingSource(base: directory.source, skipped: big)
-        let (weights, _) = try ModelWeights<Real>.load(config: directory.config, source: tensors, checkFinite: false)
-        self.init(packed: try PackedModel(weights, source: source, headBlockRows: headBlockRows))
+        let (loaded, _) = try ModelWeights<Real>.load(config: directory.config, source: tensors, checkFinite: false)
+        let weights = roundToBF16 ? loaded.mapped { Real(roundedToBF16(Float($0))) } : loaded
+        return try PackedModel(weights, source: source, headBlockRows: headBlockRows)
     }
 
     /// The tensors kept as bf16 with `keepBF16`.

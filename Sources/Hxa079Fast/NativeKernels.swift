@@ -5,8 +5,10 @@
 // row-wise activations) exists once, as a C body compiled at three levels —
 // portable (the package's default target: baseline x86-64 SSE2, arm64 NEON),
 // AVX2+FMA and AVX-512F — that compute the same function (include/
-// hxa079_kernels.h). The level is process-wide: it starts at the highest
-// one the CPU supports (capped by HXA079_FAST_KERNELS=portable|avx2), and
+// hxa079_kernels.h); a fourth level, AVX512-BF16, adds vdpbf16ps to the bf16
+// engine's matrix products (below it they widen to float and use sgemm).
+// The level is process-wide: it starts at the highest
+// one the CPU supports (capped by HXA079_FAST_KERNELS=portable|avx2|avx512), and
 // `FastKernels.withLevel` runs a closure at any supported level, so one test
 // process checks every level against the reference.
 //
@@ -36,8 +38,11 @@ public enum FastKernels {
         case avx2 = 1
         /// x86-64 with AVX-512F.
         case avx512 = 2
+        /// x86-64 with AVX-512F, BW, VL and BF16: the avx512 builds, plus
+        /// vdpbf16ps in the bf16 engine's matrix products (isa_avx512bf16.c).
+        case avx512bf16 = 3
 
-        /// "portable", "avx2+fma" or "avx512f".
+        /// "portable", "avx2+fma", "avx512f" or "avx512bf16".
         package var name: String { String(cString: hxa_kernel_level_name(Int32(rawValue))) }
         package var description: String { name }
         package static func < (a: Level, b: Level) -> Bool { a.rawValue < b.rawValue }
@@ -51,7 +56,7 @@ public enum FastKernels {
         Level.allCases.filter { $0.rawValue <= Int(hxa_kernel_max_level()) }
     }
 
-    /// The name of the current level ("portable", "avx2+fma" or "avx512f"), for benchmark and CLI headers.
+    /// The name of the current level ("portable", "avx2+fma", "avx512f" or "avx512bf16"), for benchmark and CLI headers.
     public static var name: String { level.name }
 
     /// Runs `body` with the kernels at `level` (which must be in `supported`)

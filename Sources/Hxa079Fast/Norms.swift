@@ -16,6 +16,7 @@ import Glibc
 import Darwin
 #endif
 import Hxa079
+import SafeTensors
 
 /// Σ x² over n values (reassociated).
 @inline(__always) func sumOfSquares<T: FastScalar>(_ x: UnsafePointer<T>, _ n: Int) -> T {
@@ -64,6 +65,8 @@ struct RoPETable<T: FastScalar> {
     var base = 0
     var rows = 0
     var theta = 0.0
+    /// The bf16 engine: every cos/sin entry rounded to bf16 (SPEC.md §4.7 point 3).
+    var roundsToBF16 = false
     private var inverseFrequencies: [Double] = []
     /// Positions kept from 0 (8192 × 48 pairs = 3 MiB at head_dim 96 in Float).
     static var cachedPositions: Int { 8192 }
@@ -105,7 +108,7 @@ struct RoPETable<T: FastScalar> {
 
     /// Computes rows r0..<r1 (positions base + r).
     private mutating func fill(from r0: Int, to r1: Int) {
-        let h = half, inv = inverseFrequencies, first = base
+        let h = half, inv = inverseFrequencies, first = base, bf16 = roundsToBF16
         cos.withUnsafeMutableBufferPointer { cp in sin.withUnsafeMutableBufferPointer { sp in
             guard let cb = cp.baseAddress, let sb = sp.baseAddress else { return }
             parallelRows(r1 - r0, perRow: 8 * h) { t0, t1 in
@@ -113,8 +116,9 @@ struct RoPETable<T: FastScalar> {
                     let p = Double(first + r)
                     for j in 0..<h {
                         let angle = p * inv[j]
-                        cb[r * h + j] = T(Glibc.cos(angle))
-                        sb[r * h + j] = T(Glibc.sin(angle))
+                        let c = T(Glibc.cos(angle)), s = T(Glibc.sin(angle))
+                        cb[r * h + j] = bf16 ? T(roundedToBF16(Float(c))) : c
+                        sb[r * h + j] = bf16 ? T(roundedToBF16(Float(s))) : s
                     }
                 }
             }

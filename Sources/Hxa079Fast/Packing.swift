@@ -25,6 +25,8 @@ struct LoRAUp<T: FastScalar> {
     let offset: Int
     /// W2 [rank][outFeatures].
     let weight: [T]
+    /// The bf16 engine: W2ᵀ [outFeatures][rank] as bf16 bits (the rows its products read), else nil.
+    var bits: [UInt16]? = nil
 }
 
 final class RWKVLayerFast<T: FastScalar> {
@@ -33,6 +35,8 @@ final class RWKVLayerFast<T: FastScalar> {
     let output: FastMatrix<T>
     /// [w1 | a1 | v1 | k1 | g1] fused: [C][downWidth].
     let down: [T]
+    /// The bf16 engine: the fused down transposed, [downWidth][C] bf16 bits, else nil.
+    var downBits: [UInt16]? = nil
     let downWidth: Int
     let decayUp: LoRAUp<T>, iclrUp: LoRAUp<T>, gateUp: LoRAUp<T>
     let valueUp: LoRAUp<T>?, keyUp: LoRAUp<T>?
@@ -81,6 +85,8 @@ struct MatrixSource {
     var bf16: [String: [UInt16]] = [:]
     /// Round the remaining big matrices to bf16.
     var roundToBF16 = false
+    /// The bf16 engine: also keep the LoRA matrices as transposed bf16 bits (`LoRAUp.bits`, `downBits`).
+    var loraBits = false
 }
 
 /// Packs parameters into the kernels' layouts, collecting every length
@@ -163,7 +169,12 @@ struct Packer<T: FastScalar> {
                     }
                 }
             }
-            func up(_ p: Int) -> LoRAUp<T> { LoRAUp(rank: parts[p].0.rank, outFeatures: parts[p].1, offset: offsets[p], weight: parts[p].0.up) }
+            let bits = source.loraBits && problems.isEmpty
+            func up(_ p: Int) -> LoRAUp<T> {
+                let (l, out) = parts[p]
+                return LoRAUp(rank: l.rank, outFeatures: out, offset: offsets[p], weight: l.up,
+                              bits: bits ? transposedBF16Bits(l.up, rows: l.rank, cols: out) : nil)
+            }
             var next = 2
             let valueUp = w.valueGate.map { _ -> LoRAUp<T> in defer { next += 1 }; return up(next) }
             let keyUp = w.keyGate.map { _ -> LoRAUp<T> in defer { next += 1 }; return up(next) }
@@ -173,12 +184,14 @@ struct Packer<T: FastScalar> {
             let rkv = [matrix(a("receptance"), w.receptance, rows: HN, cols: C),
                        matrix(a("key"), w.key, rows: KN, cols: C),
                        matrix(a("value"), w.value, rows: KN, cols: C)]
-            mixer = .rwkv(RWKVLayerFast(
+            let layer = RWKVLayerFast(
                 rkv: stack(rkv),
                 output: matrix(a("output"), w.output, rows: C, cols: HN),
                 down: down, downWidth: width,
                 decayUp: up(0), iclrUp: up(1), gateUp: up(parts.count - 1), valueUp: valueUp, keyUp: keyUp,
-                w0: w.w0, a0: w.a0, v0: w.valueGate?.bias, k0: w.keyGate?.bias, rK: w.rK, rNorm: w.rNorm, kNorm: w.kNorm))
+                w0: w.w0, a0: w.a0, v0: w.valueGate?.bias, k0: w.keyGate?.bias, rK: w.rK, rNorm: w.rNorm, kNorm: w.kNorm)
+            if bits { layer.downBits = transposedBF16Bits(down, rows: C, cols: width) }
+            mixer = .rwkv(layer)
         case .gqa(let w):
             check(w.qNorm, N, "layer \(i) q_norm"); check(w.kNorm, N, "layer \(i) k_norm")
             let qkv = [matrix(a("q_proj"), w.query, rows: HN, cols: C),
@@ -213,6 +226,9 @@ struct PackedModel<T: FastScalar> {
     var headBlockRows: Int
     /// Where the layers, embedding rows and head blocks come from when streamed (nil: all in memory).
     var streamed: StreamedWeights<T>?
+    /// Streamed for the bf16 engine: every tensor read is rounded to bf16
+    /// (the big ones kept as bits) — what `init(_:source:)` gets from rounded weights.
+    var roundsToBF16 = false
 
     init(_ m: ModelWeights<T>, source: MatrixSource, headBlockRows: Int? = nil) throws {
         let cfg = m.config
@@ -252,7 +268,7 @@ struct PackedModel<T: FastScalar> {
 
     /// A model whose layers, embedding rows and head blocks are read from
     /// `weights` when a pass needs them (Loading.swift); nothing is packed yet.
-    init(streaming weights: StreamedWeights<T>) throws {
+    init(streaming weights: StreamedWeights<T>, roundToBF16: Bool = false) throws {
         let cfg = weights.config
         try cfg.validate()
         config = cfg
@@ -261,7 +277,8 @@ struct PackedModel<T: FastScalar> {
         embedding = empty
         head = empty
         layers = []
-        finalNorm = try weights.finalNormWeights()
+        roundsToBF16 = roundToBF16
+        finalNorm = try weights.finalNormWeights().map { roundToBF16 ? T(roundedToBF16(Float($0))) : $0 }
         headBlockRows = weights.headBlockRows
         // the fused LoRA width of each RWKV layer, from the shapes (Σ ranks of w1, a1, v1, k1, g1)
         var maxDown = 0
@@ -280,8 +297,12 @@ struct PackedModel<T: FastScalar> {
     func layer(_ i: Int) throws -> LayerFast<T> {
         guard let streamed else { return layers[i] }
         let mapped = mappedMatrices(layer: i)
-        var packer = Packer<T>(config: config, source: MatrixSource(), mapped: mapped)
-        let (packed, _) = packer.layer(i, try streamed.layer(i, readElsewhere: Set(mapped.keys)))
+        var source = MatrixSource()
+        source.roundToBF16 = roundsToBF16
+        source.loraBits = roundsToBF16
+        var packer = Packer<T>(config: config, source: source, mapped: mapped)
+        let read = try streamed.layer(i, readElsewhere: Set(mapped.keys))
+        let (packed, _) = packer.layer(i, roundsToBF16 ? read.mapped { T(roundedToBF16(Float($0))) } : read)
         if !packer.problems.isEmpty { throw Hxa079Error.invalidModel(packer.problems) }
         return packed
     }
@@ -330,7 +351,9 @@ struct PackedModel<T: FastScalar> {
             try streamed.checkHeadRowsInPlace(rows)
             return FastMatrix(rows: rows.count, cols: C, storage: .mapped(m.advanced(by: rows.lowerBound * C)), bias: nil)
         }
-        return FastMatrix(rows: rows.count, cols: C, storage: .values(try streamed.headRows(rows)), bias: nil)
+        let values = try streamed.headRows(rows)
+        if roundsToBF16 { return FastMatrix(rows: rows.count, cols: C, storage: .bf16(values.map { roundToBF16(Float($0)) }), bias: nil) }
+        return FastMatrix(rows: rows.count, cols: C, storage: .values(values), bias: nil)
     }
 
     /// True when some prefill product widens bf16 weights (needs the workspace's wide scratch).

@@ -31,13 +31,24 @@ final class Workspace<T: FastScalar> {
     /// bf16 prefill: widened weight blocks.
     let wide: P
 
+    /// The bf16 engine: bits of one matrix product's input [rows][max(C, H·N, I)] (nil otherwise).
+    let bits: UnsafeMutablePointer<UInt16>?
+
     let wkv = WKVWorkspace<T>()
     /// Attention scores of one block of query rows [≤ FastEngine.attentionBlock][P], grown on demand (O(P), not O(T·P)).
     private(set) var scores: P? = nil
     private var scoresCount = 0
 
-    init(rows: Int, config c: ModelConfig, loraWidth: Int, wideFloats: Int) {
+    init(rows: Int, config c: ModelConfig, loraWidth: Int, wideFloats: Int, bf16Inputs: Bool = false) {
         self.rows = rows
+        if bf16Inputs {
+            let n = rows * max(c.hiddenSize, c.attentionWidth, c.intermediateSize) + 64
+            let b = UnsafeMutablePointer<UInt16>.allocate(capacity: n)
+            b.initialize(repeating: 0, count: n)
+            bits = b
+        } else {
+            bits = nil
+        }
         let C = c.hiddenSize, HN = c.attentionWidth, KN = c.kvWidth, I = c.intermediateSize
         var widths: [Int] = Array(repeating: C, count: 5)
         widths += Array(repeating: HN, count: 15)
@@ -65,6 +76,7 @@ final class Workspace<T: FastScalar> {
     deinit {
         block.deallocate()
         scores?.deallocate()
+        bits?.deallocate()
     }
 
     func scoreBuffer(count: Int) -> P {

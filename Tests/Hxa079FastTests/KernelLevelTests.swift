@@ -17,7 +17,7 @@ import CHxa079Kernels
         #expect(s.first == .portable)
         #expect(s.map(\.rawValue) == Array(0..<s.count))
         #expect(s.last?.rawValue == Int(hxa_kernel_max_level()))
-        #expect(s.map(\.name).allSatisfy { ["portable", "avx2+fma", "avx512f"].contains($0) })
+        #expect(s.map(\.name).allSatisfy { ["portable", "avx2+fma", "avx512f", "avx512bf16"].contains($0) })
     }
 
     /// The level outside any withLevel: the CPU's best, capped by HXA079_FAST_KERNELS.
@@ -28,6 +28,7 @@ import CHxa079Kernels
         switch want {
         case "portable": expected = .portable
         case "avx2": expected = min(best, .avx2)
+        case "avx512": expected = min(best, .avx512)
         default: expected = best
         }
         // the starting level is what withLevel restores to, so read it under the lock

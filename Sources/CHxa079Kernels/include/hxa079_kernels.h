@@ -6,7 +6,11 @@
 //   level 0, portable: the package's default target (baseline x86-64, SSE2
 //     without FMA; arm64 NEON with FMA), 8 floats / 4 doubles; every CPU runs it;
 //   level 1, AVX2+FMA (x86-64), 8 floats / 4 doubles;
-//   level 2, AVX-512F (x86-64), 16 floats / 8 doubles.
+//   level 2, AVX-512F (x86-64), 16 floats / 8 doubles;
+//   level 3, AVX-512F with AVX512-BF16 (and BW, VL: x86-64): the level-2
+//     builds of every body above, plus vdpbf16ps in the bf16 matrix products
+//     of the bf16 engine (isa_avx512bf16.c); below it those products widen
+//     the weights to float and use sgemm (Sources/Hxa079Fast, DenseMatrix.swift).
 //
 // Why C: Swift's default x86-64 target is baseline SSE2 without FMA, and
 // Swift cannot enable target features per function; the only ways to get
@@ -35,6 +39,7 @@ extern "C" {
 #define HXA_LEVEL_PORTABLE 0
 #define HXA_LEVEL_AVX2 1
 #define HXA_LEVEL_AVX512 2
+#define HXA_LEVEL_AVX512BF16 3
 
 /// The level every call below runs at, process-wide. Starts at the highest
 /// level the CPU supports, capped by HXA079_FAST_KERNELS (portable | avx2;
@@ -46,7 +51,7 @@ int hxa_kernel_max_level(void);
 /// Sets the level, clamped to 0...hxa_kernel_max_level(); returns the level
 /// set. Calls already running finish at the level they started with.
 int hxa_kernel_set_level(int level);
-/// "portable", "avx2+fma" or "avx512f".
+/// "portable", "avx2+fma", "avx512f" or "avx512bf16".
 const char *hxa_kernel_level_name(int level);
 
 /// Element-wise ops of hxa_unary (the Float twins of Hxa079Reference's
@@ -121,6 +126,29 @@ void hxa_wkv_inputs(const float *k, const float *w, const float *a, float norm, 
 
 /// SPEC (9)/(10): out = raw + (first - raw) * sigmoid(bias + z) over n values.
 void hxa_residual_mix(const float *raw, const float *first, const float *z, const float *bias, float *out, long n);
+
+/// bfloat16 storage (round to nearest even on the bit pattern; NaN stays a quiet
+/// NaN; overflow gives ±inf): x[i] rounded to a bf16 value in place, for i < n.
+void hxa_bf16_round(float *x, long n);
+/// y[i] = the bf16 bits of x[i] rounded as hxa_bf16_round, for i < n.
+void hxa_bf16_pack(const float *x, uint16_t *y, long n);
+
+/// bf16 matrix product with float accumulation: C[m][n] (ldc) = Σ_k
+/// A[m][k]·W[n][k] (accumulate != 0: C[m][n] + that sum) for m < M and n0 <= n < n1, k < K; A [M][K] (lda) and
+/// W [N][K] (ldw, PyTorch's [out][in]) bf16 bits, read in place. At level
+/// HXA_LEVEL_AVX512BF16: vdpbf16ps register blocks (isa_avx512bf16.c);
+/// products exact, sums in float in a blocked order, denormals flushed. At
+/// lower levels: a scalar loop computing the same function (slow; the fast
+/// path widens the weights and uses sgemm there instead).
+void hxa_gemm_bf16(const uint16_t *a, long lda, const uint16_t *w, long ldw, long K, float *c, long ldc, long M,
+                   long n0, long n1, int accumulate);
+/// y[r] = Σ_k W[r][k]·x[k] for r0 <= r < r1, W [rows][K] (ldw) and x [K] bf16
+/// bits (decode); the levels as hxa_gemm_bf16.
+void hxa_gemv_bf16(const uint16_t *w, long ldw, long K, const uint16_t *x, float *y, long r0, long r1);
+/// The throughput ceiling of vdpbf16ps on one core: `iters` rounds of 16
+/// independent vdpbf16ps on registers (16·64 flops per round); returns a value
+/// that depends on every lane. Only at level HXA_LEVEL_AVX512BF16 (returns -1 otherwise).
+float hxa_bf16_peak_loop(long iters);
 
 /// Float64: the same kernels on double (same contracts as the float entry
 /// points above; the level is shared). Element-wise functions are double
