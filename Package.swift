@@ -99,7 +99,7 @@ let package = Package(
             .product(name: "RealModule", package: "swift-numerics"),
         ]),
         .testTarget(name: "Hxa079FastTests", dependencies: [
-            "Hxa079", "Hxa079Reference", "Hxa079Fast", "Hxa079TestSupport", "Hxa079Oracle",
+            "Hxa079", "Hxa079Reference", "Hxa079Fast", "Hxa079TestSupport", "Hxa079Oracle", "Hxa079Fixtures",
         ]),
         .testTarget(name: "Hxa079FixturesTests", dependencies: [
             "Hxa079", "Hxa079Reference", "Hxa079Fixtures", "Hxa079TestSupport", "SafeTensors",

@@ -359,7 +359,7 @@ struct PackedModel<T: FastScalar> {
     /// True when some prefill product widens bf16 weights (needs the workspace's wide scratch).
     var widensBF16: Bool {
         guard let streamed else { return matrices.contains { $0.containsBF16 } }
-        return streamed.source.tensorNames.contains { streamed.source.dtype(of: $0) == .BF16 }
+        return roundsToBF16 || streamed.source.tensorNames.contains { streamed.source.dtype(of: $0) == .BF16 }
     }
 
     /// Every matrix the forward pass applies except the embedding (for the
@@ -395,8 +395,9 @@ struct PackedModel<T: FastScalar> {
             switch l.mixer {
             case .rwkv(let r):
                 total += r.rkv.weightBytes + r.output.weightBytes
-                total += size * (r.down.count + r.decayUp.weight.count + r.iclrUp.weight.count + r.gateUp.weight.count
-                              + (r.valueUp?.weight.count ?? 0) + (r.keyUp?.weight.count ?? 0))
+                // the bf16 engine's decode reads the LoRA matrices as bf16 bits (`downBits`, `LoRAUp.bits`)
+                total += (r.downBits == nil ? size : 2) * (r.down.count + r.decayUp.weight.count + r.iclrUp.weight.count
+                              + r.gateUp.weight.count + (r.valueUp?.weight.count ?? 0) + (r.keyUp?.weight.count ?? 0))
             case .gqa(let g):
                 total += g.qkv.weightBytes + g.output.weightBytes
             }

@@ -45,6 +45,26 @@ import SafeTensors
         #expect(s.status == 0 && s.stdout.contains("bf16 budgets"), "\(s)")
     }
 
+    /// `forward --precision bf16` with either engine writes a BF16 dump (and state) that
+    /// `compare` holds to the bf16 budgets by its dtype, and passes on the tiny fixture.
+    @Test(arguments: ["fast", "reference"])
+    func bf16RunsWriteBF16DumpsThatPassTheBF16Budgets(engine: String) throws {
+        let tokens = "5,17,200,3,99,42,7,128,64,1,250,33"   // the tiny fixture's (its manifest's provenance)
+        let dump = dir + "/\(engine)-bf16.st", state = dir + "/\(engine)-state.st"
+        let f = try runHxa079(["forward", "--model", stepTinyFixture + "/model", "--tokens", tokens, "--engine", engine,
+                               "--precision", "bf16", "--checkpoints", "all", "--dump", dump, "--state-out", state])
+        #expect(f.status == 0 && f.stdout.contains("\(engine) bf16"), "\(f)")
+        let file = try SafeTensorsFile(path: dump)
+        #expect(file.tensors.filter { $0.name != "state.position" }.allSatisfy { $0.dtype == .BF16 }, "\(file.tensors.map(\.dtype))")
+        #expect(try SafeTensorsFile(path: state).tensors.filter { $0.name != "state.position" }.allSatisfy { $0.dtype == .BF16 })
+        let c = try runHxa079(["compare", "--fixture", stepTinyFixture, "--candidate", dump])
+        #expect(c.status == 0 && c.stdout.contains("profile by dtype") && c.stdout.contains("ALL PASS"), "\(c)")
+        // the step debugger runs the same engine
+        let s = try runHxa079(["step", "--model", stepTinyFixture + "/model", "--tokens", "5,17,200", "--engine", engine,
+                               "--precision", "bf16", "--script", "q"])
+        #expect(s.status == 0 && s.stdout.contains("\(engine) bf16"), "\(s)")
+    }
+
     @Test func badProfilesAreRefused() throws {
         let dump = try bf16TruthDump()
         let bad = try runHxa079(["compare", "--fixture", stepTinyFixture, "--candidate", dump, "--profile", "int8"])
