@@ -35,9 +35,8 @@ extension FastEngine where Real == Float {
     /// to bf16 once, the big matrices kept as bf16 bits.
     public convenience init(bf16 weights: ModelWeights<Float>) throws {
         var source = MatrixSource()
-        source.roundToBF16 = true
-        source.loraBits = true
-        self.init(packed: try PackedModel(weights.mapped { roundedToBF16($0) }, source: source), storesBF16: true)
+        source.bf16Engine = true
+        self.init(packed: try PackedModel(weights, source: source), storesBF16: true)
     }
 
     /// The bf16 engine on the model in `directory`, held in memory: BF16

@@ -44,8 +44,7 @@ extension FastEngine {
     /// engine): every parameter rounded to bf16 and the big matrices held as bf16 bits.
     static func packed(directory: ModelDirectory, keepBF16: Bool, roundToBF16: Bool, headBlockRows: Int?) throws -> PackedModel<Real> {
         var source = MatrixSource()
-        source.roundToBF16 = roundToBF16
-        source.loraBits = roundToBF16
+        source.bf16Engine = roundToBF16
         var big = Set<String>()
         if keepBF16 {
             // internal name → (file, stored name) for the raw bf16 bits
@@ -63,8 +62,7 @@ extension FastEngine {
             }
         }
         let tensors = SkippingSource(base: directory.source, skipped: big)
-        let (loaded, _) = try ModelWeights<Real>.load(config: directory.config, source: tensors, checkFinite: false)
-        let weights = roundToBF16 ? loaded.mapped { Real(roundedToBF16(Float($0))) } : loaded
+        let (weights, _) = try ModelWeights<Real>.load(config: directory.config, source: tensors, checkFinite: false)
         return try PackedModel(weights, source: source, headBlockRows: headBlockRows)
     }
 

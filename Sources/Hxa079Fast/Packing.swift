@@ -85,9 +85,16 @@ struct MatrixSource {
     var bf16: [String: [UInt16]] = [:]
     /// Round the remaining big matrices to bf16.
     var roundToBF16 = false
-    /// The bf16 engine: also keep the LoRA matrices as transposed bf16 bits (`LoRAUp.bits`, `downBits`).
-    var loraBits = false
+    /// The bf16 engine: every parameter rounded to bf16 as its layer is packed (one layer's copy
+    /// at a time, not the model's), the big matrices as bf16 bits (implies `roundToBF16`), and
+    /// the LoRA matrices also as transposed bf16 bits (`LoRAUp.bits`, `downBits`).
+    var bf16Engine = false {
+        didSet { if bf16Engine { roundToBF16 = true } }
+    }
 }
+
+/// x rounded to bf16, in T (the bf16 engine's storage point W).
+@inline(__always) func storedBF16<T: FastScalar>(_ x: T) -> T { T(roundedToBF16(Float(x))) }
 
 /// Packs parameters into the kernels' layouts, collecting every length
 /// problem (the pointer kernels must never see a short array).
@@ -136,8 +143,10 @@ struct Packer<T: FastScalar> {
         problems.isEmpty ? FastMatrix.stacking(parts) : parts[0]
     }
 
-    /// Layer `i` packed, with the width of its fused LoRA down-projection.
-    mutating func layer(_ i: Int, _ layer: LayerWeights<T>) -> (LayerFast<T>, downWidth: Int) {
+    /// Layer `i` packed, with the width of its fused LoRA down-projection
+    /// (the bf16 engine: every parameter of it rounded to bf16 first).
+    mutating func layer(_ i: Int, _ read: LayerWeights<T>) -> (LayerFast<T>, downWidth: Int) {
+        let layer = source.bf16Engine ? read.mapped(storedBF16) : read
         let C = cfg.hiddenSize, H = cfg.numHeads, N = cfg.headDim, Hkv = cfg.numKVHeads
         let I = cfg.intermediateSize
         let HN = H * N, KN = Hkv * N
@@ -169,7 +178,7 @@ struct Packer<T: FastScalar> {
                     }
                 }
             }
-            let bits = source.loraBits && problems.isEmpty
+            let bits = source.bf16Engine && problems.isEmpty
             func up(_ p: Int) -> LoRAUp<T> {
                 let (l, out) = parts[p]
                 return LoRAUp(rank: l.rank, outFeatures: out, offset: offsets[p], weight: l.up,
@@ -246,7 +255,7 @@ struct PackedModel<T: FastScalar> {
         var layers: [LayerFast<T>] = []
         var maxDown = 0
         for (i, layer) in m.layers.enumerated() {
-            let (packed, width) = packer.layer(i, layer)
+            let (packed, width) = packer.layer(i, layer)   // (the bf16 engine: rounded there)
             layers.append(packed)
             maxDown = max(maxDown, width)
         }
@@ -257,7 +266,7 @@ struct PackedModel<T: FastScalar> {
         self.headBlockRows = max(1, headBlockRows ?? defaultHeadBlockRows(config: cfg, scalarBytes: MemoryLayout<T>.size))
         self.head = head.rowBlocks(self.headBlockRows)
         self.layers = layers
-        self.finalNorm = m.finalNorm
+        self.finalNorm = source.bf16Engine ? m.finalNorm.map(storedBF16) : m.finalNorm
         self.maxDownWidth = maxDown
         self.streamed = nil
         // the matrices every decode step streams, on huge pages (Gemv.swift)
@@ -278,7 +287,7 @@ struct PackedModel<T: FastScalar> {
         head = empty
         layers = []
         roundsToBF16 = roundToBF16
-        finalNorm = try weights.finalNormWeights().map { roundToBF16 ? T(roundedToBF16(Float($0))) : $0 }
+        finalNorm = try weights.finalNormWeights().map { roundToBF16 ? storedBF16($0) : $0 }
         headBlockRows = weights.headBlockRows
         // the fused LoRA width of each RWKV layer, from the shapes (Σ ranks of w1, a1, v1, k1, g1)
         var maxDown = 0
@@ -298,11 +307,9 @@ struct PackedModel<T: FastScalar> {
         guard let streamed else { return layers[i] }
         let mapped = mappedMatrices(layer: i)
         var source = MatrixSource()
-        source.roundToBF16 = roundsToBF16
-        source.loraBits = roundsToBF16
+        source.bf16Engine = roundsToBF16
         var packer = Packer<T>(config: config, source: source, mapped: mapped)
-        let read = try streamed.layer(i, readElsewhere: Set(mapped.keys))
-        let (packed, _) = packer.layer(i, roundsToBF16 ? read.mapped { T(roundedToBF16(Float($0))) } : read)
+        let (packed, _) = packer.layer(i, try streamed.layer(i, readElsewhere: Set(mapped.keys)))
         if !packer.problems.isEmpty { throw Hxa079Error.invalidModel(packer.problems) }
         return packed
     }

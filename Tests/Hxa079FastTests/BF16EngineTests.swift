@@ -53,6 +53,14 @@ private func allBF16(_ values: [Float]) -> Bool { values.allSatisfy { $0.isNaN |
         let report = try oracle.check(candidate, plan: plan, profile: .bfloat16)
         #expect(report.passed, "\(label): \(report)")
         #expect(report.missing.isEmpty, "\(label): missing \(report.missing)")
+        // how much of its budgets the engine uses (SPEC.md §4.9 quotes these; HXA079_PRINT_MEASUREMENTS=1)
+        var global = 0.0, local = 0.0
+        for r in report.results {
+            if let t = r.tolerance { global = max(global, r.metrics.maxRel / t.maxRel, r.metrics.nmse / t.nmse) }
+            if let l = r.local, let t = l.tolerance { local = max(local, l.metrics.maxRel / t.maxRel, l.metrics.nmse / t.nmse) }
+        }
+        _ = measured("bf16 engine \(label): worst share of the global budget", global)
+        _ = measured("bf16 engine \(label): worst share of the local budget", local)
     }
 
     @Test(arguments: ["tiny", "small"])
