@@ -53,9 +53,9 @@ let package = Package(
         // Hot loops of the fast path, one C body each, compiled portable (the
         // default target: SSE2 / NEON) and for AVX2+FMA and AVX-512 with clang
         // target attributes, chosen at run time (no compiler flags; see
-        // include/hxa079_kernels.h).
+        // include/hxa079_kernels.h); the bf16 products also for AVX512-BF16.
         .target(name: "CHxa079Kernels"),
-        // The optimized path in Float32 and Float64 (OpenBLAS + CHxa079Kernels; Swift loops for norms, RoPE, adds).
+        // The optimized path in Float32, Float64 and the bf16 engine (OpenBLAS + CHxa079Kernels; Swift loops for norms, RoPE, adds).
         .target(name: "Hxa079Fast", dependencies: ["Hxa079", "SafeTensors", "COpenBLAS", "CHxa079Kernels"]),
 
         // MARK: Layer 3 — fixtures and the oracle

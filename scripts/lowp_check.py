@@ -19,6 +19,10 @@ Contract
        the fixture records as a mutant, run on the mutant's plan, fails (exit 1)
        and the first failing checkpoint is the mutant's `first_affected`
        (for removal_from_decayed_state: layers.{l_first}.rwkv.wkv).
+       Beside it, with bf16: our own bf16 engine (`hxa079 forward --engine fast
+       --precision bf16 --checkpoints all`, issue 20) on one_call, recurrent and
+       --chunk-size 16, passes `compare` with the profile from its BF16 dump's
+       dtype (every plan at every kernel level: Tests/Hxa079FastTests/BF16EngineTests.swift).
     2. `--measure` (works with today's `compare`, no --profile): per checkpoint
        max rel and NMSE against the f64 truth for the honest engine, its honest
        variants (state rounded per token, chunked L = 4) and every plant; the
@@ -268,6 +272,23 @@ def acceptance(r: Runner, fmt, log, failures):
             failures.append(f"{fmt}: plant {plant} gives exit {rc}, first failing {first}; want exit 1 at {expect}")
 
 
+def our_bf16_engine(r: Runner, log, failures):
+    """Our fast bf16 engine on one_call, recurrent and chunked at 16, through the CLI a porter uses."""
+    for chunk in (0, 16):
+        dump = os.path.join(r.work, f"ours-bf16-L{chunk}.safetensors")
+        if os.path.exists(dump):
+            os.remove(dump)
+        run([r.bin, "forward", "--model", r.model, "--tokens", ",".join(map(str, r.tokens)), "--engine", "fast",
+             "--precision", "bf16", "--chunk-size", str(chunk), "--checkpoints", "all", "--dump", dump])
+        rc, first, text = r.compare(dump, "one_call", [])
+        ok = rc == 0 and "profile by dtype" in text
+        log(f"  [{'ok' if ok else 'FAIL'}] our bf16 engine (--engine fast --precision bf16), one_call, "
+            f"chunk size {chunk}: compare exit {rc}" + ("" if ok else f", first failing {first}"))
+        log(indent(text) if (r.verbose or not ok) else summary(text))
+        if not ok:
+            failures.append(f"our bf16 engine fails compare on one_call with chunk size {chunk} (first {first})")
+
+
 def summary(text):
     """compare's first lines (what was compared) and its verdict line."""
     lines = text.rstrip().splitlines()
@@ -508,6 +529,9 @@ def main():
             if has_profile and not a.measure:
                 log(f"== acceptance, --format {fmt}, compare --profile {fmt}")
                 acceptance(r, fmt, log, failures)
+                if fmt == "bf16":
+                    log("== our bf16 engine, compare (profile from the BF16 dump)")
+                    our_bf16_engine(r, log, failures)
             if a.measure:
                 log(f"== measurements, --format {fmt} (f32 budgets of today's compare)")
                 report[fmt] = measure(r, fmt, log, failures)

@@ -261,13 +261,7 @@ fileprivate struct Benchmark {
         var forms = [("recurrent", 0, false), ("chunked L=\(chunk)", chunk, false)]
         if !f64 { forms.append(("recurrent, logits for all T", 0, true)) }
         for (label, L, all) in forms {
-            var state = model.initialState()
-            _ = try model.forward(tokens: Array(tokens.prefix(8)), state: &state, chunkSize: L)   // warm-up
-            let t = try bestTimeThrowing(reps) {
-                var s = model.initialState()
-                if all { _ = try model.forward(tokens: tokens, state: &s, chunkSize: L) }
-                else { _ = try model.prefill(tokens: tokens, state: &s, chunkSize: L) }
-            }
+            let t = try Benchmark.prefillSeconds(model, tokens: tokens, chunk: L, allLogits: all, reps: reps)
             let rate = Double(T) / t
             rows.append(BenchRow(preset: name, measure: "prefill T=\(T), \(label)\(tag)", fast: rate, unit: "tok/s",
                                  reference: nil, gflops: (all ? allLogitsFlops : lastLogitsFlops) / t / 1e9, peak: peak))
@@ -290,14 +284,7 @@ fileprivate struct Benchmark {
         let bf16Engine: FastEngine<Float>? = f64 ? nil : try FastEngine<Float>(bf16: weights.converted(to: Float.self))
         if let b = bf16Engine {
             for (label, L, all) in forms {
-                let tokensF = tokens
-                var state = b.initialState()
-                _ = try b.forward(tokens: Array(tokensF.prefix(8)), state: &state, chunkSize: L)   // warm-up
-                let t = try bestTimeThrowing(reps) {
-                    var s = b.initialState()
-                    if all { _ = try b.forward(tokens: tokensF, state: &s, chunkSize: L) }
-                    else { _ = try b.prefill(tokens: tokensF, state: &s, chunkSize: L) }
-                }
+                let t = try Benchmark.prefillSeconds(b, tokens: tokens, chunk: L, allLogits: all, reps: reps)
                 let rate = Double(T) / t
                 let f32Rate = rows.last { $0.preset == name && $0.measure == "prefill T=\(T), \(label)" }?.fast ?? .nan
                 rows.append(BenchRow(preset: name, measure: "prefill T=\(T), \(label), bf16 engine", fast: rate, unit: "tok/s",
@@ -312,28 +299,14 @@ fileprivate struct Benchmark {
         let decodeFlops = Benchmark.flopsPerToken(weights.config, weights.layers, position: 64 + decodeSteps / 2)
         for bf16 in f64 ? [false] : [false, true] {
             let m = bf16 ? try FastEngine<S>(weights, bf16Matrices: true) : model
-            var state = m.initialState()
-            _ = try m.forward(tokens: prefix, state: &state, chunkSize: chunk)
-            let saved = state
-            let t = try bestTimeThrowing(reps) {
-                var s = saved
-                for tok in decodeTokens { _ = try m.forward(tokens: [tok], state: &s) }
-            }
-            let perToken = t / Double(decodeSteps)
+            let perToken = try Benchmark.decodeSeconds(m, prefix: prefix, steps: decodeTokens, chunk: chunk, reps: reps)
             rows.append(BenchRow(preset: name, measure: "decode after 64\(bf16 ? ", bf16 matrices" : "")\(tag)",
                                  fast: 1 / perToken, unit: "tok/s", reference: nil,
                                  gflops: decodeFlops / perToken / 1e9, gbps: Double(m.decodeWeightBytes) / perToken / 1e9,
                                  note: "", stepBytes: Double(m.decodeWeightBytes), peak: peak))
         }
         if let b = bf16Engine {
-            var state = b.initialState()
-            _ = try b.forward(tokens: prefix, state: &state, chunkSize: chunk)
-            let saved = state
-            let t = try bestTimeThrowing(reps) {
-                var s = saved
-                for tok in decodeTokens { _ = try b.forward(tokens: [tok], state: &s) }
-            }
-            let perToken = t / Double(decodeSteps)
+            let perToken = try Benchmark.decodeSeconds(b, prefix: prefix, steps: decodeTokens, chunk: chunk, reps: reps)
             let f32Rate = rows.last { $0.preset == name && $0.measure == "decode after 64" }?.fast ?? .nan
             rows.append(BenchRow(preset: name, measure: "decode after 64, bf16 engine", fast: 1 / perToken, unit: "tok/s",
                                  reference: nil, gflops: decodeFlops / perToken / 1e9,
@@ -353,6 +326,31 @@ fileprivate struct Benchmark {
             rows[i].reference = Double(refDecode) / t
             rows[i].referenceNote = "\(refDecode) steps after \(short.count)"
         }
+    }
+
+    /// Best seconds of `prefill` (or `forward` with every token's logits) of `tokens` from the empty state, after a warm-up.
+    static func prefillSeconds<S: FastScalar>(_ m: FastEngine<S>, tokens: [Int], chunk L: Int, allLogits: Bool,
+                                              reps: Int) throws -> Double {
+        var state = m.initialState()
+        _ = try m.forward(tokens: Array(tokens.prefix(8)), state: &state, chunkSize: L)   // warm-up
+        return try bestTimeThrowing(reps) {
+            var s = m.initialState()
+            if allLogits { _ = try m.forward(tokens: tokens, state: &s, chunkSize: L) }
+            else { _ = try m.prefill(tokens: tokens, state: &s, chunkSize: L) }
+        }
+    }
+
+    /// Best seconds per decode step of `steps` one-token calls after a prefill of `prefix`.
+    static func decodeSeconds<S: FastScalar>(_ m: FastEngine<S>, prefix: [Int], steps: [Int], chunk: Int,
+                                             reps: Int) throws -> Double {
+        var state = m.initialState()
+        _ = try m.forward(tokens: prefix, state: &state, chunkSize: chunk)
+        let saved = state
+        let t = try bestTimeThrowing(reps) {
+            var s = saved
+            for tok in steps { _ = try m.forward(tokens: [tok], state: &s) }
+        }
+        return t / Double(steps.count)
     }
 
     // MARK: WKV op

@@ -1,6 +1,9 @@
 // FastModel: the optimized forward pass of an hxa079 model, in Float32
 // (`FastModel` = `FastEngine<Float>`, `--engine fast --precision f32`) or in
-// Float64 (`FastModel64` = `FastEngine<Double>`, `--precision f64`): ONE
+// Float64 (`FastModel64` = `FastEngine<Double>`, `--precision f64`), and as
+// the bf16 engine (`storesBF16`, `--precision bf16`: FastEngine<Float> storing
+// bf16 at the bf16 profile's storage points — each a visible `store(…)` — with
+// bf16 matrix products; BF16Engine.swift): ONE
 // implementation generic over the element type (Scalar.swift), with
 // cblas_sgemm/sgemv or cblas_dgemm/dgemv and the float or double build of
 // each C kernel. (The element type is `Real` here: T is the number of

@@ -79,17 +79,26 @@ void fill_random(std::vector<float>& v, std::mt19937& g) {
     for (auto& x : v) x = d(g);
 }
 
+// Seeded operands of one product: X [M][K] and W [N][K] in f32 and as bf16 bits.
+struct Operands {
+    std::vector<float> xf, wf;
+    std::vector<uint16_t> xb, wb;
+    Operands(long M, long N, long K, unsigned seed) : xf(M * K), wf(N * K), xb(M * K), wb(N * K) {
+        std::mt19937 g(seed);
+        fill_random(xf, g);
+        fill_random(wf, g);
+        for (size_t i = 0; i < xf.size(); ++i) xb[i] = to_bf16(xf[i]);
+        for (size_t i = 0; i < wf.size(); ++i) wb[i] = to_bf16(wf[i]);
+    }
+};
+
 // Measures one shape in all three variants and prints one line per variant.
 void bench(const Shape& s) {
     const long M = s.M, N = s.N, K = s.K;
     const double gflop = 2.0 * M * N * K * 1e-9;
-    std::mt19937 g(12345);
-    std::vector<float> xf(M * K), wf(N * K);
-    fill_random(xf, g);
-    fill_random(wf, g);
-    std::vector<uint16_t> xb(M * K), wb(N * K);
-    for (size_t i = 0; i < xf.size(); ++i) xb[i] = to_bf16(xf[i]);
-    for (size_t i = 0; i < wf.size(); ++i) wb[i] = to_bf16(wf[i]);
+    Operands ops(M, N, K, 12345);
+    std::vector<float>& xf = ops.xf; std::vector<float>& wf = ops.wf;
+    std::vector<uint16_t>& xb = ops.xb; std::vector<uint16_t>& wb = ops.wb;
     std::vector<float> y(M * N);
 
     memory::dims sd = {M, K}, wd = {K, N}, dd = {M, N};
@@ -141,13 +150,8 @@ void bench(const Shape& s) {
 // bf16 plain result vs a double loop over the same bf16 values.
 int check() {
     const long M = 128, N = 1024, K = 1024;
-    std::mt19937 g(777);
-    std::vector<float> xf(M * K), wf(N * K);
-    fill_random(xf, g);
-    fill_random(wf, g);
-    std::vector<uint16_t> xb(M * K), wb(N * K);
-    for (size_t i = 0; i < xf.size(); ++i) xb[i] = to_bf16(xf[i]);
-    for (size_t i = 0; i < wf.size(); ++i) wb[i] = to_bf16(wf[i]);
+    Operands ops(M, N, K, 777);
+    std::vector<uint16_t>& xb = ops.xb; std::vector<uint16_t>& wb = ops.wb;
     std::vector<float> y(M * N);
     memory::desc smd({M, K}, dt::bf16, tag::ab), wmd({K, N}, dt::bf16, tag::ba),
         dmd({M, N}, dt::f32, tag::ab);

@@ -1,8 +1,11 @@
 // hxa079_kernels.h: the hot loops of the fast path (WKV recurrence and
-// chunked form, decode GEMVs, element- and row-wise activations): ONE C
-// body per op (`*_body.h`, clang vector extensions, no intrinsics, written on
-// the element type `real`) compiled for float and for double (the `_f64`
-// entry points at the end), each three times, and chosen at run time:
+// chunked form, decode GEMVs, element- and row-wise activations, bf16
+// storage rounding): ONE C body per op (`*_body.h`, clang vector extensions,
+// no intrinsics, written on the element type `real`) compiled for float and
+// for double (the `_f64` entry points at the end), each three times, and
+// chosen at run time — plus the bf16 engine's matrix products
+// (isa_avx512bf16.c: `vdpbf16ps` intrinsics, which vector extensions cannot
+// express, and their scalar twins):
 //   level 0, portable: the package's default target (baseline x86-64, SSE2
 //     without FMA; arm64 NEON with FMA), 8 floats / 4 doubles; every CPU runs it;
 //   level 1, AVX2+FMA (x86-64), 8 floats / 4 doubles;
